@@ -1,0 +1,538 @@
+"""Load and validate counterparts.toml and rooms/*.toml into frozen objects.
+
+Validation runs once, at start-up (and on `hotline check`). Every mistake is collected, not
+just the first, and each names the file, the line (or the key path when no line is known),
+what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+COUNTERPARTS_FILE = "counterparts.toml"
+ROOMS_DIR = "rooms"
+
+MUNICIPALITY_ROLES = {
+    "mayor": ("市長", "町長"),
+    "deputy_mayor": ("副市長", "副町長"),
+    "disaster_head": ("防災担当部長", "防災担当部長"),
+    "personnel_head": ("人事担当課長", "人事担当課長"),
+    "staff": ("担当職員", "担当職員"),
+}
+HQ_ROLES = {"hq_head": "本部長", "hq_staff": "本部員"}
+ROOM_LINKS = ("hq", "group", "municipality")
+
+_CODE_RE = re.compile(r"^\d{6}$")
+_GROUP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person the bot knows: a municipality's registered staff or HQ staff."""
+
+    name: str
+    role: str
+    email: str
+    user_id: str
+    municipality_code: str | None  # None for HQ members
+    order: int  # position in the municipality's list: the order reminders reach them
+
+    @property
+    def key(self) -> str:
+        """A stable identity for storage: the userId when known, else the e-mail."""
+        return self.user_id or self.email
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    members: tuple[Member, ...]
+
+    @property
+    def is_town(self) -> bool:
+        return self.name.endswith(("町", "村"))
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    municipalities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    stricken: str
+    primary: str
+    secondary: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Room:
+    key: str  # file stem, e.g. "group-nanyo"
+    title: str
+    channel_id: str
+    link: str  # "hq" | "group" | "municipality"
+    target: str | None  # group id or municipality code
+    path: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration. Immutable; a reload builds a new one."""
+
+    prefecture_name: str
+    prefecture_code: str
+    hq_name: str
+    hq_contact: str
+    hq_members: tuple[Member, ...]
+    municipalities: Mapping[str, Municipality]
+    groups: Mapping[str, Group]
+    counterparts: Mapping[str, Counterpart]
+    rooms: tuple[Room, ...]
+    root: Path
+    _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
+
+    def role_label(self, member: Member) -> str:
+        """The Japanese title of a member, e.g. 副町長 for a town's deputy mayor."""
+        if member.role in HQ_ROLES:
+            return HQ_ROLES[member.role]
+        city_label, town_label = MUNICIPALITY_ROLES[member.role]
+        muni = self.municipalities.get(member.municipality_code or "")
+        return town_label if muni is not None and muni.is_town else city_label
+
+    def all_members(self) -> Iterator[Member]:
+        yield from self.hq_members
+        for muni in self.municipalities.values():
+            yield from muni.members
+
+    def member_by_identity(self, identity: str) -> Member | None:
+        """Find a member by LINE WORKS userId or login e-mail (case-insensitive e-mail)."""
+        return self._members_by_identity.get(identity) or self._members_by_identity.get(identity.lower())
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    where: str
+    found: str
+    expected: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{place}: {self.where}: found {self.found}; expected {self.expected}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every mistake found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# --------------------------------------------------------------------------------------
+# Locating keys in TOML text. tomllib gives no positions, so we map table headers and
+# `key =` lines to key paths ourselves; good enough for the files people write by hand.
+
+_HEADER_RE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+
+class _Locator:
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+        counts: dict[tuple[Any, ...], int] = {}
+        current: tuple[Any, ...] = ()
+        array: tuple[Any, ...] | None = None
+        index = 0
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER_RE.match(line)
+            if header:
+                parts = [p.strip().strip('"') for p in header.group(2).split(".")]
+                # resolve every array-of-tables prefix to its latest element
+                path: tuple[Any, ...] = ()
+                for i, part in enumerate(parts):
+                    path = (*path, part)
+                    last = i == len(parts) - 1
+                    if last and header.group(1) == "[[":
+                        index = counts.get(path, -1) + 1
+                        counts[path] = index
+                        path = (*path, index)
+                    elif not last and path in counts:
+                        path = (*path, counts[path])
+                current = path
+                self.lines.setdefault(current, number)
+                continue
+            if array is not None:
+                # inside a multi-line array: one or more elements per line
+                stripped = line.split("#", 1)[0].strip()
+                if stripped.startswith("]"):
+                    array = None
+                elif stripped:
+                    values = max(1, stripped.count('"') // 2) if '"' in stripped else stripped.count(",") or 1
+                    for _ in range(values):
+                        self.lines.setdefault((*array, index), number)
+                        index += 1
+                continue
+            key = _KEY_RE.match(line)
+            if key:
+                self.lines.setdefault((*current, key.group(1)), number)
+                value = line.split("=", 1)[1].split("#", 1)[0]
+                if "[" in value and "]" not in value:
+                    array, index = (*current, key.group(1)), 0
+
+    def line(self, path: tuple[Any, ...]) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+
+def _path_text(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+class _Checker:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str, text: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.locator = _Locator(text)
+        self.problems = problems
+
+    def add(self, path: tuple[Any, ...], found: str, expected: str) -> None:
+        self.problems.append(Problem(self.file, self.locator.line(path), _path_text(path), found, expected))
+
+    def table(self, data: Any, path: tuple[Any, ...], allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.add(path, _describe(data), "a table")
+            return {}
+        for key in data:
+            if key not in allowed:
+                self.add((*path, key), f"unknown key {key!r}", f"one of {sorted(allowed)}")
+        return data
+
+    def string(
+        self,
+        data: Mapping[str, Any],
+        path: tuple[Any, ...],
+        key: str,
+        *,
+        required: bool = True,
+        pattern: re.Pattern[str] | None = None,
+        expected: str = "a non-empty string",
+    ) -> str:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.add((*path, key), "nothing", expected)
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.add((*path, key), _describe(value), expected)
+            return ""
+        if pattern is not None and value and not pattern.match(value):
+            self.add((*path, key), repr(value), expected)
+            return ""
+        return value.strip()
+
+    def array(self, data: Mapping[str, Any], path: tuple[Any, ...], key: str) -> list[Any]:
+        value = data.get(key)
+        if value is None:
+            self.add((*path, key), "nothing", "an array")
+            return []
+        if not isinstance(value, list):
+            self.add((*path, key), _describe(value), "an array")
+            return []
+        return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value) if value.strip() else "an empty string"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _parse(path: Path, display: str, problems: list[Problem]) -> tuple[dict[str, Any], str] | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(display, None, "(file)", f"it cannot be read ({exc})", "a file"))
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(display, None, "(file)", f"bytes that are not UTF-8 ({exc})", "UTF-8 text"))
+        return None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"at line (\d+)", str(exc))
+        problems.append(
+            Problem(
+                display,
+                int(match.group(1)) if match else None,
+                "(syntax)",
+                f"malformed TOML ({exc})",
+                "valid TOML",
+            )
+        )
+        return None
+
+
+def load(root: str | Path) -> Config:
+    """Load `counterparts.toml` and `rooms/*.toml` under `root`; raise ConfigError listing
+    every mistake."""
+    root = Path(root)
+    problems: list[Problem] = []
+    parsed = _parse(root / COUNTERPARTS_FILE, COUNTERPARTS_FILE, problems)
+    if parsed is None:
+        # Without the main file nothing else can be checked meaningfully.
+        raise ConfigError(problems)
+    data, text = parsed
+    check = _Checker(COUNTERPARTS_FILE, text, problems)
+    top = check.table(data, (), {"prefecture", "hq", "municipalities", "groups", "counterparts"})
+
+    pref = check.table(top.get("prefecture", {}), ("prefecture",), {"name", "code"})
+    pref_name = check.string(pref, ("prefecture",), "name")
+    pref_code = check.string(
+        pref, ("prefecture",), "code", pattern=_CODE_RE, expected="a 6-digit prefecture code"
+    )
+
+    identities: dict[str, tuple[str, tuple[Any, ...]]] = {}  # identity -> (owner, path)
+    members_by_identity: dict[str, Member] = {}
+
+    def member(raw: Any, path: tuple[Any, ...], owner: str, code: str | None, order: int) -> None:
+        table = check.table(raw, path, {"name", "role", "email", "user_id"})
+        if not table:
+            return
+        name = check.string(table, path, "name")
+        roles = HQ_ROLES if code is None else MUNICIPALITY_ROLES
+        role = check.string(table, path, "role", expected=f"a role, one of {sorted(roles)}")
+        if role and role not in roles:
+            check.add((*path, "role"), repr(role), f"one of {sorted(roles)}")
+            role = ""
+        email = check.string(
+            table, path, "email", required=False, pattern=_EMAIL_RE, expected="an e-mail address"
+        ).lower()
+        user_id = check.string(table, path, "user_id", required=False, expected="a userId")
+        if not email and not user_id:
+            check.add(path, "neither email nor user_id", "a LINE WORKS identity (email or user_id)")
+        if not (name and role and (email or user_id)):
+            return
+        person = Member(name, role, email, user_id, code, order)
+        for identity in (email, user_id):
+            if not identity:
+                continue
+            if identity in identities:
+                other_owner, other_path = identities[identity]
+                check.add(
+                    path,
+                    f"{identity} already registered for {other_owner} "
+                    f"(line {check.locator.line(other_path)})",
+                    "each person in one municipality (or HQ) only, once",
+                )
+                return
+        for identity in (email, user_id):
+            if identity:
+                identities[identity] = (owner, path)
+                members_by_identity[identity] = person
+        members.append(person)
+
+    hq = check.table(top.get("hq", {}), ("hq",), {"name", "contact", "members"})
+    hq_name = check.string(hq, ("hq",), "name")
+    hq_contact = check.string(hq, ("hq",), "contact", required=False)
+    members: list[Member] = []
+    for i, raw in enumerate(check.array(hq, ("hq",), "members")):
+        member(raw, ("hq", "members", i), hq_name or "HQ", None, i)
+    hq_members = tuple(members)
+
+    municipalities: dict[str, Municipality] = {}
+    names: set[str] = set()
+    for i, raw in enumerate(check.array(top, (), "municipalities")):
+        path: tuple[Any, ...] = ("municipalities", i)
+        table = check.table(raw, path, {"code", "name", "members"})
+        code = check.string(table, path, "code", pattern=_CODE_RE, expected="a 6-digit code")
+        name = check.string(table, path, "name")
+        duplicate = code in municipalities
+        if duplicate:
+            check.add((*path, "code"), f"duplicate code {code}", "each code once")
+        if name in names:
+            check.add((*path, "name"), f"duplicate name {name}", "each municipality once")
+        names.add(name)
+        members = []
+        raw_members = check.array(table, path, "members") if table else []
+        if table and not raw_members and isinstance(table.get("members"), list):
+            check.add((*path, "members"), "an empty list", "at least one member")
+        for j, raw_member in enumerate(raw_members):
+            member(raw_member, (*path, "members", j), name or code, code or "?", j)
+        if code and name and not duplicate:
+            municipalities[code] = Municipality(code, name, tuple(members))
+
+    def known_code(value: Any, path: tuple[Any, ...]) -> str | None:
+        if not isinstance(value, str) or not _CODE_RE.match(value):
+            check.add(path, _describe(value), "a 6-digit municipality code")
+            return None
+        if value not in municipalities:
+            check.add(path, f"unknown municipality code {value}", "a code from [[municipalities]]")
+            return None
+        return value
+
+    groups: dict[str, Group] = {}
+    for i, raw in enumerate(check.array(top, (), "groups")):
+        path = ("groups", i)
+        table = check.table(raw, path, {"id", "name", "municipalities"})
+        gid = check.string(table, path, "id", pattern=_GROUP_ID_RE, expected="a short ASCII id like 'nanyo'")
+        gname = check.string(table, path, "name")
+        codes: list[str] = []
+        for j, value in enumerate(check.array(table, path, "municipalities") if table else []):
+            code_ = known_code(value, (*path, "municipalities", j))
+            if code_ and code_ in codes:
+                check.add((*path, "municipalities", j), f"{code_} twice", "each code once")
+            elif code_:
+                codes.append(code_)
+        if gid in groups:
+            check.add((*path, "id"), f"duplicate group id {gid!r}", "unique group ids")
+        elif gid and gname:
+            groups[gid] = Group(gid, gname, tuple(codes))
+
+    counterparts: dict[str, Counterpart] = {}
+    for i, raw in enumerate(check.array(top, (), "counterparts")):
+        path = ("counterparts", i)
+        table = check.table(raw, path, {"stricken", "primary", "secondary"})
+        if not table:
+            continue
+        stricken = known_code(table.get("stricken"), (*path, "stricken"))
+        primary = known_code(table.get("primary"), (*path, "primary"))
+        secondary: list[str] = []
+        for j, value in enumerate(table.get("secondary", [])):
+            code_ = known_code(value, (*path, "secondary", j))
+            if code_ is None:
+                continue
+            if code_ == stricken:
+                check.add(
+                    (*path, "secondary", j),
+                    f"the stricken town {code_} itself",
+                    "another municipality as its supporter",
+                )
+            elif code_ == primary or code_ in secondary:
+                check.add((*path, "secondary", j), f"{code_} listed twice", "each supporter once")
+            else:
+                secondary.append(code_)
+        if stricken and primary == stricken:
+            check.add(
+                (*path, "primary"),
+                f"the stricken town {stricken} itself",
+                "another municipality as its primary supporter",
+            )
+            primary = None
+        if stricken in counterparts:
+            check.add(
+                (*path, "stricken"),
+                f"a second entry for {stricken}",
+                "one [[counterparts]] entry per municipality",
+            )
+        elif stricken and primary:
+            counterparts[stricken] = Counterpart(stricken, primary, tuple(secondary))
+
+    rooms = _load_rooms(root, groups, municipalities, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        prefecture_name=pref_name,
+        prefecture_code=pref_code,
+        hq_name=hq_name,
+        hq_contact=hq_contact,
+        hq_members=hq_members,
+        municipalities=MappingProxyType(municipalities),
+        groups=MappingProxyType(groups),
+        counterparts=MappingProxyType(counterparts),
+        rooms=rooms,
+        root=root,
+        _members_by_identity=MappingProxyType(members_by_identity),
+    )
+
+
+def _load_rooms(
+    root: Path,
+    groups: Mapping[str, Group],
+    municipalities: Mapping[str, Municipality],
+    problems: list[Problem],
+) -> tuple[Room, ...]:
+    rooms_dir = root / ROOMS_DIR
+    files = sorted(rooms_dir.glob("*.toml")) if rooms_dir.is_dir() else []
+    rooms: list[Room] = []
+    channel_ids: dict[str, str] = {}
+    for file in files:
+        display = f"{ROOMS_DIR}/{file.name}"
+        parsed = _parse(file, display, problems)
+        if parsed is None:
+            continue
+        data, text = parsed
+        check = _Checker(display, text, problems)
+        table = check.table(data, (), {"title", "channel_id", "link", "group", "municipality"})
+        title = check.string(table, (), "title")
+        channel_id = check.string(table, (), "channel_id", required=False, expected="a channelId")
+        link = check.string(table, (), "link", expected=f"one of {list(ROOM_LINKS)}")
+        target: str | None = None
+        if link and link not in ROOM_LINKS:
+            check.add(("link",), repr(link), f"one of {list(ROOM_LINKS)} (what the room serves)")
+            link = ""
+        elif link == "group":
+            target = check.string(table, (), "group", expected="the id of a [[groups]] entry")
+            if target and target not in groups:
+                check.add(("group",), f"unknown group {target!r}", f"one of {sorted(groups)}")
+                target = None
+        elif link == "municipality":
+            target = check.string(table, (), "municipality", expected="a municipality code")
+            if target and target not in municipalities:
+                check.add(
+                    ("municipality",),
+                    f"unknown municipality code {target}",
+                    "a code from counterparts.toml [[municipalities]]",
+                )
+                target = None
+        if channel_id:
+            if channel_id in channel_ids:
+                check.add(
+                    ("channel_id",),
+                    f"{channel_id} already used by {channel_ids[channel_id]}",
+                    "a different channelId for every room",
+                )
+            channel_ids[channel_id] = display
+        if title and link and (link == "hq" or target):
+            rooms.append(Room(file.stem, title, channel_id, link, target, file))
+    if not any(room.link == "hq" for room in rooms) and not any(
+        p.file.startswith(ROOMS_DIR) for p in problems
+    ):
+        problems.append(
+            Problem(
+                f"{ROOMS_DIR}/",
+                None,
+                "(rooms)",
+                'no room with link = "hq"',
+                "at least one HQ room: every report must reach the prefectural HQ",
+            )
+        )
+    return tuple(rooms)

@@ -1,0 +1,166 @@
+"""`python run.py --demo`: hotline and the LINE WORKS emulator wired together on 127.0.0.1.
+
+Throwaway keys and secrets are generated at each start. hotline itself does not know it is a
+demo: it gets ordinary Settings whose LINE WORKS URLs point at the emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hotline import config as config_module
+from hotline.config import Config, Member
+from hotline.counterparts import room_members
+from hotline.settings import Credentials, Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_NAMESPACE = uuid.UUID("6f1c2a2e-8d55-4b8e-9a51-2f0b3c1d7e44")
+DEMO_BOT_ID = "2000001"
+DEMO_DOMAIN_ID = 40029600
+
+
+def demo_user_id(member: Member) -> str:
+    """The userId a member has in the emulator: theirs if the config names one, else a stable
+    one derived from the e-mail (so hotline must resolve it through the users API)."""
+    return member.user_id or str(uuid.uuid5(DEMO_NAMESPACE, member.email))
+
+
+def make_keys() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
+
+
+def make_credentials() -> tuple[Credentials, str]:
+    """Fresh throwaway credentials; returns them and the public key PEM for the emulator."""
+    private_pem, public_pem = make_keys()
+    credentials = Credentials(
+        client_id=f"demo-client-{secrets.token_hex(4)}",
+        client_secret=secrets.token_urlsafe(24),
+        service_account=f"demo.serviceaccount@{secrets.token_hex(3)}.example",
+        private_key_pem=private_pem,
+        bot_id=DEMO_BOT_ID,
+        bot_secret=secrets.token_urlsafe(24),
+        api_base_url="http://127.0.0.1:0/v1.0",  # replaced once the emulator has its port
+        auth_url="http://127.0.0.1:0/oauth2/v2.0/token",
+    )
+    return credentials, public_pem
+
+
+def seed(
+    config: Config, credentials: Credentials, public_pem: str, callback_url: str | None
+) -> dict[str, Any]:
+    """The emulator's tenant: every member of the configuration as a user, every room with a
+    channelId as a room the bot is in, with the members it should have."""
+    users = []
+    for member in config.all_members():
+        muni = config.municipalities.get(member.municipality_code or "")
+        users.append(
+            {
+                "userId": demo_user_id(member),
+                "email": member.email,
+                "name": member.name,
+                "org": muni.name if muni else config.hq_name,
+                "position": config.role_label(member),
+                "isSuspended": False,
+                "isDeleted": False,
+            }
+        )
+    channels = [
+        {
+            "channelId": room.channel_id,
+            "title": room.title,
+            "members": [demo_user_id(m) for m in room_members(config, room)],
+        }
+        for room in config.rooms
+        if room.channel_id
+    ]
+    return {
+        "domain_id": DEMO_DOMAIN_ID,
+        "bot": {
+            "bot_id": credentials.bot_id,
+            "bot_secret": credentials.bot_secret,
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "service_account": credentials.service_account,
+            "public_key_pem": public_pem,
+            "callback_url": callback_url,
+        },
+        "users": users,
+        "channels": channels,
+        "boards": [],
+    }
+
+
+def _free(port: int) -> int:
+    """`port` if it is free on 127.0.0.1, else 0 (let the OS choose)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> None:
+    from hotline.emulator import Emulator
+    from hotline.server import make_server
+    from hotline.service import Hotline
+
+    config = config_module.load(config_dir)
+    credentials, public_pem = make_credentials()
+    emulator = Emulator(seed(config, credentials, public_pem, None))
+    emulator_base = emulator.start(host="127.0.0.1", port=_free(emulator_port))
+    credentials = Credentials(
+        **{
+            **credentials.__dict__,
+            "api_base_url": emulator.api_base_url,
+            "auth_url": emulator.auth_url,
+        }
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
+    settings = Settings(
+        credentials=credentials,
+        api_token=secrets.token_urlsafe(24),
+        config_dir=config_dir,
+        database=data_dir / "hotline.sqlite3",
+        host="127.0.0.1",
+        port=_free(port),
+    )
+    hotline = Hotline(settings, config)
+    hotline.start()
+    server = make_server(hotline, "127.0.0.1", settings.port)
+    hotline_base = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    emulator.set_callback_url(f"{hotline_base}/callback")
+    print(
+        "\n"
+        "hotline デモを起動しました（LINE WORKS エミュレータ使用・認証情報不要）\n"
+        f"  トーク画面（LINE WORKS エミュレータ）: {emulator_base}/\n"
+        f"  hotline（本体）:                     {hotline_base}/healthz\n"
+        f"  API トークン（/api/ 用）:             {settings.api_token}\n"
+        f"  データベース（一時）:                 {settings.database}\n"
+        "  終了するには Ctrl+C\n",
+        flush=True,
+    )
+    try:
+        server.run()
+    finally:
+        hotline.stop()
+        emulator.stop()

@@ -1,0 +1,416 @@
+"""The LINE WORKS API 2.0 client: the one seam every outbound call passes through.
+
+`LineWorksClient._call` sets the timeout, paces each API operation by its own budget,
+attaches the service-account token (renewed before expiry and once on a 401), reads the
+rate-limit headers and turns error bodies into `LineWorksError`, which says whether a retry
+can help. Nothing else in hotline talks to LINE WORKS.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import requests
+
+from hotline.settings import Credentials, load_private_key
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 15.0
+JWT_LIFETIME = 3600  # LINE WORKS caps the assertion at 60 minutes (UNCONFIRMED wording; safe)
+RENEW_MARGIN = 300  # renew the access token this many seconds before it expires
+
+# Per-minute limits per API operation (lineworks-api.md §8). Sends use the plan's figure.
+FIXED_LIMITS = {"create_channel": 10, "boards": 60}
+PLAN_OPERATIONS = (
+    "send_user",
+    "send_channel",
+    "channel_get",
+    "channel_members",
+    "attachments",
+    "users",
+)
+
+
+class LineWorksError(Exception):
+    """A failed call. `retryable` says whether trying again later can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class RateLimiter:
+    """A token bucket per API operation.
+
+    LINE WORKS counts calls per operation per minute for the whole domain, and asks that
+    calls sustained for 30 minutes or more stay at half the limit. A bucket of capacity
+    limit/2 refilled at limit/2 per minute never exceeds `limit` in any one-minute window and
+    sustains exactly half: safe under both rules, and a 25-room fan-out still goes at once.
+    """
+
+    def __init__(
+        self,
+        limits: dict[str, int],
+        *,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        default_limit: int = 60,
+    ) -> None:
+        self.limits = dict(limits)
+        self.window = 60.0 * time_scale
+        self.clock = clock
+        self.default_limit = default_limit
+        self._lock = threading.Condition()
+        self._tokens: dict[str, float] = {}
+        self._updated: dict[str, float] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def capacity(self, op: str) -> float:
+        return max(1.0, self.limits.get(op, self.default_limit) / 2)
+
+    def rate(self, op: str) -> float:
+        """Sustained calls per second allowed for `op`."""
+        return self.limits.get(op, self.default_limit) / 2 / self.window
+
+    def _refill(self, op: str, now: float) -> float:
+        cap = self.capacity(op)
+        tokens = self._tokens.get(op, cap)
+        last = self._updated.get(op, now)
+        tokens = min(cap, tokens + (now - last) * self.rate(op))
+        self._tokens[op] = tokens
+        self._updated[op] = now
+        return tokens
+
+    def available(self, op: str) -> bool:
+        """Whether a call of `op` could go now (used to pick what to claim next)."""
+        with self._lock:
+            now = self.clock()
+            if self._paused_until.get(op, 0.0) > now:
+                return False
+            return self._refill(op, now) >= 1.0
+
+    def acquire(self, op: str, timeout: float = 600.0) -> bool:
+        """Take one call's budget, waiting for it up to `timeout` seconds."""
+        deadline = self.clock() + timeout
+        with self._lock:
+            while True:
+                now = self.clock()
+                paused = self._paused_until.get(op, 0.0)
+                if paused <= now and self._refill(op, now) >= 1.0:
+                    self._tokens[op] -= 1.0
+                    return True
+                wait = max(paused - now, (1.0 - self._tokens.get(op, 0.0)) / self.rate(op))
+                if now + wait > deadline:
+                    return False
+                self._lock.wait(min(wait, 1.0))
+
+    def pause(self, op: str, seconds: float) -> None:
+        """Stop `op` for `seconds` (after a 429) and empty its bucket."""
+        with self._lock:
+            now = self.clock()
+            self._paused_until[op] = max(self._paused_until.get(op, 0.0), now + seconds)
+            self._tokens[op] = 0.0
+            self._updated[op] = now + seconds
+
+    def paused_for(self, op: str) -> float:
+        with self._lock:
+            return max(0.0, self._paused_until.get(op, 0.0) - self.clock())
+
+
+def default_limits(per_minute: int) -> dict[str, int]:
+    limits = {op: per_minute for op in PLAN_OPERATIONS}
+    limits.update(FIXED_LIMITS)
+    return limits
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class LineWorksClient:
+    """Calls LINE WORKS for one bot. Thread-safe."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        limiter: RateLimiter | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.credentials = credentials
+        self._key = load_private_key(credentials.private_key_pem, "LW_API_PRIVATEKEY")
+        self.limiter = limiter or RateLimiter(default_limits(240))
+        self.session = session or requests.Session()
+        self.clock = clock
+        self._token: _Token | None = None
+        self._token_lock = threading.Lock()
+        self.last_rate_headers: dict[str, dict[str, str]] = {}
+
+    # -- auth ---------------------------------------------------------------------------
+    def _assertion(self) -> str:
+        now = int(self.clock())
+        claims = {
+            "iss": self.credentials.client_id,
+            "sub": self.credentials.service_account,
+            "iat": now,
+            "exp": now + JWT_LIFETIME,
+        }
+        return jwt.encode(claims, self._key, algorithm="RS256")
+
+    def _fetch_token(self) -> _Token:
+        form = {
+            "assertion": self._assertion(),
+            # Sent plain: the official Python sample double-escapes this (lineworks-api.md §1).
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "client_id": self.credentials.client_id,
+            "client_secret": self.credentials.client_secret,
+            "scope": self.credentials.scope,
+        }
+        try:
+            response = self.session.post(
+                self.credentials.auth_url, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            )
+        except requests.RequestException as exc:
+            raise LineWorksError(
+                f"token endpoint unreachable ({type(exc).__name__})", code="AUTH", retryable=True
+            ) from None
+        if response.status_code != 200:
+            # A rejected credential is a configuration problem an operator can fix: keep the
+            # messages waiting (retryable) rather than failing them for good.
+            raise LineWorksError(
+                f"token endpoint answered {response.status_code}: {_error_text(response)}",
+                status=response.status_code,
+                code="AUTH",
+                retryable=True,
+            )
+        body = response.json()
+        ttl = int(body.get("expires_in", 3600))  # some tenants send it as a string
+        log.info("access token issued, valid %d s", ttl)
+        margin = min(RENEW_MARGIN, ttl / 10)
+        return _Token(str(body["access_token"]), self.clock() + ttl - margin)
+
+    def token(self, *, renew: bool = False, stale: str | None = None) -> str:
+        with self._token_lock:
+            current = self._token
+            expired = current is None or current.expires_at <= self.clock()
+            # Renew only if nobody renewed since the caller saw the stale token.
+            if expired or (renew and current is not None and current.value == stale):
+                self._token = self._fetch_token()
+            assert self._token is not None
+            return self._token.value
+
+    # -- the seam -----------------------------------------------------------------------
+    def _call(
+        self,
+        op: str,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        data: Any = None,
+        files: Any = None,
+        allow_redirects: bool = True,
+        paced: bool = True,
+    ) -> requests.Response:
+        if paced and not self.limiter.acquire(op):
+            raise LineWorksError(f"{op}: no rate budget in time", code="PACING", retryable=True)
+        for attempt in (1, 2):
+            token = self.token()
+            headers = {"Authorization": f"Bearer {token}"}
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json,
+                    data=data,
+                    files=files,
+                    headers=headers,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    allow_redirects=allow_redirects,
+                )
+            except requests.Timeout:
+                # The call may or may not have been carried out: a retry can duplicate, never lose.
+                raise LineWorksError(f"{op}: timed out", code="TIMEOUT", retryable=True) from None
+            except requests.RequestException as exc:
+                raise LineWorksError(
+                    f"{op}: network error ({type(exc).__name__})", code="NETWORK", retryable=True
+                ) from None
+            log.debug(
+                "%s %s -> %s in %.0f ms",
+                op,
+                method,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+            self._note_rate_headers(op, response)
+            if response.status_code == 401 and attempt == 1:
+                self.token(renew=True, stale=token)
+                continue
+            break
+        if response.status_code < 400:
+            return response
+        code, description = _error_body(response)
+        if response.status_code == 429:
+            reset = _header_float(response, "rateLimit-reset")
+            wait = reset if reset is not None and reset > 0 else 2.0
+            self.limiter.pause(op, wait)
+            raise LineWorksError(
+                f"{op}: rate limited ({description})",
+                status=429,
+                code=code,
+                retryable=True,
+                retry_after=wait,
+            )
+        retryable = response.status_code >= 500 or response.status_code == 401
+        raise LineWorksError(
+            f"{op}: {response.status_code} {code} {description}".strip(),
+            status=response.status_code,
+            code=code,
+            retryable=retryable,
+        )
+
+    def _note_rate_headers(self, op: str, response: requests.Response) -> None:
+        # Header names are case-insensitive; the "used" header's spelling is UNCONFIRMED,
+        # so we keep whatever rateLimit-* headers arrive and depend only on -reset.
+        found = {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("ratelimit-")}
+        if found:
+            self.last_rate_headers[op] = found
+
+    def _url(self, path: str) -> str:
+        return f"{self.credentials.api_base_url}{path}"
+
+    @property
+    def _bot(self) -> str:
+        return f"/bots/{quote(self.credentials.bot_id, safe='')}"
+
+    # -- operations ---------------------------------------------------------------------
+    def send_to_channel(self, channel_id: str, content: dict[str, Any]) -> None:
+        self._call(
+            "send_channel",
+            "POST",
+            self._url(f"{self._bot}/channels/{quote(channel_id, safe='')}/messages"),
+            json={"content": content},
+        )
+
+    def send_to_user(self, user_id: str, content: dict[str, Any]) -> None:
+        self._call(
+            "send_user",
+            "POST",
+            self._url(f"{self._bot}/users/{quote(user_id, safe='')}/messages"),
+            json={"content": content},
+        )
+
+    def get_user(self, user_id_or_email: str) -> dict[str, Any]:
+        response = self._call("users", "GET", self._url(f"/users/{quote(user_id_or_email, safe='')}"))
+        result: dict[str, Any] = response.json()
+        return result
+
+    def create_channel(self, members: list[str], title: str) -> str:
+        response = self._call(
+            "create_channel",
+            "POST",
+            self._url(f"{self._bot}/channels"),
+            json={"members": members, "title": title},
+        )
+        return str(response.json()["channelId"])
+
+    def channel_members(self, channel_id: str) -> list[str]:
+        members: list[str] = []
+        cursor: str | None = None
+        while True:
+            url = self._url(f"{self._bot}/channels/{quote(channel_id, safe='')}/members?count=100")
+            if cursor:
+                url += f"&cursor={quote(cursor, safe='')}"
+            body = self._call("channel_members", "GET", url).json()
+            members.extend(body.get("members", []))
+            cursor = (body.get("responseMetaData") or {}).get("nextCursor")
+            if not cursor:
+                return members
+
+    def download(self, file_id: str) -> tuple[bytes, str]:
+        """Fetch a received attachment: 302 to the real URL, which we GET with the token again
+        (whether the download host needs it is UNCONFIRMED; sending it is harmless)."""
+        first = self._call(
+            "attachments",
+            "GET",
+            self._url(f"{self._bot}/attachments/{quote(file_id, safe='')}"),
+            allow_redirects=False,
+        )
+        location = first.headers.get("Location")
+        if first.status_code not in (301, 302, 303, 307, 308) or not location:
+            body = first.content
+            return body, _filename(first, file_id)
+        second = self._call("download", "GET", location, paced=False)
+        return second.content, _filename(second, file_id)
+
+    def upload(self, file_name: str, data: bytes) -> str:
+        """Upload bytes for sending by fileId; returns the fileId."""
+        init = self._call(
+            "attachments",
+            "POST",
+            self._url(f"{self._bot}/attachments"),
+            json={"fileName": file_name},
+        ).json()
+        self._call(
+            "upload",
+            "POST",
+            str(init["uploadUrl"]),
+            files={"Filedata": (file_name, data)},
+            data={"resourceName": file_name},
+            paced=False,
+        )
+        return str(init["fileId"])
+
+
+def _error_body(response: requests.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:200]
+    if isinstance(body, dict):
+        return str(body.get("code", "")), str(body.get("description", ""))[:300]
+    return "", str(body)[:200]
+
+
+def _error_text(response: requests.Response) -> str:
+    code, description = _error_body(response)
+    return f"{code} {description}".strip()
+
+
+def _header_float(response: requests.Response, name: str) -> float | None:
+    value = response.headers.get(name)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _filename(response: requests.Response, fallback: str) -> str:
+    disposition = response.headers.get("Content-Disposition", "")
+    if "filename=" in disposition:
+        return disposition.split("filename=", 1)[1].strip('"; ')
+    return fallback

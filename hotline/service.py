@@ -1,0 +1,137 @@
+"""Wiring: the storage, the client, the relay and the sender, and the two worker loops.
+
+The callback view only stores events and calls `wake_inbox()`; the inbox loop turns them into
+outbox rows; the outbox loop sends them. Both loops also poll, so nothing depends on a wake-up
+arriving, and both resume whatever was left when the process died.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+from hotline.clock import Clock
+from hotline.config import Config
+from hotline.delivery import Sender
+from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
+from hotline.relay import Relay
+from hotline.settings import Settings
+from hotline.storage import Storage
+
+log = logging.getLogger(__name__)
+
+RETRY_EVENT_AFTER = 5.0  # seconds before an event that needed LINE WORKS is tried again
+
+
+class Hotline:
+    """One running bot: everything the web layer and the workers share."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        storage: Storage | None = None,
+        client: LineWorksClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self._config = config
+        self.clock = clock or Clock()
+        self.storage = storage or Storage(settings.database)
+        self.client = client or LineWorksClient(
+            settings.credentials,
+            limiter=RateLimiter(
+                default_limits(settings.per_minute_limit),
+                time_scale=settings.rate_time_scale,
+                clock=self.clock.monotonic,
+            ),
+        )
+        self._inbox_wake = threading.Event()
+        self._outbox_wake = threading.Event()
+        self.relay = Relay(
+            self.storage,
+            self.config,
+            self.client,
+            self.clock,
+            bot_secret=settings.credentials.bot_secret,
+            attachment_window=timedelta(minutes=settings.attachment_window_minutes),
+            on_enqueue=self._outbox_wake.set,
+        )
+        self.sender = Sender(
+            self.storage,
+            self.client,
+            self.clock,
+            threads=settings.send_threads,
+            after_delivery=self.relay.after_delivery,
+        )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._retry_at: dict[int, float] = {}
+        # rejections at the door, shown by /healthz (for the fault suite and operators)
+        self.counters: Counter[str] = Counter()
+
+    def config(self) -> Config:
+        return self._config
+
+    def replace_config(self, config: Config) -> None:
+        """Use a new validated configuration from now on (reports in flight keep their rooms:
+        their outbox rows already name them)."""
+        self._config = config
+
+    def wake_inbox(self) -> None:
+        self._inbox_wake.set()
+
+    # -- the loops ------------------------------------------------------------------------
+    def process_inbox_once(self) -> int:
+        now = time.monotonic()
+        skip = {i for i, at in self._retry_at.items() if at > now}
+        retry = self.relay.process_pending(skip=skip)
+        for inbox_id in retry:
+            self._retry_at[inbox_id] = now + RETRY_EVENT_AFTER
+        for inbox_id in list(self._retry_at):
+            if inbox_id not in retry and inbox_id not in skip:
+                del self._retry_at[inbox_id]
+        return len(retry)
+
+    def _inbox_loop(self) -> None:
+        while not self._stop.is_set():
+            self._inbox_wake.wait(0.5)
+            self._inbox_wake.clear()
+            try:
+                self.process_inbox_once()
+            except Exception:  # keep the loop alive; the event stays 'new' and is retried
+                log.exception("inbox processing failed")
+                self._stop.wait(1.0)
+
+    def _outbox_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self.sender.run_once()
+            except Exception:
+                log.exception("outbox loop failed")
+                claimed = 0
+                self._stop.wait(1.0)
+            if not claimed:
+                self._outbox_wake.wait(0.05)
+                self._outbox_wake.clear()
+
+    def start(self) -> None:
+        recovered = self.storage.recover_interrupted()
+        if recovered:
+            log.warning("%d messages were being sent when the last run stopped; resending", recovered)
+        for target, name in ((self._inbox_loop, "inbox"), (self._outbox_loop, "outbox")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox_wake.set()
+        self._outbox_wake.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.sender.shutdown()

@@ -1,0 +1,137 @@
+"""Settings from the environment, validated once. Secrets never appear in repr or logs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+DEFAULT_API_BASE_URL = "https://www.worksapis.com/v1.0"
+DEFAULT_AUTH_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
+PLANS = {"paid": 240, "free": 60}
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """LINE WORKS app and bot credentials (names as in the official samples)."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    service_account: str
+    private_key_pem: str = field(repr=False)
+    bot_id: str
+    bot_secret: str = field(repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    auth_url: str = DEFAULT_AUTH_URL
+    scope: str = "bot user.read"
+
+
+@dataclass(frozen=True)
+class Settings:
+    credentials: Credentials
+    api_token: str = field(repr=False)  # bearer token for /api/
+    config_dir: Path = Path(".")
+    database: Path = Path("var/hotline.sqlite3")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    plan: str = "paid"
+    # 1.0 in production; benchmarks shrink LINE WORKS' one-minute rate windows with it.
+    rate_time_scale: float = 1.0
+    send_threads: int = 16
+    attachment_window_minutes: int = 10
+    max_body_bytes: int = 1_000_000
+
+    @property
+    def per_minute_limit(self) -> int:
+        return PLANS[self.plan]
+
+
+def _required(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set: {hint}")
+    return value
+
+
+def load_private_key(pem: str, name: str) -> RSAPrivateKey:
+    """Parse the PEM; raise SettingsError naming `name` when it is not an RSA private key."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{name} is not a PEM RSA private key ({type(exc).__name__})") from None
+    if not isinstance(key, RSAPrivateKey):
+        raise SettingsError(f"{name} is not an RSA private key (RS256 needs RSA)")
+    return key
+
+
+def credentials_from_env(env: Mapping[str, str]) -> Credentials:
+    key_name = "LW_API_PRIVATEKEY"
+    pem = env.get(key_name, "").strip()
+    if not pem:
+        path = env.get("LW_API_PRIVATEKEY_FILE", "").strip()
+        if not path:
+            raise SettingsError(
+                "LW_API_PRIVATEKEY (PEM text) or LW_API_PRIVATEKEY_FILE (its path) is not set: "
+                "the service account's private key from the Developer Console"
+            )
+        key_name = "LW_API_PRIVATEKEY_FILE"
+        try:
+            pem = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"LW_API_PRIVATEKEY_FILE={path} cannot be read ({exc.strerror})") from None
+    else:
+        pem = pem.replace("\\n", "\n")  # one-line PEMs in .env files
+    load_private_key(pem, key_name)
+    bot_id = _required(env, "LW_API_BOT_ID", "the bot's numeric id")
+    if not bot_id.isdigit():
+        raise SettingsError("LW_API_BOT_ID must be the numeric bot id")
+    return Credentials(
+        client_id=_required(env, "LW_API_CLIENT_ID", "the app's Client ID"),
+        client_secret=_required(env, "LW_API_CLIENT_SECRET", "the app's Client Secret"),
+        service_account=_required(env, "LW_API_SERVICE_ACCOUNT", "the Service Account ID"),
+        private_key_pem=pem,
+        bot_id=bot_id,
+        bot_secret=_required(env, "LW_API_BOT_SECRET", "the Bot Secret (verifies callbacks)"),
+        api_base_url=env.get("LW_API_BASE_URL", "").strip().rstrip("/") or DEFAULT_API_BASE_URL,
+        auth_url=env.get("LW_AUTH_URL", "").strip() or DEFAULT_AUTH_URL,
+        scope=env.get("LW_API_SCOPE", "").strip() or "bot user.read",
+    )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, cast: type) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return float(value)
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (os.environ by default)."""
+    env = os.environ if env is None else env
+    plan = env.get("HOTLINE_PLAN", "paid").strip() or "paid"
+    if plan not in PLANS:
+        raise SettingsError(f"HOTLINE_PLAN={plan!r}: expected one of {sorted(PLANS)}")
+    return Settings(
+        credentials=credentials_from_env(env),
+        api_token=_required(env, "HOTLINE_API_TOKEN", "a long random token for the /api/ routes"),
+        config_dir=Path(env.get("HOTLINE_CONFIG_DIR", ".").strip() or "."),
+        database=Path(env.get("HOTLINE_DATABASE", "var/hotline.sqlite3").strip()),
+        host=env.get("HOTLINE_HOST", "127.0.0.1").strip() or "127.0.0.1",
+        port=int(_number(env, "HOTLINE_PORT", 8080, int)),
+        plan=plan,
+        rate_time_scale=_number(env, "HOTLINE_RATE_TIME_SCALE", 1.0, float),
+    )

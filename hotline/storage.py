@@ -1,0 +1,538 @@
+"""All SQL lives here. SQLite through sqlite-utils, one connection per thread.
+
+The inbox (events received) and the outbox (messages to send) are rows: a callback is a
+durable inbox row before the 200 goes back, and every message the bot will send is an outbox
+row before any attempt to send it. Workers claim rows with conditional UPDATEs, so a second
+worker or a restart after a crash never sends a row twice except in the narrow window between
+"sent" and "marked" (see `Storage.recover_interrupted`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,              -- new | done | rejected | failed
+    reason TEXT,
+    processed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS inbox_status ON inbox(status, id);
+
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY,
+    municipality_code TEXT NOT NULL,
+    opened_at TEXT NOT NULL,
+    opened_by TEXT NOT NULL,
+    status TEXT NOT NULL               -- open | closed
+);
+CREATE INDEX IF NOT EXISTS incidents_town ON incidents(municipality_code, status);
+
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    inbox_id INTEGER UNIQUE REFERENCES inbox(id),
+    parent_report_id INTEGER REFERENCES reports(id),
+    kind TEXT NOT NULL,                -- first | followup | attachment
+    label TEXT NOT NULL,               -- 第一報, 第2報, 続報, 写真 ...
+    municipality_code TEXT NOT NULL,
+    text TEXT NOT NULL,
+    content TEXT,                      -- JSON of the received content for attachments
+    poster_key TEXT NOT NULL,
+    poster_user_id TEXT NOT NULL,
+    poster_name TEXT NOT NULL,
+    poster_role TEXT NOT NULL,
+    source_channel_id TEXT,            -- NULL when posted 1:1 to the bot
+    created_at TEXT NOT NULL,
+    receipt_sent INTEGER NOT NULL DEFAULT 0,
+    completion_sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS reports_incident ON reports(incident_id);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    dedupe_key TEXT UNIQUE NOT NULL,
+    created_at TEXT NOT NULL,
+    priority INTEGER NOT NULL,         -- lower goes first: real reports 0, drills 50
+    purpose TEXT NOT NULL,             -- report | receipt | notice | reply
+    report_id INTEGER REFERENCES reports(id),
+    room_key TEXT,
+    channel_id TEXT,
+    user_id TEXT,
+    content TEXT NOT NULL,             -- JSON message content
+    status TEXT NOT NULL,              -- pending | sending | sent | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_at TEXT,
+    sent_at TEXT,
+    error TEXT,
+    failure_notified INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, priority, next_attempt_at, id);
+CREATE INDEX IF NOT EXISTS outbox_report ON outbox(report_id);
+
+CREATE TABLE IF NOT EXISTS uploads (
+    report_id INTEGER PRIMARY KEY REFERENCES reports(id),
+    file_id TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS identities (
+    user_id TEXT PRIMARY KEY,
+    email TEXT,
+    name TEXT,
+    resolved_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identities_email ON identities(email);
+
+CREATE TABLE IF NOT EXISTS acks (
+    id INTEGER PRIMARY KEY,
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    member_key TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    municipality_code TEXT,            -- NULL for HQ staff
+    channel_id TEXT,
+    via TEXT NOT NULL,                 -- tap | word
+    acked_at TEXT NOT NULL,
+    UNIQUE(report_id, member_key)
+);
+
+CREATE TABLE IF NOT EXISTS refusals (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,                -- stranger | forged_ack | ...
+    user_id TEXT,
+    channel_id TEXT,
+    detail TEXT,
+    inbox_id INTEGER
+);
+"""
+
+# Outbox priorities: a lower number is sent first.
+PRIORITY_REPORT = 0
+PRIORITY_RECEIPT = 5
+PRIORITY_NOTICE = 10
+PRIORITY_REPLY = 20
+PRIORITY_DRILL = 50
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    purpose: str
+    report_id: int | None
+    room_key: str | None
+    channel_id: str | None
+    user_id: str | None
+    content: dict[str, Any]
+    attempts: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to enqueue: to a room (channel_id) or to a person 1:1 (user_id)."""
+
+    dedupe_key: str
+    purpose: str
+    priority: int
+    content: dict[str, Any]
+    channel_id: str | None = None
+    user_id: str | None = None
+    room_key: str | None = None
+    report_id: int | None = None
+    status: str = "pending"
+    error: str | None = None
+
+
+class Storage:
+    """The database. Safe to share between threads: each thread gets its own connection."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        # Every statement is IF NOT EXISTS: running the schema twice is harmless.
+        self._conn().executescript(SCHEMA)
+
+    # -- connections and transactions ------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                timeout=self.busy_timeout_ms / 1000,
+                check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a row the callback answered 200 for survives a power cut, not just a crash.
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self._conn())
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolled back on any exception."""
+        conn = self._conn()
+        if conn.in_transaction:  # nested: join the outer transaction
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- inbox -------------------------------------------------------------------------
+    def store_event(self, body: str, now: str, *, status: str = "new", reason: str | None = None) -> int:
+        """Store a received callback body durably; returns its inbox id."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO inbox (received_at, body, status, reason) VALUES (?, ?, ?, ?)",
+                (now, body, status, reason),
+            )
+            return int(cur.lastrowid or 0)
+
+    def pending_events(self, limit: int = 100) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute("SELECT * FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,))
+            .fetchall()
+        )
+
+    def finish_event(self, inbox_id: int, status: str, now: str, reason: str | None = None) -> bool:
+        """Mark an inbox row processed; False if someone else already did."""
+        cur = self._conn().execute(
+            "UPDATE inbox SET status = ?, reason = ?, processed_at = ? WHERE id = ? AND status = 'new'",
+            (status, reason, now, inbox_id),
+        )
+        return cur.rowcount == 1
+
+    def inbox_counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    # -- incidents and reports -----------------------------------------------------------
+    def open_incident(self, municipality_code: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                "SELECT * FROM incidents WHERE municipality_code = ? AND status = 'open' "
+                "ORDER BY id DESC LIMIT 1",
+                (municipality_code,),
+            )
+            .fetchone()
+        )
+        return row
+
+    def create_incident(self, municipality_code: str, opened_by: str, now: str) -> int:
+        """Open a new incident for the town, closing any earlier open one (a new 第一報
+        starts a new incident)."""
+        conn = self._conn()
+        conn.execute(
+            "UPDATE incidents SET status = 'closed' WHERE municipality_code = ? AND status = 'open'",
+            (municipality_code,),
+        )
+        cur = conn.execute(
+            "INSERT INTO incidents (municipality_code, opened_at, opened_by, status) "
+            "VALUES (?, ?, ?, 'open')",
+            (municipality_code, now, opened_by),
+        )
+        return int(cur.lastrowid or 0)
+
+    def create_report(self, **fields: Any) -> int:
+        if isinstance(fields.get("content"), dict):
+            fields["content"] = json.dumps(fields["content"], ensure_ascii=False)
+        columns = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = self._conn().execute(
+            f"INSERT INTO reports ({columns}) VALUES ({marks})",  # noqa: S608 - column names are ours
+            tuple(fields.values()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def report(self, report_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM reports WHERE id = ?", (report_id,)).fetchone()
+        )
+        return row
+
+    def latest_report_by(self, poster_key: str, since: str) -> sqlite3.Row | None:
+        """The poster's latest text report created at or after `since` (attachments follow it)."""
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                "SELECT * FROM reports WHERE poster_key = ? AND kind != 'attachment' "
+                "AND created_at >= ? ORDER BY id DESC LIMIT 1",
+                (poster_key, since),
+            )
+            .fetchone()
+        )
+        return row
+
+    def latest_report_in_channel(self, channel_id: str) -> sqlite3.Row | None:
+        """The newest report delivered (or being delivered) to a room."""
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                "SELECT r.* FROM reports r JOIN outbox o ON o.report_id = r.id "
+                "WHERE o.channel_id = ? AND o.purpose = 'report' AND r.kind != 'attachment' "
+                "ORDER BY r.id DESC LIMIT 1",
+                (channel_id,),
+            )
+            .fetchone()
+        )
+        return row
+
+    def incidents(self, limit: int = 100) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute(
+                "SELECT i.*, (SELECT count(*) FROM reports r WHERE r.incident_id = i.id) AS report_count, "
+                "(SELECT max(created_at) FROM reports r WHERE r.incident_id = i.id) AS last_report_at "
+                "FROM incidents i ORDER BY i.id DESC LIMIT ?",
+                (limit,),
+            )
+            .fetchall()
+        )
+
+    def incident(self, incident_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        )
+        return row
+
+    def reports_of_incident(self, incident_id: int) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute("SELECT * FROM reports WHERE incident_id = ? ORDER BY id", (incident_id,))
+            .fetchall()
+        )
+
+    def mark_report_flag(self, report_id: int, flag: str) -> bool:
+        """Set receipt_sent / completion_sent once; True only for the caller that set it."""
+        if flag not in ("receipt_sent", "completion_sent"):
+            raise ValueError(flag)
+        cur = self._conn().execute(
+            f"UPDATE reports SET {flag} = 1 WHERE id = ? AND {flag} = 0",  # noqa: S608
+            (report_id,),
+        )
+        return cur.rowcount == 1
+
+    # -- outbox -------------------------------------------------------------------------
+    def enqueue(self, messages: Sequence[NewMessage], now: str) -> int:
+        """Insert outbox rows; a dedupe_key already present is left alone. Returns rows added."""
+        conn = self._conn()
+        added = 0
+        for m in messages:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO outbox (dedupe_key, created_at, priority, purpose, report_id, "
+                "room_key, channel_id, user_id, content, status, next_attempt_at, error, sent_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    m.dedupe_key,
+                    now,
+                    m.priority,
+                    m.purpose,
+                    m.report_id,
+                    m.room_key,
+                    m.channel_id,
+                    m.user_id,
+                    json.dumps(m.content, ensure_ascii=False),
+                    m.status,
+                    now,
+                    m.error,
+                    now if m.status == "failed" else None,
+                ),
+            )
+            added += cur.rowcount
+        return added
+
+    def due_messages(self, now: str, limit: int) -> list[OutboxRow]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY priority, id LIMIT ?",
+                (now, limit),
+            )
+            .fetchall()
+        )
+        return [_outbox_row(row) for row in rows]
+
+    def next_due_time(self) -> str | None:
+        row = (
+            self._conn()
+            .execute("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'")
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def claim(self, message_id: int, now: str) -> bool:
+        cur = self._conn().execute(
+            "UPDATE outbox SET status = 'sending', claimed_at = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = 'pending'",
+            (now, message_id),
+        )
+        return cur.rowcount == 1
+
+    def mark_sent(self, message_id: int, now: str) -> None:
+        self._conn().execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, error = NULL WHERE id = ?",
+            (now, message_id),
+        )
+
+    def mark_retry(self, message_id: int, next_attempt_at: str, error: str) -> None:
+        self._conn().execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+            (next_attempt_at, error, message_id),
+        )
+
+    def mark_failed(self, message_id: int, now: str, error: str) -> None:
+        self._conn().execute(
+            "UPDATE outbox SET status = 'failed', sent_at = ?, error = ? WHERE id = ?",
+            (now, error, message_id),
+        )
+
+    def mark_failure_notified(self, message_id: int) -> bool:
+        """True for the one caller that gets to tell people this row failed."""
+        cur = self._conn().execute(
+            "UPDATE outbox SET failure_notified = 1 WHERE id = ? AND failure_notified = 0",
+            (message_id,),
+        )
+        return cur.rowcount == 1
+
+    def recover_interrupted(self) -> int:
+        """After a crash: rows left 'sending' go back to 'pending'. This is the one place a
+        duplicate can come from (sent, then killed before marked), never a loss."""
+        cur = self._conn().execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
+        return cur.rowcount
+
+    def deliveries(self, report_id: int) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM outbox WHERE report_id = ? AND purpose = 'report' ORDER BY id",
+                (report_id,),
+            )
+            .fetchall()
+        )
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    # -- attachments ----------------------------------------------------------------------
+    def upload_for(self, report_id: int) -> str | None:
+        row = self._conn().execute("SELECT file_id FROM uploads WHERE report_id = ?", (report_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def save_upload(self, report_id: int, file_id: str, now: str) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO uploads (report_id, file_id, uploaded_at) VALUES (?, ?, ?)",
+            (report_id, file_id, now),
+        )
+
+    # -- identities (userId <-> e-mail cache) ----------------------------------------------
+    def identity(self, user_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM identities WHERE user_id = ?", (user_id,)).fetchone()
+        )
+        return row
+
+    def save_identity(self, user_id: str, email: str | None, name: str | None, now: str) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO identities (user_id, email, name, resolved_at) VALUES (?, ?, ?, ?)",
+            (user_id, email, name, now),
+        )
+
+    # -- acknowledgements -----------------------------------------------------------------
+    def record_ack(
+        self,
+        report_id: int,
+        member_key: str,
+        user_id: str,
+        municipality_code: str | None,
+        channel_id: str | None,
+        via: str,
+        now: str,
+    ) -> bool:
+        """Record an acknowledgement; False when this person had already acknowledged."""
+        cur = self._conn().execute(
+            "INSERT OR IGNORE INTO acks (report_id, member_key, user_id, municipality_code, "
+            "channel_id, via, acked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (report_id, member_key, user_id, municipality_code, channel_id, via, now),
+        )
+        return cur.rowcount == 1
+
+    def acks(self, report_id: int) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute("SELECT * FROM acks WHERE report_id = ? ORDER BY acked_at, id", (report_id,))
+            .fetchall()
+        )
+
+    # -- refusals ---------------------------------------------------------------------------
+    def record_refusal(
+        self,
+        kind: str,
+        now: str,
+        *,
+        user_id: str | None = None,
+        channel_id: str | None = None,
+        detail: str | None = None,
+        inbox_id: int | None = None,
+    ) -> None:
+        self._conn().execute(
+            "INSERT INTO refusals (at, kind, user_id, channel_id, detail, inbox_id) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (now, kind, user_id, channel_id, detail, inbox_id),
+        )
+
+    def refusals(self, kind: str | None = None) -> list[sqlite3.Row]:
+        if kind is None:
+            return self._conn().execute("SELECT * FROM refusals ORDER BY id").fetchall()
+        return self._conn().execute("SELECT * FROM refusals WHERE kind = ? ORDER BY id", (kind,)).fetchall()
+
+
+def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        purpose=row["purpose"],
+        report_id=row["report_id"],
+        room_key=row["room_key"],
+        channel_id=row["channel_id"],
+        user_id=row["user_id"],
+        content=json.loads(row["content"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,52 @@
+"""Start hotline.
+
+python run.py           # production: credentials from the environment (see README)
+python run.py --demo    # the bot with the embedded LINE WORKS emulator, no credentials
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from hotline.config import ConfigError
+from hotline.settings import SettingsError
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run with the embedded LINE WORKS emulator and the sample configuration",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="folder with counterparts.toml and rooms/")
+    parser.add_argument("--port", type=int, default=8080, help="hotline's port in demo mode")
+    parser.add_argument("--emulator-port", type=int, default=8090, help="the emulator's port in demo mode")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.demo:
+            from hotline import demo
+
+            demo.run(args.config or ROOT, port=args.port, emulator_port=args.emulator_port)
+        else:
+            from hotline import server
+
+            server.serve_production(args.config)
+    except (SettingsError, ConfigError) as exc:
+        print(f"hotline cannot start:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

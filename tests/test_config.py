@@ -1,0 +1,124 @@
+"""Configuration: the sample passes; every kind of mistake is reported with file and line,
+all of them in one run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hotline import cli
+from hotline.config import ConfigError, load
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "counterparts.toml", tmp_path / "counterparts.toml")
+    shutil.copytree(ROOT / "rooms", tmp_path / "rooms")
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> int:
+    """Replace text and return the 1-based line number where the change landed."""
+    text = path.read_text()
+    assert old in text, old
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, count))
+    return line
+
+
+def problems(root: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(root)
+    return [str(p) for p in info.value.problems]
+
+
+def test_sample_configuration_passes_hotline_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--config", str(ROOT), "check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: 愛媛県, 20 municipalities, 3 groups, 20 counterpart assignments")
+
+
+def test_sample_has_real_ehime_codes_and_plausible_members() -> None:
+    config = load(ROOT)
+    assert config.municipalities["382035"].name == "宇和島市"
+    assert config.municipalities["385069"].name == "愛南町"
+    assert all(code.startswith("38") for code in config.municipalities)
+    assert all(4 <= len(m.members) <= 5 for m in config.municipalities.values())
+    assert all(m.members[0].role == "deputy_mayor" for m in config.municipalities.values())
+    assert config.role_label(config.municipalities["385069"].members[0]) == "副町長"
+    assert config.role_label(config.municipalities["382035"].members[0]) == "副市長"
+
+
+def test_broken_copy_lists_every_mistake_with_file_and_line(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main = copy / "counterparts.toml"
+    unknown = edit(main, '"384844",  # 松野町', '"389999",  # 松野町')  # in team1's list
+    own = edit(
+        main,
+        'primary = "382027"  # 今治市（一次支援市）\nsecondary = ["383562", "382051"]',
+        'primary = "384844"  # 今治市（一次支援市）\nsecondary = ["383562", "382051"]',
+    )
+    dup_code = edit(main, 'code = "382043"', 'code = "382035"')
+    twice = edit(main, 'email = "bosai@matsuno.example"', 'email = "bosai@uwajima.example"')
+    hq = copy / "rooms" / "hq.toml"
+    hq_channel = (copy / "rooms" / "group-team1.toml").read_text().split('channel_id = "')[1].split('"')[0]
+    edit(hq, 'link = "hq"', 'link = "nothing"')
+    dup_channel = edit(
+        copy / "rooms" / "group-team2.toml", 'channel_id = "', f'channel_id = "{hq_channel}" #'
+    )
+    (copy / "rooms" / "broken.toml").write_text('title = "壊れた部屋"\nchannel_id = \n')
+
+    found = problems(copy)
+    joined = "\n".join(found)
+    assert f"counterparts.toml:{unknown}: groups[0].municipalities[" in joined
+    assert "unknown municipality code 389999" in joined
+    assert f"counterparts.toml:{own}: counterparts[" in joined and "the stricken town 384844 itself" in joined
+    assert f"counterparts.toml:{dup_code}: municipalities[" in joined and "duplicate code 382035" in joined
+    assert f"counterparts.toml:{twice - 2}" in joined or "already registered for 宇和島市" in joined
+    assert "bosai@uwajima.example already registered for 宇和島市" in joined
+    assert "rooms/hq.toml:" in joined and "'nothing'" in joined
+    assert f"rooms/group-team2.toml:{dup_channel}: channel_id" in joined
+    assert "rooms/broken.toml:2: (syntax): found malformed TOML" in joined
+    assert len(found) >= 8
+
+    # `hotline check` prints the same list and fails.
+    assert cli.main(["--config", str(copy), "check"]) == 1
+    err = capsys.readouterr().err
+    assert "rooms/broken.toml:2" in err and "unknown municipality code 389999" in err
+
+
+def test_room_linked_to_nothing_is_refused(copy: Path) -> None:
+    line = edit(copy / "rooms" / "group-team1.toml", 'link = "group"\n', "")
+    found = problems(copy)
+    assert any(p.startswith("rooms/group-team1.toml") and "link: found nothing" in p for p in found), found
+    assert line > 0
+
+
+def test_unknown_keys_are_caught_as_typos(copy: Path) -> None:
+    line = edit(copy / "counterparts.toml", 'name = "宇和島市"', 'name = "宇和島市"\nnmae = "typo"')
+    found = problems(copy)
+    assert f"counterparts.toml:{line + 1}: municipalities[2].nmae: found unknown key 'nmae'" in found[0]
+
+
+def test_missing_hq_room_is_refused(copy: Path) -> None:
+    (copy / "rooms" / "hq.toml").unlink()
+    assert any("at least one HQ room" in p for p in problems(copy))
+
+
+def test_member_without_identity_and_bad_role(copy: Path) -> None:
+    edit(copy / "counterparts.toml", 'role = "deputy_mayor"', 'role = "boss"')
+    text = (copy / "counterparts.toml").read_text()
+    text = text.replace('email = "fukushicho@uwajima.example"', "", 1)
+    (copy / "counterparts.toml").write_text(text)
+    joined = "\n".join(problems(copy))
+    assert "role: found 'boss'" in joined
+
+
+def test_malformed_main_file_names_file_and_line(copy: Path) -> None:
+    line = edit(copy / "counterparts.toml", 'name = "愛媛県"', 'name = "愛媛県')
+    found = problems(copy)
+    assert found[0].startswith(f"counterparts.toml:{line}: (syntax)")
