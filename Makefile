@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench check clean
+.PHONY: run test lint typecheck unit check clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,22 +16,20 @@ run: $(STAMP)
 	$(BIN)/python run.py --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check hotline tests bench run.py
-	$(BIN)/ruff format --check hotline tests bench run.py
+	$(BIN)/ruff check hotline tests run.py
+	$(BIN)/ruff format --check hotline tests run.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 test: lint typecheck unit
 
 check: $(STAMP)
 	$(BIN)/hotline check
-
-bench: $(STAMP)
-	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

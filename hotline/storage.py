@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     claimed_at TEXT,
     sent_at TEXT,
     error TEXT,
-    failure_notified INTEGER NOT NULL DEFAULT 0
+    failure_notified INTEGER NOT NULL DEFAULT 0,
+    interrupted INTEGER NOT NULL DEFAULT 0  -- times a crash left it 'sending' (a possible duplicate each)
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, priority, next_attempt_at, id);
 CREATE INDEX IF NOT EXISTS outbox_report ON outbox(report_id);
@@ -434,7 +435,9 @@ class Storage:
     def recover_interrupted(self) -> int:
         """After a crash: rows left 'sending' go back to 'pending'. This is the one place a
         duplicate can come from (sent, then killed before marked), never a loss."""
-        cur = self._conn().execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
+        cur = self._conn().execute(
+            "UPDATE outbox SET status = 'pending', interrupted = interrupted + 1 WHERE status = 'sending'"
+        )
         return cur.rowcount
 
     def deliveries(self, report_id: int) -> list[sqlite3.Row]:

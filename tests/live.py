@@ -1,0 +1,191 @@
+"""A live stack for end-to-end tests: the emulator and hotline over real HTTP on 127.0.0.1.
+
+`LiveStack` runs hotline in this process (waitress in a thread, real worker loops);
+`HotlineProcess` runs `python run.py` as a separate process that tests may kill -9.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from hotline.config import Config, Member
+from hotline.demo import demo_user_id, make_credentials, seed
+from hotline.emulator import Emulator
+from hotline.server import make_server
+from hotline.service import Hotline
+from hotline.settings import Credentials, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition") -> Any:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        pause.wait(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmulatorSide:
+    """The emulator seeded from a configuration, with helpers to act as people."""
+
+    def __init__(self, config: Config, extra_users: list[dict[str, Any]] | None = None) -> None:
+        self.config = config
+        credentials, public_pem = make_credentials()
+        tenant = seed(config, credentials, public_pem, None)
+        tenant["users"].extend(extra_users or [])
+        self.emulator = Emulator(tenant)
+        self.base = self.emulator.start()
+        self.credentials = Credentials(
+            **{
+                **credentials.__dict__,
+                "api_base_url": self.emulator.api_base_url,
+                "auth_url": self.emulator.auth_url,
+            }
+        )
+
+    def faults(self, **switches: Any) -> None:
+        requests.post(f"{self.base}/_emulator/faults", json=switches, timeout=10).raise_for_status()
+
+    def state(self) -> dict[str, Any]:
+        response = requests.get(f"{self.base}/_emulator/state", timeout=10)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def act(
+        self, member: Member | str, content: dict[str, Any], channel_id: str | None = None
+    ) -> dict[str, Any]:
+        user_id = member if isinstance(member, str) else demo_user_id(member)
+        response = requests.post(
+            f"{self.base}/_emulator/act",
+            json={"userId": user_id, "channelId": channel_id, "content": content},
+            timeout=30,
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def say(self, member: Member | str, text: str, channel_id: str | None = None) -> dict[str, Any]:
+        return self.act(member, {"type": "text", "text": text}, channel_id)
+
+    def sent(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.state()["sent"]
+        return result
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+
+def hotline_env(side: EmulatorSide, database: Path, port: int, token: str = "e2e-token") -> dict[str, str]:  # noqa: S107
+    c = side.credentials
+    return {
+        "LW_API_CLIENT_ID": c.client_id,
+        "LW_API_CLIENT_SECRET": c.client_secret,
+        "LW_API_SERVICE_ACCOUNT": c.service_account,
+        "LW_API_PRIVATEKEY": c.private_key_pem,
+        "LW_API_BOT_ID": c.bot_id,
+        "LW_API_BOT_SECRET": c.bot_secret,
+        "LW_API_BASE_URL": c.api_base_url,
+        "LW_AUTH_URL": c.auth_url,
+        "HOTLINE_API_TOKEN": token,
+        "HOTLINE_DATABASE": str(database),
+        "HOTLINE_PORT": str(port),
+        "HOTLINE_CONFIG_DIR": str(ROOT),
+    }
+
+
+class LiveStack(EmulatorSide):
+    """Emulator + hotline in this process, both on real sockets."""
+
+    def __init__(
+        self, config: Config, database: Path, extra_users: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(config, extra_users)
+        settings = Settings(
+            credentials=self.credentials, api_token="e2e-token", config_dir=ROOT, database=database
+        )
+        self.hotline = Hotline(settings, config)
+        self.hotline.start()
+        self.server = make_server(self.hotline, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        self.emulator.set_callback_url(f"{self.url}/callback")
+
+    def api(self, path: str) -> Any:
+        response = requests.get(
+            f"{self.url}{path}", headers={"Authorization": "Bearer e2e-token"}, timeout=10
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        self.server.close()
+        self.hotline.stop()
+        super().stop()
+
+
+class HotlineProcess:
+    """`python run.py` in production mode, as its own process."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.port = int(env["HOTLINE_PORT"])
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "run.py")],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
+            except requests.RequestException:
+                assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
+                return False
+
+        wait_until(healthy, 30, "hotline to start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
