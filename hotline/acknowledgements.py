@@ -11,11 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import sqlite3
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
+from hotline.clock import parse_iso
 from hotline.config import Config, Member
+from hotline.counterparts import linked_municipalities, room_members
 from hotline.messages import ACK_WORDS
+from hotline.storage import Storage
 
 _POSTBACK_RE = re.compile(r"^ack:(\d{1,12}):([0-9a-f]{12})$")
 
@@ -53,28 +58,117 @@ def is_ack_word(text: str) -> bool:
     return word in ACK_WORDS
 
 
-@dataclass(frozen=True)
-class MunicipalityAcks:
-    code: str
-    name: str
-    acknowledged_by: list[str]  # member names, in ack order
-    first_ack_at: str | None
+def member_for_user_id(storage: Storage, config: Config, user_id: str) -> Member | None:
+    """The member behind a userId without calling LINE WORKS (config, then the cache)."""
+    member = config.member_by_identity(user_id)
+    if member is None:
+        cached = storage.identity(user_id)
+        if cached is not None and cached["email"]:
+            member = config.member_by_identity(cached["email"])
+    return member
 
 
-def summarise(config: Config, codes: list[str], acks: list[dict[str, str]]) -> list[MunicipalityAcks]:
-    """Per linked municipality: who acknowledged and when (a town has acknowledged once any
-    one of its members has)."""
-    out: list[MunicipalityAcks] = []
-    for code in codes:
-        muni = config.municipalities.get(code)
-        mine = [a for a in acks if a.get("municipality_code") == code]
-        names = [_name(config, a["member_key"]) for a in mine]
-        out.append(
-            MunicipalityAcks(code, muni.name if muni else code, names, mine[0]["acked_at"] if mine else None)
+def relation(config: Config, stricken: str, code: str) -> str:
+    """How municipality `code` relates to a report from `stricken`."""
+    if code == stricken:
+        return "stricken"
+    assignment = config.counterparts.get(stricken)
+    if assignment is not None and code == assignment.primary:
+        return "primary"
+    if assignment is not None and code in assignment.secondary:
+        return "secondary"
+    return "group"
+
+
+RELATION_LABELS = {
+    "stricken": "被災市町",
+    "primary": "一次支援市",
+    "secondary": "二次支援市町",
+    "group": "同じグループ",
+}
+
+
+def _minutes(start: str, end: str | None) -> float | None:
+    if end is None:
+        return None
+    return round((parse_iso(end) - parse_iso(start)).total_seconds() / 60, 1)
+
+
+def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] | None:
+    """Who has the report: per linked municipality and per member, delivered / read (board) /
+    acknowledged, and how long acknowledging took. None for an unknown report."""
+    report = storage.report(report_id)
+    if report is None:
+        return None
+    created = report["created_at"]
+    deliveries = storage.deliveries(report_id)
+    sent_rooms = {d["room_key"]: d["sent_at"] for d in deliveries if d["status"] == "sent"}
+    delivered_at: dict[str, str] = {}
+    for room in config.rooms:
+        if room.key in sent_rooms:
+            for person in room_members(config, room):
+                at = sent_rooms[room.key]
+                if person.key not in delivered_at or at < delivered_at[person.key]:
+                    delivered_at[person.key] = at
+    acks: dict[str, sqlite3.Row] = {a["member_key"]: a for a in storage.acks(report_id)}
+    post = storage.board_post(report_id)
+    reads: dict[str, bool] = {}
+    for row in storage.board_reads(report_id):
+        reader = member_for_user_id(storage, config, row["user_id"])
+        if reader is not None:
+            reads[reader.key] = bool(row["is_read"])
+
+    def member_json(person: Member) -> dict[str, Any]:
+        ack = acks.get(person.key)
+        return {
+            "name": person.name,
+            "role": config.role_label(person),
+            "key": person.key,
+            "delivered": person.key in delivered_at,
+            "deliveredAt": delivered_at.get(person.key),
+            "read": reads.get(person.key) if post is not None else None,
+            "acknowledgedAt": ack["acked_at"] if ack else None,
+            "via": ack["via"] if ack else None,
+            "minutesToAck": _minutes(created, ack["acked_at"] if ack else None),
+        }
+
+    towns: list[dict[str, Any]] = []
+    for code in linked_municipalities(config, report["municipality_code"]):
+        muni = config.municipalities[code]
+        members: list[dict[str, Any]] = [member_json(m) for m in muni.members]
+        times = sorted(m["acknowledgedAt"] for m in members if m["acknowledgedAt"])
+        towns.append(
+            {
+                "code": code,
+                "name": muni.name,
+                "relation": relation(config, report["municipality_code"], code),
+                "acknowledged": bool(times),
+                "firstAckAt": times[0] if times else None,
+                "minutesToAck": _minutes(created, times[0] if times else None),
+                "members": members,
+            }
         )
-    return out
-
-
-def _name(config: Config, key: str) -> str:
-    member: Member | None = config.member_by_identity(key)
-    return member.name if member else key
+    hq_members = [member_json(m) for m in config.hq_members]
+    everyone: list[dict[str, Any]] = [m for t in towns for m in t["members"]] + hq_members
+    return {
+        "reportId": report_id,
+        "label": report["label"],
+        "municipality": {
+            "code": report["municipality_code"],
+            "name": config.municipalities[report["municipality_code"]].name
+            if report["municipality_code"] in config.municipalities
+            else None,
+        },
+        "createdAt": created,
+        "board": {"postId": post["post_id"], "polledAt": post["polled_at"]} if post is not None else None,
+        "municipalities": towns,
+        "hq": {"acknowledged": any(m["acknowledgedAt"] for m in hq_members), "members": hq_members},
+        "summary": {
+            "municipalitiesLinked": len(towns),
+            "municipalitiesAcknowledged": sum(1 for t in towns if t["acknowledged"]),
+            "membersLinked": len(everyone),
+            "membersDelivered": sum(1 for m in everyone if m["delivered"]),
+            "membersRead": sum(1 for m in everyone if m["read"]),
+            "membersAcknowledged": sum(1 for m in everyone if m["acknowledgedAt"]),
+        },
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ class Credentials:
 class Settings:
     credentials: Credentials
     api_token: str = field(repr=False)  # bearer token for /api/
+    # signs the web session cookie; random per start when not set (sessions then end at restart)
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     config_dir: Path = Path(".")
     database: Path = Path("var/hotline.sqlite3")
     host: str = "127.0.0.1"
@@ -134,4 +137,5 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         port=int(_number(env, "HOTLINE_PORT", 8080, int)),
         plan=plan,
         rate_time_scale=_number(env, "HOTLINE_RATE_TIME_SCALE", 1.0, float),
+        secret_key=env.get("HOTLINE_SECRET_KEY", "").strip() or secrets.token_urlsafe(32),
     )

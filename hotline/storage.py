@@ -110,6 +110,22 @@ CREATE TABLE IF NOT EXISTS acks (
     UNIQUE(report_id, member_key)
 );
 
+CREATE TABLE IF NOT EXISTS board_posts (
+    report_id INTEGER PRIMARY KEY REFERENCES reports(id),
+    board_id TEXT NOT NULL,
+    post_id TEXT NOT NULL,
+    posted_at TEXT NOT NULL,
+    polled_at TEXT                     -- last successful readers poll
+);
+
+CREATE TABLE IF NOT EXISTS board_reads (
+    report_id INTEGER NOT NULL REFERENCES reports(id),
+    user_id TEXT NOT NULL,
+    is_read INTEGER NOT NULL,
+    first_read_seen_at TEXT,           -- first poll that saw it read
+    PRIMARY KEY (report_id, user_id)
+);
+
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -126,6 +142,7 @@ PRIORITY_REPORT = 0
 PRIORITY_RECEIPT = 5
 PRIORITY_NOTICE = 10
 PRIORITY_REPLY = 20
+PRIORITY_REMINDER = 30
 PRIORITY_DRILL = 50
 
 
@@ -501,6 +518,108 @@ class Storage:
         return (
             self._conn()
             .execute("SELECT * FROM acks WHERE report_id = ? ORDER BY acked_at, id", (report_id,))
+            .fetchall()
+        )
+
+    # -- incidents as a whole (dashboard, timeline) ------------------------------------------
+    def outbox_of_incident(self, incident_id: int) -> list[sqlite3.Row]:
+        """Every outbox row tied to the incident's reports (deliveries, receipts, reminders...)."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT o.* FROM outbox o JOIN reports r ON r.id = o.report_id WHERE r.incident_id = ? "
+                "ORDER BY o.id",
+                (incident_id,),
+            )
+            .fetchall()
+        )
+
+    def acks_of_incident(self, incident_id: int) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute(
+                "SELECT a.* FROM acks a JOIN reports r ON r.id = a.report_id WHERE r.incident_id = ? "
+                "ORDER BY a.acked_at, a.id",
+                (incident_id,),
+            )
+            .fetchall()
+        )
+
+    def reports_since(self, since: str) -> list[sqlite3.Row]:
+        """Text reports (not attachments) created at or after `since`, oldest first."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM reports WHERE created_at >= ? AND kind != 'attachment' ORDER BY id", (since,)
+            )
+            .fetchall()
+        )
+
+    def acked_municipalities(self, report_id: int) -> set[str]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT DISTINCT municipality_code FROM acks "
+                "WHERE report_id = ? AND municipality_code IS NOT NULL",
+                (report_id,),
+            )
+            .fetchall()
+        )
+        return {row[0] for row in rows}
+
+    def has_message(self, dedupe_key: str) -> bool:
+        row = self._conn().execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+        return row is not None
+
+    def mark_cancelled(self, message_id: int, now: str, why: str) -> None:
+        """A reminder that is no longer needed (its town acknowledged): never sent."""
+        self._conn().execute(
+            "UPDATE outbox SET status = 'cancelled', sent_at = ?, error = ? WHERE id = ?",
+            (now, why, message_id),
+        )
+
+    # -- board posts and their readers ---------------------------------------------------
+    def save_board_post(self, report_id: int, board_id: str, post_id: str, now: str) -> None:
+        self._conn().execute(
+            "INSERT OR REPLACE INTO board_posts (report_id, board_id, post_id, posted_at) "
+            "VALUES (?, ?, ?, ?)",
+            (report_id, board_id, post_id, now),
+        )
+
+    def board_post(self, report_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM board_posts WHERE report_id = ?", (report_id,)).fetchone()
+        )
+        return row
+
+    def board_posts_to_poll(self, since: str, limit: int) -> list[sqlite3.Row]:
+        """Posts of recent reports, least recently polled first."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM board_posts WHERE posted_at >= ? "
+                "ORDER BY coalesce(polled_at, ''), report_id LIMIT ?",
+                (since, limit),
+            )
+            .fetchall()
+        )
+
+    def save_board_readers(self, report_id: int, readers: list[tuple[str, bool]], now: str) -> None:
+        conn = self._conn()
+        for user_id, is_read in readers:
+            conn.execute(
+                "INSERT INTO board_reads (report_id, user_id, is_read, first_read_seen_at) "
+                "VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(report_id, user_id) DO UPDATE SET is_read = max(is_read, excluded.is_read), "
+                "first_read_seen_at = coalesce(first_read_seen_at, excluded.first_read_seen_at)",
+                (report_id, user_id, int(is_read), now if is_read else None),
+            )
+        conn.execute("UPDATE board_posts SET polled_at = ? WHERE report_id = ?", (now, report_id))
+
+    def board_reads(self, report_id: int) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute("SELECT * FROM board_reads WHERE report_id = ? ORDER BY user_id", (report_id,))
             .fetchall()
         )
 

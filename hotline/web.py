@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hotline.acknowledgements import summarise
+from hotline import acknowledgements
 from hotline.clock import iso
 from hotline.counterparts import linked_municipalities
 from hotline.events import signature_valid
@@ -129,11 +129,11 @@ def _report_json(hotline: Hotline, row: sqlite3.Row, *, full: bool) -> dict[str,
         for status in ("sent", "pending", "sending", "failed")
     }
     acks = [dict(a) for a in hotline.storage.acks(row["id"])]
-    codes = linked_municipalities(config, row["municipality_code"])
-    summary = summarise(config, codes, acks)
+    linked = linked_municipalities(config, row["municipality_code"])
+    acked = hotline.storage.acked_municipalities(row["id"])
     out["acknowledgements"] = {
-        "municipalitiesAcknowledged": sum(1 for m in summary if m.acknowledged_by),
-        "municipalitiesLinked": len(summary),
+        "municipalitiesAcknowledged": sum(1 for code in linked if code in acked),
+        "municipalitiesLinked": len(linked),
         "people": len(acks),
     }
     if full:
@@ -197,6 +197,15 @@ def report(report_id: int) -> Any:
     if row is None:
         abort(404, f"report {report_id} does not exist")
     return jsonify(_report_json(hotline, row, full=True))
+
+
+@api.get("/reports/<int:report_id>/acks")
+def report_acks(report_id: int) -> Any:
+    hotline = _hotline()
+    result = acknowledgements.matrix(hotline.storage, hotline.config(), report_id)
+    if result is None:
+        abort(404, f"report {report_id} does not exist")
+    return jsonify(result)
 
 
 def _json_error(exc: HTTPException) -> Any:
