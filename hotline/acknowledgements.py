@@ -126,7 +126,8 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
             "key": person.key,
             "delivered": person.key in delivered_at,
             "deliveredAt": delivered_at.get(person.key),
-            "read": reads.get(person.key) if post is not None else None,
+            # Board readers: None without a board post or before the first poll.
+            "read": reads.get(person.key, False) if post is not None and post["polled_at"] else None,
             "acknowledgedAt": ack["acked_at"] if ack else None,
             "via": ack["via"] if ack else None,
             "minutesToAck": _minutes(created, ack["acked_at"] if ack else None),

@@ -86,6 +86,15 @@ class Room:
 
 
 @dataclass(frozen=True)
+class ReminderPolicy:
+    """When to chase linked municipalities that have not acknowledged a report."""
+
+    municipality_after_minutes: int = 10  # 1:1 reminders to the silent town's members
+    hq_after_minutes: int = 20  # the HQ rooms get the list of towns still silent
+    give_up_after_hours: int = 24  # reports older than this are not chased any more
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration. Immutable; a reload builds a new one."""
 
@@ -99,6 +108,8 @@ class Config:
     counterparts: Mapping[str, Counterpart]
     rooms: tuple[Room, ...]
     root: Path
+    reminders: ReminderPolicy
+    board_id: str  # "" when no board is configured
     _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
 
     def role_label(self, member: Member) -> str:
@@ -312,7 +323,9 @@ def load(root: str | Path) -> Config:
         raise ConfigError(problems)
     data, text = parsed
     check = _Checker(COUNTERPARTS_FILE, text, problems)
-    top = check.table(data, (), {"prefecture", "hq", "municipalities", "groups", "counterparts"})
+    top = check.table(
+        data, (), {"prefecture", "hq", "municipalities", "groups", "counterparts", "reminders", "board"}
+    )
 
     pref = check.table(top.get("prefecture", {}), ("prefecture",), {"name", "code"})
     pref_name = check.string(pref, ("prefecture",), "name")
@@ -456,6 +469,10 @@ def load(root: str | Path) -> Config:
         elif stricken and primary:
             counterparts[stricken] = Counterpart(stricken, primary, tuple(secondary))
 
+    reminders = _reminders(check, top.get("reminders", {}))
+    board = check.table(top.get("board", {}), ("board",), {"board_id"})
+    board_id = check.string(board, ("board",), "board_id", required=False, expected="a boardId")
+
     rooms = _load_rooms(root, groups, municipalities, problems)
     if problems:
         raise ConfigError(problems)
@@ -470,8 +487,32 @@ def load(root: str | Path) -> Config:
         counterparts=MappingProxyType(counterparts),
         rooms=rooms,
         root=root,
+        reminders=reminders,
+        board_id=board_id,
         _members_by_identity=MappingProxyType(members_by_identity),
     )
+
+
+def _reminders(check: _Checker, raw: Any) -> ReminderPolicy:
+    fields = ("municipality_after_minutes", "hq_after_minutes", "give_up_after_hours")
+    table = check.table(raw, ("reminders",), set(fields))
+    values: dict[str, int] = {}
+    for name in fields:
+        value = table.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+            check.add(("reminders", name), _describe(value), "a whole number from 1 to 10000")
+        else:
+            values[name] = value
+    policy = ReminderPolicy(**values)
+    if policy.hq_after_minutes < policy.municipality_after_minutes:
+        check.add(
+            ("reminders", "hq_after_minutes"),
+            f"{policy.hq_after_minutes}, earlier than municipality_after_minutes",
+            "HQ to hear after the towns were reminded (a larger number)",
+        )
+    return policy
 
 
 def _load_rooms(

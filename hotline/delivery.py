@@ -25,6 +25,10 @@ from hotline.storage import OutboxRow, Storage
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = timedelta(hours=24)
+
+# Called just before a row is sent: returns the content to send, or None when the message
+# is no longer needed (a reminder whose town has acknowledged meanwhile).
+BeforeSend = Callable[[OutboxRow, dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 MAX_BACKOFF = 60.0
 
 
@@ -37,12 +41,14 @@ class Sender:
         *,
         threads: int = 16,
         after_delivery: Callable[[int], None] = lambda report_id: None,
+        before_send: BeforeSend | None = None,
     ) -> None:
         self.storage = storage
         self.client = client
         self.clock = clock
         self.threads = threads
         self.after_delivery = after_delivery
+        self.before_send: BeforeSend = before_send or (lambda row, meta, content: content)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send")
         self._busy = 0
         self._lock = threading.Lock()
@@ -65,7 +71,7 @@ class Sender:
         for row in self.storage.due_messages(now, limit=free * 4):
             if claimed >= free:
                 break
-            op = "send_channel" if row.channel_id else "send_user"
+            op = "boards" if row.purpose == "board" else "send_channel" if row.channel_id else "send_user"
             if op in blocked or not self.client.limiter.available(op):
                 # Lower-priority rows of the same operation wait too: priority is kept.
                 blocked.add(op)
@@ -93,20 +99,38 @@ class Sender:
 
     def deliver(self, row: OutboxRow) -> None:
         """Send one claimed row and record the outcome."""
+        content = dict(row.content)
+        # Instructions for the sender travel with the row under "hotline"; never sent.
+        meta: dict[str, Any] = content.pop("hotline", None) or {}
         try:
-            content = self._prepare(row)
-            if row.channel_id:
-                self.client.send_to_channel(row.channel_id, content)
-            elif row.user_id:
-                self.client.send_to_user(row.user_id, content)
+            if "boardPost" in meta:
+                self._post_to_board(row, meta["boardPost"])
             else:
-                raise LineWorksError("no recipient", retryable=False)
+                prepared = self.before_send(row, meta, content)
+                if prepared is None:
+                    self.storage.mark_cancelled(row.id, iso(self.clock.now()), "送信不要になりました")
+                    return
+                prepared = self._attach(prepared, meta)
+                if row.channel_id:
+                    self.client.send_to_channel(row.channel_id, prepared)
+                elif row.user_id:
+                    self.client.send_to_user(row.user_id, prepared)
+                else:
+                    raise LineWorksError("no recipient", retryable=False)
         except LineWorksError as exc:
             self._failed_attempt(row, exc)
         else:
             self.storage.mark_sent(row.id, iso(self.clock.now()))
         if row.report_id is not None and row.purpose == "report":
             self.after_delivery(row.report_id)
+
+    def _post_to_board(self, row: OutboxRow, post: dict[str, Any]) -> None:
+        if row.report_id is None:
+            raise LineWorksError("board post without a report", retryable=False)
+        post_id = self.client.create_board_post(
+            str(post["boardId"]), str(post["title"]), str(post["body"]), str(post["mustReadUntil"])
+        )
+        self.storage.save_board_post(row.report_id, str(post["boardId"]), post_id, iso(self.clock.now()))
 
     def _failed_attempt(self, row: OutboxRow, exc: LineWorksError) -> None:
         now = self.clock.now()
@@ -126,11 +150,10 @@ class Sender:
         log.error("outbox %s failed for good: %s", row.id, exc)
         self.storage.mark_failed(row.id, iso(now), reason)
 
-    def _prepare(self, row: OutboxRow) -> dict[str, Any]:
+    def _attach(self, content: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         """Fill in the fileId of a relayed photo or file: downloaded and uploaded once per
         attachment, whatever the number of rooms."""
-        content = dict(row.content)
-        upload_of = content.pop("hotlineUploadOf", None)
+        upload_of = meta.get("uploadOf")
         if upload_of is None:
             return content
         report_id = int(upload_of)

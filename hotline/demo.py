@@ -105,7 +105,7 @@ def seed(
         },
         "users": users,
         "channels": channels,
-        "boards": [],
+        "boards": [{"boardId": config.board_id, "title": "災害第一報"}] if config.board_id else [],
     }
 
 

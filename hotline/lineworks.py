@@ -385,6 +385,43 @@ class LineWorksClient:
         )
         return str(init["fileId"])
 
+    def create_board_post(self, board_id: str, title: str, body_html: str, must_read_until: str) -> str:
+        """Post to a board as a must-read post; returns the postId.
+
+        The format of mustReadEndDate is UNCONFIRMED (lineworks-api.md §9 gives only "≤30
+        days"); we send a date as YYYY-MM-DD, which the documented examples suggest."""
+        response = self._call(
+            "boards",
+            "POST",
+            self._url(f"/boards/{quote(board_id, safe='')}/posts"),
+            json={
+                "title": title[:200],
+                "body": body_html,
+                "enableComment": False,
+                "sendNotifications": True,
+                "mustReadEndDate": must_read_until,
+            },
+        )
+        return str(response.json()["postId"])
+
+    def board_readers(self, board_id: str, post_id: str) -> list[tuple[str, bool]]:
+        """(userId, isRead) for every member the post is for; deleted accounts are skipped."""
+        readers: list[tuple[str, bool]] = []
+        cursor: str | None = None
+        while True:
+            url = self._url(
+                f"/boards/{quote(board_id, safe='')}/posts/{quote(post_id, safe='')}/readers?count=5000"
+            )
+            if cursor:
+                url += f"&cursor={quote(cursor, safe='')}"
+            body = self._call("boards", "GET", url).json()
+            for reader in body.get("readers", []):
+                if reader.get("userId"):  # null for deleted accounts
+                    readers.append((str(reader["userId"]), bool(reader.get("isRead"))))
+            cursor = (body.get("responseMetaData") or {}).get("nextCursor")
+            if not cursor:
+                return readers
+
 
 def _error_body(response: requests.Response) -> tuple[str, str]:
     try:

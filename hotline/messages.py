@@ -6,6 +6,7 @@ its messages in one module).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -190,3 +191,46 @@ def failure_reason(status: int | None, code: str) -> str:
 
 NO_CHANNEL = "トークルームがまだ作成されていません（チャンネルID未設定）"
 GAVE_UP = "24時間再送しても届きませんでした"
+
+
+def reminder(
+    label: str, town: str, created: datetime, text_: str, rooms: Sequence[str], postback: str
+) -> dict[str, Any]:
+    """The 1:1 reminder to a member of a town that has not acknowledged a report."""
+    where = "、".join(rooms) if rooms else "ホットラインのトークルーム"
+    body = (
+        f"【確認のお願い】{town}の{label}（{hhmm(created)}）がまだ確認されていません。\n"
+        f"「{where}」で内容を確認し、「{ACK_LABEL}」を押してください。\n\n{text_}"
+    )
+    if len(body) > BUTTON_TEXT_LIMIT:
+        body = body[: BUTTON_TEXT_LIMIT - 10] + "…"
+    return {
+        "type": "button_template",
+        "contentText": body,
+        "actions": [{"type": "message", "label": ACK_LABEL, "text": ACK_LABEL, "postback": postback}],
+    }
+
+
+def escalation(
+    label: str, town: str, created: datetime, silent: Sequence[str], minutes: int
+) -> dict[str, Any]:
+    """To HQ: the municipalities that still have not acknowledged a report."""
+    return text(
+        f"【未確認】{town}の{label}（{hhmm(created)}）を{minutes}分たっても確認していない市町: "
+        + "、".join(silent)
+        + "\n電話など別の手段での連絡を検討してください。"
+    )
+
+
+def board_post(
+    label: str, town: str, role: str, poster: str, created: datetime, text_: str
+) -> tuple[str, str]:
+    """Title and HTML body of the must-read board post that mirrors a first report."""
+    title = f"【{label}】{town} {stamp(created)}"
+    body = (
+        f"<p>{html.escape(report_header(label, town, role, poster))}<br>"
+        f"{html.escape(stamp(created))} 受信</p>"
+        f"<p>{html.escape(text_).replace(chr(10), '<br>')}</p>"
+        "<p>ホットラインのトークルームで「確認しました」を押してください。</p>"
+    )
+    return title, body

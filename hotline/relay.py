@@ -14,11 +14,11 @@ import sqlite3
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hotline import messages as msg
 from hotline.acknowledgements import is_ack_word, sign_postback, verify_postback
-from hotline.clock import Clock, iso, parse_iso
+from hotline.clock import Clock, iso, jst, parse_iso
 from hotline.config import Config, Member
 from hotline.counterparts import hq_rooms, linked_rooms
 from hotline.events import BadEvent, Event, parse
@@ -271,12 +271,45 @@ class Relay:
                 )
                 for room in linked_rooms(config, code)
             ]
+            if trigger.is_first and config.board_id:
+                rows.append(self._board_post(config, report_id, trigger, town, role, member.name, now_dt))
             self.storage.enqueue(rows, now)
             self.storage.finish_event(inbox_id, "done", now, f"report {report_id}")
         log.info("report %s from %s relayed to %d rooms", report_id, code, len(rows))
         self.on_enqueue()
         # Rooms with no channelId failed at once: the receipt may already be due.
         self.after_delivery(report_id)
+
+    def _board_post(
+        self,
+        config: Config,
+        report_id: int,
+        trigger: Trigger,
+        town: str,
+        role: str,
+        poster: str,
+        now: datetime,
+    ) -> NewMessage:
+        """The must-read board post mirroring a first report (its readers are real read receipts)."""
+        title, body = msg.board_post(trigger.label, town, role, poster, now, trigger.body)
+        # mustReadEndDate: at most 30 days ahead (lineworks-api.md §9); a week is plenty.
+        until = jst(now + timedelta(days=7)).strftime("%Y-%m-%d")
+        return NewMessage(
+            dedupe_key=f"board:{report_id}",
+            purpose="board",
+            priority=PRIORITY_NOTICE,
+            content={
+                "hotline": {
+                    "boardPost": {
+                        "boardId": config.board_id,
+                        "title": title,
+                        "body": body,
+                        "mustReadUntil": until,
+                    }
+                }
+            },
+            report_id=report_id,
+        )
 
     def _attachment(self, inbox_id: int, event: Event, kind: str, config: Config) -> None:
         assert event.user_id is not None
@@ -323,7 +356,7 @@ class Relay:
             content = msg.attachment_content(kind, event.content, header=header, file_id=None)
             if kind != "location":
                 # The sender downloads the file once, uploads it once, and fills in fileId.
-                content["hotlineUploadOf"] = report_id
+                content["hotline"] = {"uploadOf": report_id}
             # Attachments follow their report: the same rooms it was relayed to, even if the
             # configuration changed since.
             rows = [

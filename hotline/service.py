@@ -11,13 +11,17 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
+from hotline.boards import poll_readers
 from hotline.clock import Clock
 from hotline.config import Config
 from hotline.delivery import Sender
 from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
 from hotline.relay import Relay
+from hotline.reminders import Reminders
+from hotline.scheduler import Scheduler
 from hotline.settings import Settings
 from hotline.storage import Storage
 
@@ -42,8 +46,13 @@ class Hotline:
         self._config = config
         self.clock = clock or Clock()
         self.storage = storage or Storage(settings.database)
+        credentials = settings.credentials
+        if config.board_id and "board" not in credentials.scope.replace(",", " ").split():
+            # Board posts and readers need the board scope; ask for it only when a board is
+            # configured, so a bot without that grant keeps working.
+            credentials = replace(credentials, scope=f"{credentials.scope} board")
         self.client = client or LineWorksClient(
-            settings.credentials,
+            credentials,
             limiter=RateLimiter(
                 default_limits(settings.per_minute_limit),
                 time_scale=settings.rate_time_scale,
@@ -61,13 +70,22 @@ class Hotline:
             attachment_window=timedelta(minutes=settings.attachment_window_minutes),
             on_enqueue=self._outbox_wake.set,
         )
+        self.reminders = Reminders(
+            self.storage,
+            self.config,
+            self.clock,
+            bot_secret=settings.credentials.bot_secret,
+            on_enqueue=self._outbox_wake.set,
+        )
         self.sender = Sender(
             self.storage,
             self.client,
             self.clock,
             threads=settings.send_threads,
             after_delivery=self.relay.after_delivery,
+            before_send=self.reminders.before_send,
         )
+        self.scheduler = Scheduler()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._retry_at: dict[int, float] = {}
@@ -119,6 +137,14 @@ class Hotline:
                 self._outbox_wake.wait(0.05)
                 self._outbox_wake.clear()
 
+    def poll_board(self) -> int:
+        if not self.config().board_id:
+            return 0
+        config = self.config()
+        return poll_readers(
+            self.storage, self.client, self.clock, resolve=lambda user_id: self.relay.resolve(user_id, config)
+        )
+
     def start(self) -> None:
         recovered = self.storage.recover_interrupted()
         if recovered:
@@ -127,9 +153,13 @@ class Hotline:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.scheduler.every(30, self.reminders.run_due, "reminders")
+        self.scheduler.every(60, self.poll_board, "board-readers")
+        self.scheduler.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self.scheduler.stop()
         self._inbox_wake.set()
         self._outbox_wake.set()
         for thread in self._threads:

@@ -82,7 +82,7 @@ def test_first_report_followup_photo_and_ack_through_the_emulator(
     live.say(poster, "第二報 避難所を2か所開設", group)
     wait_until(lambda: len(reports_sent(live, "避難所を2か所開設")) == 3, message="the follow-up")
 
-    # A member of 今治市 (the primary supporter) taps 確認しました in the group room.
+    # A member of 今治市 (a secondary supporter) taps 確認しました in the group room.
     supporter = deputy(sample_config, "382027")
     report = reports_sent(live, "土砂崩れ")[group]
     tap = requests.post(

@@ -8,6 +8,7 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -21,6 +22,7 @@ from tests.conftest import API, AUTH, BOT_ID, Bot, message_event
 
 SEND_CHANNEL = re.compile(rf"{re.escape(API)}/bots/{BOT_ID}/channels/([^/]+)/messages")
 SEND_USER = re.compile(rf"{re.escape(API)}/bots/{BOT_ID}/users/([^/]+)/messages")
+BOARD_POSTS = re.compile(rf"{re.escape(API)}/boards/[^/]+/posts")
 USERS = re.compile(rf"{re.escape(API)}/users/([^/?]+)")
 
 
@@ -37,6 +39,7 @@ class FakeLineWorks:
         self.sent: list[tuple[str, str, dict[str, Any]]] = []  # (kind, id, content)
         self.tokens = 0
         self.user_lookups = 0
+        self.board_posts: list[dict[str, Any]] = []
         self.fail: dict[str, list[int]] = {}  # channelId/userId -> statuses to answer first
         self.lock = threading.Lock()
         self.gate: threading.Barrier | None = None  # when set, every send waits at it
@@ -56,7 +59,7 @@ class FakeLineWorks:
             def handler(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
                 match = pattern.match(str(request.url))
                 assert match
-                target = match.group(1)
+                target = unquote(match.group(1))
                 if self.gate is not None and kind == "channel":
                     self.gate.wait()
                 with self.lock:
@@ -74,6 +77,11 @@ class FakeLineWorks:
 
             return handler
 
+        def board_post(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+            with self.lock:
+                self.board_posts.append(json.loads(request.body or b"{}"))
+                return 201, {}, json.dumps({"postId": f"post-{len(self.board_posts)}"})
+
         def user(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
             match = USERS.match(str(request.url))
             assert match
@@ -88,6 +96,7 @@ class FakeLineWorks:
         rsps.add_callback(responses.POST, SEND_CHANNEL, callback=send("channel", SEND_CHANNEL))
         rsps.add_callback(responses.POST, SEND_USER, callback=send("user", SEND_USER))
         rsps.add_callback(responses.GET, USERS, callback=user)
+        rsps.add_callback(responses.POST, BOARD_POSTS, callback=board_post)
 
     def to_channels(self) -> dict[str, list[dict[str, Any]]]:
         out: dict[str, list[dict[str, Any]]] = {}

@@ -48,7 +48,7 @@ def test_report_typed_on_the_talk_page_is_relayed_and_acknowledged(
 ) -> None:
     group = next(r for r in sample_config.rooms if r.key == "group-team1")
     deputy = sample_config.municipalities["382035"].members[0]
-    supporter = sample_config.municipalities["382027"].members[0]  # 今治市, the primary supporter
+    supporter = sample_config.municipalities["382027"].members[0]  # 今治市, a secondary supporter
 
     page = open_room(browser, live.base, deputy, group.channel_id)
     expect(page.get_by_test_id("room-title")).to_have_text(group.title)

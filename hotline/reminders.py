@@ -1,0 +1,156 @@
+"""Chasing the silent: reminders to municipalities that have not acknowledged a report, and
+the list of those still silent for HQ.
+
+`run_due()` is a plain function of the clock and the database (the scheduler calls it every
+half minute; tests call it with a fixed clock). It only enqueues outbox rows. Whether a
+reminder is still needed is decided again by `before_send`, just before it goes out, from
+the acknowledgements in the database: a town that acknowledged in between, even across a
+restart, is never reminded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hotline import messages as msg
+from hotline.acknowledgements import sign_postback
+from hotline.clock import Clock, iso, parse_iso
+from hotline.config import Config
+from hotline.counterparts import hq_rooms, linked_municipalities, linked_rooms
+from hotline.storage import PRIORITY_REMINDER, NewMessage, OutboxRow, Storage
+
+Row = Any  # sqlite3.Row of a report
+
+
+class Reminders:
+    def __init__(
+        self,
+        storage: Storage,
+        config: Any,  # Callable[[], Config]
+        clock: Clock,
+        *,
+        bot_secret: str,
+        on_enqueue: Any = lambda: None,
+    ) -> None:
+        self.storage = storage
+        self.config = config
+        self.clock = clock
+        self.bot_secret = bot_secret
+        self.on_enqueue = on_enqueue
+
+    def silent(self, config: Config, report: Row) -> list[str]:
+        """Linked municipalities (other than the reporting town) with no acknowledgement."""
+        acked = self.storage.acked_municipalities(report["id"])
+        return [
+            code
+            for code in linked_municipalities(config, report["municipality_code"])
+            if code != report["municipality_code"] and code not in acked and code in config.municipalities
+        ]
+
+    def run_due(self) -> int:
+        """Enqueue every reminder and HQ escalation that is due now; returns rows added."""
+        now = self.clock.now()
+        config: Config = self.config()
+        policy = config.reminders
+        remind_after = timedelta(minutes=policy.municipality_after_minutes)
+        escalate_after = timedelta(minutes=policy.hq_after_minutes)
+        rows: list[NewMessage] = []
+        for report in self.storage.reports_since(iso(now - timedelta(hours=policy.give_up_after_hours))):
+            age = now - parse_iso(report["created_at"])
+            if age < remind_after:
+                continue
+            silent = self.silent(config, report)
+            if not silent:
+                continue
+            for code in silent:
+                rows.extend(self._reminders(config, report, code))
+            if age >= escalate_after:
+                rows.extend(self._escalations(config, report, silent))
+        if not rows:
+            return 0
+        with self.storage.transaction():
+            added = self.storage.enqueue(rows, iso(now))
+        if added:
+            self.on_enqueue()
+        return added
+
+    def _reminders(self, config: Config, report: Row, code: str) -> list[NewMessage]:
+        town = config.municipalities[report["municipality_code"]].name
+        rooms = [
+            room.title for room in linked_rooms(config, report["municipality_code"]) if room.link != "hq"
+        ]
+        out = []
+        for person in config.municipalities[code].members:  # deputy mayor first: file order
+            key = f"remind:{report['id']}:{code}:{person.key}"
+            if self.storage.has_message(key):
+                continue
+            content = msg.reminder(
+                report["label"],
+                town,
+                parse_iso(report["created_at"]),
+                report["text"],
+                rooms,
+                sign_postback(self.bot_secret, report["id"]),
+            )
+            content["hotline"] = {"reminderFor": {"reportId": report["id"], "municipality": code}}
+            out.append(
+                NewMessage(
+                    dedupe_key=key,
+                    purpose="reminder",
+                    priority=PRIORITY_REMINDER,
+                    content=content,
+                    user_id=person.key,
+                    report_id=report["id"],
+                )
+            )
+        return out
+
+    def _escalations(self, config: Config, report: Row, silent: list[str]) -> list[NewMessage]:
+        out = []
+        for room in hq_rooms(config):
+            key = f"escalate:{report['id']}:{room.key}"
+            if not room.channel_id or self.storage.has_message(key):
+                continue
+            content = self._escalation_content(config, report, silent)
+            content["hotline"] = {"escalationFor": report["id"]}
+            out.append(
+                NewMessage(
+                    dedupe_key=key,
+                    purpose="escalation",
+                    priority=PRIORITY_REMINDER,
+                    content=content,
+                    channel_id=room.channel_id,
+                    room_key=room.key,
+                    report_id=report["id"],
+                )
+            )
+        return out
+
+    def _escalation_content(self, config: Config, report: Row, silent: list[str]) -> dict[str, Any]:
+        return msg.escalation(
+            report["label"],
+            config.municipalities[report["municipality_code"]].name,
+            parse_iso(report["created_at"]),
+            [config.municipalities[c].name for c in silent],
+            config.reminders.hq_after_minutes,
+        )
+
+    def before_send(
+        self, row: OutboxRow, meta: dict[str, Any], content: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Re-check a reminder or escalation just before it is sent (see the module doc)."""
+        config: Config = self.config()
+        if "reminderFor" in meta:
+            target = meta["reminderFor"]
+            if target["municipality"] in self.storage.acked_municipalities(int(target["reportId"])):
+                return None
+        elif "escalationFor" in meta:
+            report = self.storage.report(int(meta["escalationFor"]))
+            if report is None:
+                return None
+            silent = self.silent(config, report)
+            if not silent:
+                return None
+            return self._escalation_content(config, report, silent)  # the list as it is now
+        return content

@@ -1,0 +1,73 @@
+"""Real read receipts from a board: each first report is posted there as a must-read post,
+and its readers list, polled through the emulator, shows who has read it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import requests
+
+from hotline.config import Config
+from hotline.demo import demo_user_id
+from tests.live import LiveStack, wait_until
+
+
+@pytest.fixture
+def live(tmp_path: Path, sample_config: Config) -> Iterator[LiveStack]:
+    assert sample_config.board_id, "the sample configures a board"
+    stack = LiveStack(sample_config, tmp_path / "board.sqlite3")
+    yield stack
+    stack.stop()
+
+
+def test_first_report_is_posted_to_the_board_and_readers_are_polled(
+    live: LiveStack, sample_config: Config
+) -> None:
+    group = next(r for r in sample_config.rooms if r.key == "group-team1")
+    live.say(sample_config.municipalities["382035"].members[0], "第一報 市内で断水", group.channel_id)
+    posts = wait_until(lambda: live.state()["posts"], message="the board post")
+    assert posts[0]["boardId"] == sample_config.board_id
+    assert posts[0]["title"].startswith("【第一報】宇和島市")
+
+    reader = sample_config.municipalities["384844"].members[0]  # no user_id: resolved by the poll
+    requests.post(
+        f"{live.base}/_emulator/boards/read",
+        json={"boardId": posts[0]["boardId"], "postId": posts[0]["postId"], "userId": demo_user_id(reader)},
+        timeout=10,
+    ).raise_for_status()
+    hq_head = sample_config.hq_members[0]
+    requests.post(
+        f"{live.base}/_emulator/boards/read",
+        json={"boardId": posts[0]["boardId"], "postId": posts[0]["postId"], "userId": demo_user_id(hq_head)},
+        timeout=10,
+    ).raise_for_status()
+    assert live.hotline.poll_board() == 1
+
+    matrix = live.api("/api/reports/1/acks")
+    towns = {t["code"]: t for t in matrix["municipalities"]}
+    assert matrix["board"]["polledAt"]
+    assert towns["384844"]["members"][0]["read"] is True
+    assert towns["384844"]["members"][1]["read"] is False
+    assert matrix["hq"]["members"][0]["read"] is True
+    assert matrix["summary"]["membersRead"] == 2
+
+
+def test_without_a_board_everything_else_works(tmp_path: Path, sample_config: Config) -> None:
+    stack = LiveStack(replace(sample_config, board_id=""), tmp_path / "noboard.sqlite3")
+    try:
+        group = next(r for r in sample_config.rooms if r.key == "group-team1")
+        stack.say(sample_config.municipalities["382035"].members[0], "第一報 掲示板なし", group.channel_id)
+        wait_until(
+            lambda: (
+                sum(1 for s in stack.sent() if "掲示板なし" in (s["content"].get("contentText") or "")) == 3
+            ),
+            message="the relay",
+        )
+        assert stack.state()["posts"] == []
+        assert stack.hotline.poll_board() == 0
+        assert stack.api("/api/reports/1/acks")["board"] is None
+    finally:
+        stack.stop()
