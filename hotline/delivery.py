@@ -53,6 +53,7 @@ class Sender:
         self._busy = 0
         self._lock = threading.Lock()
         self._upload_locks: dict[int, threading.Lock] = {}
+        self._inflight: set[str] = set()  # rooms/people with a message being sent now
         self.idle = threading.Event()
         self.idle.set()
 
@@ -68,10 +69,19 @@ class Sender:
         now = iso(self.clock.now())
         claimed = 0
         blocked: set[str] = set()
+        waiting: set[str] = set()
         for row in self.storage.due_messages(now, limit=free * 4):
             if claimed >= free:
                 break
             op = "boards" if row.purpose == "board" else "send_channel" if row.channel_id else "send_user"
+            target = _target(row)
+            with self._lock:
+                busy_target = target in self._inflight
+            if busy_target or target in waiting:
+                # One message at a time per room or person, so that a 第一報 and its 続報
+                # queued together arrive in order. Different rooms still go in parallel.
+                waiting.add(target)
+                continue
             if op in blocked or not self.client.limiter.available(op):
                 # Lower-priority rows of the same operation wait too: priority is kept.
                 blocked.add(op)
@@ -79,8 +89,10 @@ class Sender:
             if not self.storage.claim(row.id, now):
                 continue
             claimed += 1
+            waiting.add(target)
             with self._lock:
                 self._busy += 1
+                self._inflight.add(target)
                 self.idle.clear()
             self._pool.submit(self._deliver_safely, row)
         return claimed
@@ -93,6 +105,7 @@ class Sender:
             self.storage.mark_retry(row.id, iso(self.clock.now() + timedelta(seconds=30)), "internal error")
         finally:
             with self._lock:
+                self._inflight.discard(_target(row))
                 self._busy -= 1
                 if self._busy == 0:
                     self.idle.set()
@@ -174,3 +187,11 @@ class Sender:
                 self.storage.save_upload(report_id, file_id, iso(self.clock.now()))
         content["fileId"] = file_id
         return content
+
+
+def _target(row: OutboxRow) -> str:
+    if row.channel_id:
+        return f"channel:{row.channel_id}"
+    if row.user_id:
+        return f"user:{row.user_id}"
+    return f"row:{row.id}"

@@ -390,19 +390,24 @@ class Relay:
         if problem is None and not event.user_id:
             problem = "acknowledgement without a userId"
         if problem is not None:
-            with self.storage.transaction():
-                self.storage.record_refusal(
-                    "forged_ack",
-                    now,
-                    user_id=event.user_id,
-                    channel_id=event.channel_id,
-                    detail=f"{problem}: {data[:100]}",
-                    inbox_id=inbox_id,
-                )
-                self.storage.finish_event(inbox_id, "rejected", now, problem)
+            self._refuse(inbox_id, event, "forged_ack", f"{problem}: {data[:100]}", problem)
             return
         assert report is not None and event.user_id is not None
         self._record_ack(inbox_id, event, report, "tap", config)
+
+    def _refuse(self, inbox_id: int, event: Event, kind: str, detail: str, reason: str) -> None:
+        """Record a refused event (for the record and the dashboard) and finish it."""
+        now = iso(self.clock.now())
+        with self.storage.transaction():
+            self.storage.record_refusal(
+                kind,
+                now,
+                user_id=event.user_id,
+                channel_id=event.channel_id,
+                detail=detail,
+                inbox_id=inbox_id,
+            )
+            self.storage.finish_event(inbox_id, "rejected", now, reason)
 
     def _ack_word(self, inbox_id: int, event: Event, config: Config) -> None:
         assert event.channel_id is not None
@@ -416,18 +421,12 @@ class Relay:
         assert event.user_id is not None
         now = iso(self.clock.now())
         member = self.resolve(event.user_id, config)
+        if member is None:
+            self._refuse(
+                inbox_id, event, "stranger_ack", f"report {report['id']}", "acknowledgement by a stranger"
+            )
+            return
         with self.storage.transaction():
-            if member is None:
-                self.storage.record_refusal(
-                    "stranger_ack",
-                    now,
-                    user_id=event.user_id,
-                    channel_id=event.channel_id,
-                    detail=f"report {report['id']}",
-                    inbox_id=inbox_id,
-                )
-                self.storage.finish_event(inbox_id, "rejected", now, "acknowledgement by a stranger")
-                return
             new = self.storage.record_ack(
                 report["id"],
                 member.key,

@@ -69,6 +69,12 @@ def test_demo_mode_prints_both_addresses_and_relays_a_report(tmp_path: Path, sam
         proc.wait(10)
 
 
+def run_production(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "run.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def test_production_refuses_a_broken_configuration_and_says_where(
     tmp_path: Path, sample_config: Config
 ) -> None:
@@ -82,28 +88,12 @@ def test_production_refuses_a_broken_configuration_and_says_where(
             **hotline_env(side, tmp_path / "x.sqlite3", free_port()),
             "HOTLINE_CONFIG_DIR": str(tmp_path),
         }
-        done = subprocess.run(
-            [sys.executable, "run.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_production(env)
         assert done.returncode == 2
         assert "hotline cannot start" in done.stderr and "rooms/hq.toml:3: channel_id" in done.stderr
 
         del env["LW_API_BOT_SECRET"]
-        done = subprocess.run(
-            [sys.executable, "run.py"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_production(env)
         assert done.returncode == 2 and "LW_API_BOT_SECRET is not set" in done.stderr
     finally:
         side.stop()
