@@ -73,7 +73,9 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
         entries.append(
             {
                 "at": at,
-                "kind": row["purpose"],
+                "kind": "delivery"
+                if row["purpose"] == "report"
+                else row["purpose"],  # a delivery, not the report
                 "reportId": row["report_id"],
                 "title": f"{PURPOSE_LABELS.get(row['purpose'], row['purpose'])}: {target}",
                 "detail": detail,

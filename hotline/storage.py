@@ -126,6 +126,56 @@ CREATE TABLE IF NOT EXISTS board_reads (
     PRIMARY KEY (report_id, user_id)
 );
 
+CREATE TABLE IF NOT EXISTS drills (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,                -- drill | real
+    targets TEXT NOT NULL,             -- JSON: municipalities, roles, rooms, members
+    schedule TEXT NOT NULL,            -- once | cron | window | now
+    run_at TEXT,                       -- once: the fire time; window: the hidden random moment
+    cron TEXT,                         -- cron: crontab expression in JST
+    window_start TEXT,
+    window_end TEXT,
+    questions TEXT NOT NULL,           -- JSON
+    deadline_minutes INTEGER NOT NULL,
+    remind_minutes TEXT NOT NULL,      -- JSON list of minutes after firing
+    report_channel_id TEXT,            -- where the summary goes ('' = HQ rooms)
+    status TEXT NOT NULL,              -- scheduled | cancelled
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_checked_at TEXT NOT NULL      -- cron: fire times up to here were handled
+);
+
+CREATE TABLE IF NOT EXISTS drill_runs (
+    id INTEGER PRIMARY KEY,
+    drill_id INTEGER NOT NULL REFERENCES drills(id),
+    scheduled_for TEXT NOT NULL,
+    fired_at TEXT,
+    deadline_at TEXT,
+    status TEXT NOT NULL,              -- running | closed | aborted | missed
+    summary TEXT,                      -- JSON, at close
+    UNIQUE (drill_id, scheduled_for)   -- nothing fires twice
+);
+
+CREATE TABLE IF NOT EXISTS drill_targets (
+    run_id INTEGER NOT NULL REFERENCES drill_runs(id),
+    member_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    municipality_code TEXT,
+    PRIMARY KEY (run_id, member_key)
+);
+
+CREATE TABLE IF NOT EXISTS drill_answers (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES drill_runs(id),
+    member_key TEXT NOT NULL,
+    question TEXT NOT NULL,            -- safety | arrival | comment
+    answer TEXT NOT NULL,
+    answered_at TEXT NOT NULL,
+    late INTEGER NOT NULL DEFAULT 0    -- after the deadline: kept, marked
+);
+CREATE INDEX IF NOT EXISTS drill_answers_run ON drill_answers(run_id, member_key, question, id);
+
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -622,6 +672,125 @@ class Storage:
             .execute("SELECT * FROM board_reads WHERE report_id = ? ORDER BY user_id", (report_id,))
             .fetchall()
         )
+
+    # -- drills ------------------------------------------------------------------------------
+    def create_drill(self, **fields: Any) -> int:
+        for key in ("targets", "questions", "remind_minutes"):
+            if not isinstance(fields.get(key), str):
+                fields[key] = json.dumps(fields[key], ensure_ascii=False)
+        columns = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = self._conn().execute(
+            f"INSERT INTO drills ({columns}) VALUES ({marks})",  # noqa: S608 - column names are ours
+            tuple(fields.values()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def drill(self, drill_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM drills WHERE id = ?", (drill_id,)).fetchone()
+        )
+        return row
+
+    def drills(self, status: str | None = None) -> list[sqlite3.Row]:
+        if status is None:
+            return self._conn().execute("SELECT * FROM drills ORDER BY id DESC").fetchall()
+        return self._conn().execute("SELECT * FROM drills WHERE status = ? ORDER BY id", (status,)).fetchall()
+
+    def set_drill(self, drill_id: int, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._conn().execute(
+            f"UPDATE drills SET {assignments} WHERE id = ?",  # noqa: S608 - column names are ours
+            (*fields.values(), drill_id),
+        )
+
+    def create_run(self, drill_id: int, scheduled_for: str, status: str, **fields: Any) -> int | None:
+        """A run of a drill for one fire time; None when that fire time was handled before."""
+        columns = ", ".join(["drill_id", "scheduled_for", "status", *fields])
+        marks = ", ".join("?" for _ in range(3 + len(fields)))
+        cur = self._conn().execute(
+            f"INSERT OR IGNORE INTO drill_runs ({columns}) VALUES ({marks})",  # noqa: S608
+            (drill_id, scheduled_for, status, *fields.values()),
+        )
+        return int(cur.lastrowid) if cur.rowcount == 1 and cur.lastrowid else None
+
+    def run(self, run_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM drill_runs WHERE id = ?", (run_id,)).fetchone()
+        )
+        return row
+
+    def runs(self, drill_id: int | None = None, status: str | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM drill_runs WHERE 1 = 1"
+        args: list[Any] = []
+        if drill_id is not None:
+            sql += " AND drill_id = ?"
+            args.append(drill_id)
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        return self._conn().execute(sql + " ORDER BY id", args).fetchall()
+
+    def set_run(self, run_id: int, expected_status: str, **fields: Any) -> bool:
+        """Change a run only if it is still in `expected_status` (one closer, one aborter)."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        cur = self._conn().execute(
+            f"UPDATE drill_runs SET {assignments} WHERE id = ? AND status = ?",  # noqa: S608
+            (*fields.values(), run_id, expected_status),
+        )
+        return cur.rowcount == 1
+
+    def add_targets(self, run_id: int, targets: list[tuple[str, str, str | None]]) -> None:
+        self._conn().executemany(
+            "INSERT OR IGNORE INTO drill_targets (run_id, member_key, name, municipality_code) "
+            "VALUES (?, ?, ?, ?)",
+            [(run_id, *t) for t in targets],
+        )
+
+    def targets(self, run_id: int) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute("SELECT * FROM drill_targets WHERE run_id = ? ORDER BY rowid", (run_id,))
+            .fetchall()
+        )
+
+    def open_run_for(self, member_key: str) -> sqlite3.Row | None:
+        """The newest run (running, or closed but still taking late answers) targeting a person."""
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                "SELECT r.* FROM drill_runs r JOIN drill_targets t ON t.run_id = r.id "
+                "WHERE t.member_key = ? AND r.status IN ('running', 'closed') ORDER BY r.id DESC LIMIT 1",
+                (member_key,),
+            )
+            .fetchone()
+        )
+        return row
+
+    def add_answer(
+        self, run_id: int, member_key: str, question: str, answer: str, now: str, late: bool
+    ) -> None:
+        self._conn().execute(
+            "INSERT INTO drill_answers (run_id, member_key, question, answer, answered_at, late) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, member_key, question, answer, now, int(late)),
+        )
+
+    def answers(self, run_id: int) -> list[sqlite3.Row]:
+        """Every answer of a run, history included, oldest first."""
+        return (
+            self._conn()
+            .execute("SELECT * FROM drill_answers WHERE run_id = ? ORDER BY id", (run_id,))
+            .fetchall()
+        )
+
+    def cancel_pending(self, dedupe_prefix: str, now: str, why: str) -> int:
+        cur = self._conn().execute(
+            "UPDATE outbox SET status = 'cancelled', sent_at = ?, error = ? "
+            "WHERE status = 'pending' AND dedupe_key LIKE ? ESCAPE '\\'",
+            (now, why, dedupe_prefix.replace("%", "\\%").replace("_", "\\_") + "%"),
+        )
+        return cur.rowcount
 
     # -- refusals ---------------------------------------------------------------------------
     def record_refusal(

@@ -11,12 +11,14 @@ import hmac
 import json
 import logging
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hotline import acknowledgements
+from hotline import dashboard as dashboard_module
 from hotline.clock import iso
 from hotline.counterparts import linked_municipalities
 from hotline.events import signature_valid
@@ -91,8 +93,11 @@ def require_token() -> None:
     expected = _hotline().settings.api_token
     header = request.headers.get("Authorization", "")
     given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(401, "a valid bearer token is required")
+    if given and hmac.compare_digest(given.encode(), expected.encode()):
+        return
+    if dashboard_module.session_allows_api():  # a logged-in dashboard (the same token, earlier)
+        return
+    abort(401, "a valid bearer token or a dashboard login is required")
 
 
 def _delivery_json(row: sqlite3.Row) -> dict[str, Any]:
@@ -219,7 +224,13 @@ def create_app(hotline: Hotline) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = hotline.settings.max_body_bytes  # larger bodies: 413
     app.extensions["hotline"] = hotline
+    app.secret_key = hotline.settings.secret_key  # signs the dashboard's session cookie
+    app.session_interface = dashboard_module.DashboardSessionInterface()  # Secure over HTTPS
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)  # signed cookies expire
     app.register_blueprint(door)
     app.register_blueprint(api)
+    app.register_blueprint(dashboard_module.dashboard)
     app.register_error_handler(HTTPException, _json_error)
     return app

@@ -1,0 +1,535 @@
+"""The HQ dashboard (`/dashboard`): incidents, who has acknowledged each report, the
+chronology, and the exports (CSV, printable page).
+
+Login is interim until user accounts arrive: the API token, checked in constant time, opens a
+Flask signed-cookie session. Failed logins are throttled per client address in memory. Every
+page is rendered on the server with Jinja (autoescaped); the incident page then polls
+`/dashboard/incidents/<id>.json` and rebuilds its tables from the same view model with
+`textContent`, so the markup that JavaScript produces matches what the server produced.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import HTTPException
+
+from hotline import acknowledgements, incidents
+from hotline.acknowledgements import RELATION_LABELS
+from hotline.clock import iso
+from hotline.config import Config
+from hotline.incidents import PURPOSE_LABELS, local_time
+from hotline.service import Hotline
+
+SESSION_KEY = "dashboard"
+CSRF_KEY = "csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+MAX_FAILURES = 5  # failed logins allowed per address...
+FAILURE_WINDOW = 600.0  # ...in this many seconds; then 429 for the rest of the window
+MAX_TRACKED_ADDRESSES = 10_000  # bound the throttle's memory under a spray of addresses
+POLL_INTERVAL_MS = 2500  # the incident page asks for fresh data this often
+
+STATUS_LABELS = {"open": "対応中", "closed": "終了"}
+KIND_LABELS = {
+    **PURPOSE_LABELS,  # outbox rows by purpose; but a "report" timeline entry is the report itself
+    "report": "報告",
+    "delivery": PURPOSE_LABELS["report"],
+    "attachment": "添付",
+    "ack": "確認",
+}
+CSRF_MESSAGE = "フォームの有効期限が切れたか、不正な送信です。ページを開き直して、もう一度お試しください。"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+dashboard = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+
+# -- session, CSRF, throttle -----------------------------------------------------------------
+
+
+class DashboardSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the request came over HTTPS.
+
+    Behind a TLS-terminating proxy `request.is_secure` is only true when the app trusts the
+    proxy's X-Forwarded-Proto (werkzeug's ProxyFix)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+@dataclass
+class LoginThrottle:
+    """Failed logins per client address within a sliding window (in memory, per process)."""
+
+    limit: int = MAX_FAILURES
+    window: float = FAILURE_WINDOW
+    failures: dict[str, deque[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self.failures.get(address, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, address: str, now: float) -> int:
+        """Seconds until this address may try again; 0 when it may try now."""
+        with self.lock:
+            times = self._recent(address, now)
+            if not times:
+                self.failures.pop(address, None)
+            if len(times) < self.limit:
+                return 0
+            # Locked until the failure that reached the limit leaves the window.
+            return max(1, int(times[-self.limit] + self.window - now + 0.999))
+
+    def fail(self, address: str, now: float) -> None:
+        with self.lock:
+            if address not in self.failures and len(self.failures) >= MAX_TRACKED_ADDRESSES:
+                for key in [k for k in self.failures if not self._recent(k, now)]:
+                    del self.failures[key]
+                if len(self.failures) >= MAX_TRACKED_ADDRESSES:
+                    self.failures.pop(next(iter(self.failures)))
+            times = self._recent(address, now)
+            times.append(now)
+            self.failures[address] = times
+
+    def succeed(self, address: str) -> None:
+        with self.lock:
+            self.failures.pop(address, None)
+
+
+@dashboard.record_once
+def _setup(state: Any) -> None:
+    state.app.extensions["dashboard_throttle"] = LoginThrottle()
+
+
+def _hotline() -> Hotline:
+    hotline: Hotline = current_app.extensions["hotline"]
+    return hotline
+
+
+def _throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions["dashboard_throttle"]
+    return throttle
+
+
+def logged_in() -> bool:
+    return session.get(SESSION_KEY) is True
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, created on first use."""
+    token = session.get(CSRF_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return token
+
+
+def _csrf_valid(given: str | None) -> bool:
+    expected = session.get(CSRF_KEY)
+    if not isinstance(expected, str) or not expected or not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def session_allows_api() -> bool:
+    """Whether the dashboard session may use this `/api/` request: logged in, and for a method
+    that changes something, the session's CSRF token in the X-CSRF-Token header."""
+    if not logged_in():
+        return False
+    return request.method in SAFE_METHODS or _csrf_valid(request.headers.get(CSRF_HEADER))
+
+
+def _check_csrf() -> None:
+    if not _csrf_valid(request.form.get(CSRF_FIELD)):
+        abort(400, CSRF_MESSAGE)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the dashboard (never another site) is a place to return to."""
+    if target and target.startswith("/dashboard/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.index")
+
+
+@dashboard.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "dashboard_logged_in": logged_in}
+
+
+@dashboard.before_request
+def _require_login() -> Any:
+    if request.endpoint in ("dashboard.login", "dashboard.static") or logged_in():
+        return None
+    if request.endpoint == "dashboard.incident_json":
+        return _json({"error": "ログインしてください。"}, 401)
+    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+
+
+@dashboard.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint != "dashboard.static":
+        response.headers["Cache-Control"] = "no-store"  # incident records stay off shared caches
+    return response
+
+
+@dashboard.errorhandler(HTTPException)
+def _error(exc: HTTPException) -> Any:
+    code = exc.code or 500
+    message = exc.description if _is_japanese(exc.description) else _GENERIC_ERRORS.get(code, "エラーです。")
+    if request.endpoint == "dashboard.incident_json":
+        return _json({"error": message}, code)
+    return render_template("dashboard_error.html", code=code, message=message), code
+
+
+_GENERIC_ERRORS = {
+    400: "リクエストが正しくありません。",
+    401: "ログインしてください。",
+    403: "この操作はできません。",
+    404: "ページが見つかりません。",
+    405: "この方法ではアクセスできません。",
+    429: "しばらく待ってから、もう一度お試しください。",
+}
+
+
+def _is_japanese(text: str | None) -> bool:
+    return bool(text) and any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text or "")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    """JSON with <, > and & escaped, so that no report text reads as markup even if sniffed."""
+    body = (
+        json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return Response(body, status=status, mimetype="application/json")
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+@dashboard.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if logged_in():
+            return redirect(next_url)
+        return render_template("dashboard_login.html", next_url=next_url, error=None)
+    address = request.remote_addr or "unknown"
+    now = _hotline().clock.monotonic()
+    wait = _throttle().retry_after(address, now)
+    if wait:
+        message = (
+            "ログインの失敗が続いたため、しばらくログインできません。"
+            f"約{(wait + 59) // 60}分後に、もう一度お試しください。"
+        )
+        response = Response(
+            render_template("dashboard_login.html", next_url=next_url, error=message), status=429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    _check_csrf()
+    given = request.form.get("token", "")
+    expected = _hotline().settings.api_token
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        _throttle().fail(address, now)
+        error = "トークンが正しくありません。"
+        return render_template("dashboard_login.html", next_url=next_url, error=error), 401
+    _throttle().succeed(address)
+    session.clear()  # a fresh session (and CSRF token) on every login
+    session[SESSION_KEY] = True
+    session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return redirect(next_url)
+
+
+@dashboard.post("/logout")
+def logout() -> Any:
+    _check_csrf()
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+# -- view models (shared by the pages, the JSON and the print view) ---------------------------
+
+
+def _short(value: str | None) -> str:
+    """'11/21 03:12:05' in JST for table cells."""
+    full = local_time(value)
+    return full[5:].replace("-", "/", 1) if full else ""
+
+
+def _minutes(value: float | None) -> str:
+    return "" if value is None else f"（{value:g}分）"
+
+
+def _ack_text(acked_at: str | None, minutes: float | None) -> str:
+    return f"✓ {_short(acked_at)}{_minutes(minutes)}" if acked_at else "未確認"
+
+
+def _member_row(person: dict[str, Any], group: str) -> dict[str, Any]:
+    read = person["read"]
+    return {
+        "type": "member",
+        "testid": f"member-{person['key']}",
+        "group": group,
+        "acknowledged": bool(person["acknowledgedAt"]),
+        "classes": ["member"] + ([] if person["acknowledgedAt"] else ["unacked"]),
+        "cells": [
+            person["name"],
+            person["role"],
+            f"✓ {_short(person['deliveredAt'])}" if person["delivered"] else "未配信",
+            "—" if read is None else ("✓" if read else "未読"),
+            _ack_text(person["acknowledgedAt"], person["minutesToAck"]),
+        ],
+    }
+
+
+def _count(members: list[dict[str, Any]], key: str) -> str:
+    return f"{sum(1 for m in members if m[key])}/{len(members)}名"
+
+
+def _read_count(members: list[dict[str, Any]]) -> str:
+    if all(m["read"] is None for m in members):
+        return "—"
+    return _count(members, "read")
+
+
+def _matrix_view(result: dict[str, Any], config: Config) -> dict[str, Any]:
+    """Flat table rows for one report's acknowledgement matrix: each linked municipality,
+    then its members; then HQ and its members. Cell texts are final (JST, Japanese)."""
+    rows: list[dict[str, Any]] = []
+    for town in result["municipalities"]:
+        source = town["relation"] == "stricken"
+        silent = not town["acknowledged"] and not source
+        if town["acknowledged"]:
+            ack = f"✓ {_short(town['firstAckAt'])}{_minutes(town['minutesToAck'])}"
+        else:
+            ack = "未確認（報告元）" if source else "未確認"
+        rows.append(
+            {
+                "type": "municipality",
+                "testid": f"muni-{town['code']}",
+                "group": town["code"],
+                "acknowledged": town["acknowledged"],
+                "classes": ["municipality"]
+                + (["silent"] if silent else [])
+                + (["source"] if source else [])
+                + (["acknowledged"] if town["acknowledged"] else []),
+                "cells": [
+                    town["name"],
+                    RELATION_LABELS.get(town["relation"], town["relation"]),
+                    _count(town["members"], "delivered"),
+                    _read_count(town["members"]),
+                    ack,
+                ],
+            }
+        )
+        rows.extend(_member_row(person, town["code"]) for person in town["members"])
+    hq = result["hq"]
+    hq_times = sorted(m["acknowledgedAt"] for m in hq["members"] if m["acknowledgedAt"])
+    rows.append(
+        {
+            "type": "hq",
+            "testid": "hq",
+            "group": "hq",
+            "acknowledged": hq["acknowledged"],
+            "classes": ["municipality", "hq"] + (["acknowledged"] if hq["acknowledged"] else []),
+            "cells": [
+                config.hq_name,
+                "県災害対策本部",
+                _count(hq["members"], "delivered"),
+                _read_count(hq["members"]),
+                f"✓ {_short(hq_times[0])}" if hq_times else "未確認",
+            ],
+        }
+    )
+    rows.extend(_member_row(person, "hq") for person in hq["members"])
+    summary = result["summary"]
+    return {
+        "rows": rows,
+        "summary": {
+            "municipalities": f"{summary['municipalitiesAcknowledged']}/{summary['municipalitiesLinked']}",
+            "text": (
+                f"確認済みの市町 {summary['municipalitiesAcknowledged']}/{summary['municipalitiesLinked']}"
+                f"　配信 {summary['membersDelivered']}/{summary['membersLinked']}名"
+                f"　確認 {summary['membersAcknowledged']}名"
+            ),
+            "silent": [
+                r["cells"][0] for r in rows if r["type"] == "municipality" and "silent" in r["classes"]
+            ],
+        },
+    }
+
+
+def _town_name(config: Config, code: str) -> str:
+    muni = config.municipalities.get(code)
+    return muni.name if muni else code
+
+
+def _report_view(hotline: Hotline, config: Config, report: sqlite3.Row) -> dict[str, Any]:
+    town = _town_name(config, report["municipality_code"])
+    view: dict[str, Any] = {
+        "id": report["id"],
+        "kind": report["kind"],
+        "label": report["label"],
+        "poster": f"{town} {report['poster_role']} {report['poster_name']}",
+        "createdAt": local_time(report["created_at"]),
+        "text": report["text"],
+        "matrix": None,
+    }
+    if report["kind"] != "attachment":
+        result = acknowledgements.matrix(hotline.storage, config, report["id"])
+        if result is not None:
+            view["matrix"] = _matrix_view(result, config)
+    return view
+
+
+def _incident_head(config: Config, row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "municipality": _town_name(config, row["municipality_code"]),
+        "municipalityCode": row["municipality_code"],
+        "openedAt": local_time(row["opened_at"]),
+        "status": row["status"],
+        "statusLabel": STATUS_LABELS.get(row["status"], row["status"]),
+    }
+
+
+def _timeline_view(hotline: Hotline, config: Config, incident_id: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for e in incidents.timeline(hotline.storage, config, incident_id):
+        kind = str(e["kind"])
+        out.append(
+            {
+                "at": local_time(e["at"]),
+                "kind": kind,
+                "kindLabel": KIND_LABELS.get(kind, kind),
+                "reportId": e["reportId"],
+                "title": e["title"],
+                "detail": e["detail"],
+            }
+        )
+    return out
+
+
+def incident_view(hotline: Hotline, incident_id: int) -> dict[str, Any] | None:
+    """Everything the incident page shows; None for an unknown incident."""
+    config = hotline.config()
+    row = hotline.storage.incident(incident_id)
+    if row is None:
+        return None
+    reports = [_report_view(hotline, config, r) for r in hotline.storage.reports_of_incident(incident_id)]
+    return {
+        "incident": _incident_head(config, row),
+        "reports": reports,
+        "timeline": _timeline_view(hotline, config, incident_id),
+        "updatedAt": local_time(iso(hotline.clock.now())),
+    }
+
+
+def _incident_or_404(incident_id: int) -> dict[str, Any]:
+    view = incident_view(_hotline(), incident_id)
+    if view is None:
+        abort(404, f"災害（ID {incident_id}）は見つかりません。")
+    return view
+
+
+# -- pages ------------------------------------------------------------------------------------
+
+
+@dashboard.get("/")
+def index() -> Any:
+    hotline = _hotline()
+    config = hotline.config()
+    items: list[dict[str, Any]] = []
+    for row in hotline.storage.incidents():
+        texts = [r for r in hotline.storage.reports_of_incident(row["id"]) if r["kind"] != "attachment"]
+        latest = texts[-1] if texts else None
+        result = acknowledgements.matrix(hotline.storage, config, latest["id"]) if latest else None
+        items.append(
+            {
+                **_incident_head(config, row),
+                "reportCount": row["report_count"],
+                "lastReportAt": local_time(row["last_report_at"]),
+                "latest": {
+                    "label": latest["label"],
+                    "acknowledged": result["summary"]["municipalitiesAcknowledged"],
+                    "linked": result["summary"]["municipalitiesLinked"],
+                    "silent": sum(
+                        1
+                        for town in result["municipalities"]
+                        if not town["acknowledged"] and town["relation"] != "stricken"
+                    ),
+                }
+                if latest is not None and result is not None
+                else None,
+            }
+        )
+    return render_template("dashboard_incidents.html", incidents=items)
+
+
+@dashboard.get("/incidents/<int:incident_id>")
+def incident_page(incident_id: int) -> Any:
+    view = _incident_or_404(incident_id)
+    return render_template("dashboard_incident.html", view=view, poll_ms=POLL_INTERVAL_MS)
+
+
+@dashboard.get("/incidents/<int:incident_id>.json")
+def incident_json(incident_id: int) -> Response:
+    return _json(_incident_or_404(incident_id))
+
+
+@dashboard.get("/incidents/<int:incident_id>.csv")
+def incident_csv(incident_id: int) -> Response:
+    hotline = _hotline()
+    if hotline.storage.incident(incident_id) is None:
+        abort(404, f"災害（ID {incident_id}）は見つかりません。")
+    body = incidents.timeline_csv(incidents.timeline(hotline.storage, hotline.config(), incident_id))
+    response = Response(body, content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f"attachment; filename=incident-{incident_id}.csv"
+    return response
+
+
+@dashboard.get("/incidents/<int:incident_id>/print")
+def incident_print(incident_id: int) -> Any:
+    view = _incident_or_404(incident_id)
+    return render_template("dashboard_print.html", view=view)
