@@ -21,6 +21,7 @@ from hotline.acknowledgements import is_ack_word, sign_postback, verify_postback
 from hotline.clock import Clock, iso, jst, parse_iso
 from hotline.config import Config, Member
 from hotline.counterparts import hq_rooms, linked_rooms
+from hotline.drills import Drills
 from hotline.events import BadEvent, Event, parse
 from hotline.lineworks import LineWorksClient, LineWorksError
 from hotline.storage import (
@@ -94,7 +95,9 @@ class Relay:
         bot_secret: str,
         attachment_window: timedelta = timedelta(minutes=10),
         on_enqueue: Callable[[], None] = lambda: None,
+        drills: Drills | None = None,
     ) -> None:
+        self.drills = drills
         self.storage = storage
         self.config = config
         self.client = client
@@ -175,7 +178,7 @@ class Relay:
             elif event.channel_id and is_ack_word(event.text):
                 self._ack_word(inbox_id, event, config)
             elif event.channel_id is None:
-                self._reply(inbox_id, event, msg.help_text(), "help")
+                self._one_to_one_text(inbox_id, event, config)
             else:
                 # Ordinary conversation in a room: not for the bot.
                 self.storage.finish_event(inbox_id, "done", now, "conversation")
@@ -381,6 +384,9 @@ class Relay:
     # -- acknowledgements --------------------------------------------------------------
     def _ack_postback(self, inbox_id: int, event: Event, data: str, config: Config) -> None:
         now = iso(self.clock.now())
+        if data.startswith("drill:") and self.drills is not None:
+            self._drill_answer(inbox_id, event, data, config)
+            return
         check = verify_postback(self.bot_secret, data)
         if check.problem == "not an acknowledgement postback":
             self.storage.finish_event(inbox_id, "done", now, "postback: not ours")
@@ -394,6 +400,26 @@ class Relay:
             return
         assert report is not None and event.user_id is not None
         self._record_ack(inbox_id, event, report, "tap", config)
+
+    def _drill_answer(self, inbox_id: int, event: Event, data: str, config: Config) -> None:
+        assert self.drills is not None and event.user_id is not None
+        member = self.resolve(event.user_id, config)
+        reply = self.drills.answer(member, data) if member is not None else None
+        if reply is None:
+            self._refuse(inbox_id, event, "bad_drill_answer", data[:100], "not a valid drill answer")
+            return
+        self._reply(inbox_id, event, reply, "drill answer")
+
+    def _one_to_one_text(self, inbox_id: int, event: Event, config: Config) -> None:
+        """Text to the bot that is not a report: a drill comment, else the help text."""
+        assert event.user_id is not None
+        if self.drills is not None:
+            member = self.resolve(event.user_id, config)
+            reply = self.drills.comment(member, event.text) if member is not None else None
+            if reply is not None:
+                self._reply(inbox_id, event, reply, "drill comment")
+                return
+        self._reply(inbox_id, event, msg.help_text(), "help")
 
     def _refuse(self, inbox_id: int, event: Event, kind: str, detail: str, reason: str) -> None:
         """Record a refused event (for the record and the dashboard) and finish it."""

@@ -13,17 +13,19 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from hotline.boards import poll_readers
 from hotline.clock import Clock
 from hotline.config import Config
 from hotline.delivery import Sender
+from hotline.drills import Drills
 from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
 from hotline.relay import Relay
 from hotline.reminders import Reminders
 from hotline.scheduler import Scheduler
 from hotline.settings import Settings
-from hotline.storage import Storage
+from hotline.storage import OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,14 @@ class Hotline:
         )
         self._inbox_wake = threading.Event()
         self._outbox_wake = threading.Event()
+        self.drills = Drills(
+            self.storage,
+            self.config,
+            self.clock,
+            bot_secret=settings.credentials.bot_secret,
+            per_minute_limit=settings.per_minute_limit,
+            on_enqueue=self._outbox_wake.set,
+        )
         self.relay = Relay(
             self.storage,
             self.config,
@@ -69,6 +79,7 @@ class Hotline:
             bot_secret=settings.credentials.bot_secret,
             attachment_window=timedelta(minutes=settings.attachment_window_minutes),
             on_enqueue=self._outbox_wake.set,
+            drills=self.drills,
         )
         self.reminders = Reminders(
             self.storage,
@@ -83,7 +94,7 @@ class Hotline:
             self.clock,
             threads=settings.send_threads,
             after_delivery=self.relay.after_delivery,
-            before_send=self.reminders.before_send,
+            before_send=self._before_send,
         )
         self.scheduler = Scheduler()
         self._stop = threading.Event()
@@ -137,6 +148,14 @@ class Hotline:
                 self._outbox_wake.wait(0.05)
                 self._outbox_wake.clear()
 
+    def _before_send(
+        self, row: OutboxRow, meta: dict[str, Any], content: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Last look before a chasing message goes out: is it still needed?"""
+        if "drillReminder" in meta:
+            return content if self.drills.before_send(meta) else None
+        return self.reminders.before_send(row, meta, content)
+
     def poll_board(self) -> int:
         if not self.config().board_id:
             return 0
@@ -154,6 +173,7 @@ class Hotline:
             thread.start()
             self._threads.append(thread)
         self.scheduler.every(30, self.reminders.run_due, "reminders")
+        self.scheduler.every(10, self.drills.run_due, "drills")
         self.scheduler.every(60, self.poll_board, "board-readers")
         self.scheduler.start()
 

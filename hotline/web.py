@@ -14,7 +14,7 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hotline import acknowledgements
@@ -211,6 +211,51 @@ def report_acks(report_id: int) -> Any:
     if result is None:
         abort(404, f"report {report_id} does not exist")
     return jsonify(result)
+
+
+@api.get("/drills")
+def drills() -> Any:
+    hotline = _hotline()
+    return jsonify(drills=[hotline.drills.public(d) for d in hotline.storage.drills()])
+
+
+@api.get("/drills/<int:drill_id>")
+def drill(drill_id: int) -> Any:
+    hotline = _hotline()
+    row = hotline.storage.drill(drill_id)
+    if row is None:
+        abort(404, f"drill {drill_id} does not exist")
+    out = hotline.drills.public(row)
+    for run in out["runs"]:
+        run["targets"] = [
+            {"member": t["member_key"], "name": t["name"], "municipality": t["municipality_code"]}
+            for t in hotline.storage.targets(run["id"])
+        ]
+        run["answers"] = [
+            {
+                "member": a["member_key"],
+                "question": a["question"],
+                "answer": a["answer"],
+                "at": a["answered_at"],
+                "late": bool(a["late"]),
+            }
+            for a in hotline.storage.answers(run["id"])
+        ]
+        run["summary"] = hotline.drills.summary(run["id"]) if run["firedAt"] else None
+        run["answerCurve"] = hotline.drills.answer_curve(run["id"])
+    return jsonify(out)
+
+
+@api.get("/drill-runs/<int:run_id>.csv")
+def drill_csv(run_id: int) -> Any:
+    hotline = _hotline()
+    if hotline.storage.run(run_id) is None:
+        abort(404, f"drill run {run_id} does not exist")
+    return Response(
+        hotline.drills.csv(run_id),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=drill-run-{run_id}.csv"},
+    )
 
 
 def _json_error(exc: HTTPException) -> Any:
