@@ -1,14 +1,21 @@
-"""The `hotline` command: check the configuration, serve the bot."""
+"""The `hotline` command: check the configuration, serve the bot, manage drills."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from hotline import config as config_module
+from hotline.clock import JST, Clock
+from hotline.drills import DrillError, Drills, Targets, send_minutes
 from hotline.settings import SettingsError
+from hotline.storage import Storage
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -42,6 +49,136 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(text: str) -> datetime:
+    """'2026-12-01 09:00' (JST) -> an aware datetime."""
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=JST)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected YYYY-MM-DD HH:MM (JST)") from None
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _drills(args: argparse.Namespace) -> Drills:
+    """Drills on the database named by --database / HOTLINE_DATABASE. The command line never
+    needs LINE WORKS credentials: the running server sends what is enqueued here."""
+    config = config_module.load(args.config)
+    return Drills(Storage(args.database), lambda: config, Clock(), bot_secret="")
+
+
+def _drill(args: argparse.Namespace) -> int:
+    try:
+        drills = _drills(args)
+    except config_module.ConfigError as exc:
+        print(f"configuration problems:\n{exc}", file=sys.stderr)
+        return 1
+    if args.action == "create":
+        targets = Targets(
+            municipalities=_codes(args.municipalities),
+            roles=_codes(args.roles),
+            rooms=_codes(args.rooms),
+            members=_codes(args.members),
+        )
+        try:
+            drill_id = drills.create(
+                title=args.title,
+                kind=args.kind,
+                targets=targets,
+                created_by="cli",
+                at=args.at,
+                cron=args.cron,
+                window=tuple(args.window) if args.window else None,
+                deadline_minutes=args.deadline,
+                remind_minutes=tuple(int(m) for m in _codes(args.remind)),
+            )
+        except DrillError as exc:
+            print(f"訓練を登録できませんでした: {exc}", file=sys.stderr)
+            return 1
+        count = len(targets.resolve(drills.config()))
+        print(
+            f"drill {drill_id} created: {count} people, sending takes about "
+            f"{send_minutes(count, args.per_minute)} min at the sustained rate"
+        )
+        return 0
+    if args.action == "list":
+        for drill in drills.storage.drills():
+            shown = drills.public(drill)
+            when = (
+                shown["cron"]
+                or shown["runAt"]
+                or f"window {shown['window']['start']}..{shown['window']['end']}"
+            )
+            print(f"{shown['id']:>4}  {shown['kind']:<5} {shown['status']:<9} {when:<26} {shown['title']}")
+        return 0
+    if args.action == "show":
+        row = drills.storage.drill(args.id)
+        if row is None:
+            print(f"drill {args.id} does not exist", file=sys.stderr)
+            return 1
+        shown = drills.public(row)
+        for run in shown["runs"]:
+            run["summary"] = drills.summary(run["id"]) if run["firedAt"] else None
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+        return 0
+    if args.action == "cancel":
+        ok = drills.cancel(args.id)
+    elif args.action == "abort":
+        ok = drills.abort(args.id)
+    elif args.action == "run":
+        ok = drills.request_now(args.id)
+    else:  # export
+        if drills.storage.run(args.id) is None:
+            print(f"drill run {args.id} does not exist", file=sys.stderr)
+            return 1
+        data = drills.csv(args.id)
+        if args.output:
+            Path(args.output).write_bytes(data)
+        else:
+            sys.stdout.buffer.write(data)
+        return 0
+    print("done" if ok else "nothing to do: check the id and the status", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _add_drill_commands(sub: Any) -> None:
+    drill = sub.add_parser("drill", help="roll-call drills: create, list, show, cancel, abort, run, export")
+    drill.add_argument(
+        "--database",
+        default=os.environ.get("HOTLINE_DATABASE", "var/hotline.sqlite3"),
+        help="the bot's database (default: $HOTLINE_DATABASE or var/hotline.sqlite3)",
+    )
+    actions = drill.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="define a drill (times in JST)")
+    create.add_argument("--title", required=True)
+    create.add_argument("--kind", choices=("drill", "real"), default="drill", help="real = 実参集")
+    create.add_argument("--municipalities", default="", help="codes, comma-separated")
+    create.add_argument("--roles", default="", help="e.g. deputy_mayor,disaster_head")
+    create.add_argument("--rooms", default="", help="room file names, e.g. hq,group-team1")
+    create.add_argument("--members", default="", help="e-mails or userIds")
+    when = create.add_mutually_exclusive_group()
+    when.add_argument("--at", type=_when, help="'YYYY-MM-DD HH:MM' JST; default: now")
+    when.add_argument("--cron", help="crontab in JST, e.g. '0 9 1-7 * mon' (first Monday 09:00)")
+    when.add_argument(
+        "--window", type=_when, nargs=2, metavar=("START", "END"), help="unannounced, in this window"
+    )
+    create.add_argument("--deadline", type=int, default=60, help="minutes (default 60)")
+    create.add_argument("--remind", default="10,20", help="minutes after start (default 10,20)")
+    create.add_argument("--per-minute", type=int, default=240, help="the plan's limit, for the estimate")
+    actions.add_parser("list", help="all drills")
+    for name, what in (
+        ("show", "a drill, its runs and summaries (JSON)"),
+        ("cancel", "stop a scheduled drill"),
+        ("run", "run a drill now (the server sends it)"),
+    ):
+        actions.add_parser(name, help=what).add_argument("id", type=int, help="drill id")
+    actions.add_parser("abort", help="abort a running run").add_argument("id", type=int, help="run id")
+    export = actions.add_parser("export", help="a run's answers as CSV (UTF-8 with BOM)")
+    export.add_argument("id", type=int, help="run id")
+    export.add_argument("-o", "--output", help="file (default: standard output)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline", description="LINE WORKS disaster hotline bot")
     parser.add_argument(
@@ -53,10 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate counterparts.toml and rooms/*.toml; list every mistake")
     sub.add_parser("serve", help="run the bot with the credentials in the environment")
+    _add_drill_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "check":
         return _check(args)
+    if args.command == "drill":
+        return _drill(args)
     return _serve(args)
 
 

@@ -220,6 +220,26 @@ class Drills:
             self.storage.set_drill(drill_id, status="cancelled")
         return True
 
+    def request_now(self, drill_id: int) -> bool:
+        """Run a drill as soon as the server next looks (the command line has no secrets, so
+        it asks rather than fires). A one-off drill not yet run is moved to now; a recurring
+        one gets an extra one-off copy."""
+        drill = self.storage.drill(drill_id)
+        if drill is None or drill["status"] != "scheduled":
+            return False
+        now = iso(self.clock.now())
+        with self.storage.transaction():
+            if drill["schedule"] == "cron":
+                skip = ("id", "cron", "window_start", "window_end")
+                fields = {k: drill[k] for k in drill.keys() if k not in skip}  # noqa: SIM118 - a sqlite3.Row
+                fields.update(
+                    schedule="now", run_at=now, created_at=now, last_checked_at=now, created_by="run-now"
+                )
+                self.storage.create_drill(**fields)
+            else:
+                self.storage.set_drill(drill_id, schedule="now", run_at=now)
+        return True
+
     # -- the clock's work ------------------------------------------------------------------
     def run_due(self) -> list[int]:
         """Fire what is due, record what was missed, remind the silent, close at deadlines.
