@@ -25,6 +25,7 @@ from hotline.storage import OutboxRow, Storage
 log = logging.getLogger(__name__)
 
 GIVE_UP_AFTER = timedelta(hours=24)
+STALE_AFTER = timedelta(minutes=5)  # a row 'sending' this long has lost its worker
 
 # Called just before a row is sent: returns the content to send, or None when the message
 # is no longer needed (a reminder whose town has acknowledged meanwhile).
@@ -100,9 +101,10 @@ class Sender:
     def _deliver_safely(self, row: OutboxRow) -> None:
         try:
             self.deliver(row)
-        except Exception:  # a bug must not kill the pool thread or lose the row
-            log.exception("delivery of outbox row %s crashed; will retry", row.id)
-            self.storage.mark_retry(row.id, iso(self.clock.now() + timedelta(seconds=30)), "internal error")
+        except Exception:
+            # Marking the row failed (the database locked, say): it stays 'sending', and the
+            # sweep puts it back to pending after STALE_AFTER. Never lost, maybe resent once.
+            log.exception("outbox row %s: outcome not recorded; the sweep will retry it", row.id)
         finally:
             with self._lock:
                 self._inflight.discard(_target(row))
@@ -132,10 +134,18 @@ class Sender:
                     raise LineWorksError("no recipient", retryable=False)
         except LineWorksError as exc:
             self._failed_attempt(row, exc)
+        except Exception as exc:  # a bug or a bad row: retried with backoff, given up after 24 h
+            log.exception("outbox row %s could not be prepared or sent", row.id)
+            self._failed_attempt(
+                row, LineWorksError(f"internal error ({type(exc).__name__})", retryable=True)
+            )
         else:
             self.storage.mark_sent(row.id, iso(self.clock.now()))
         if row.report_id is not None and row.purpose == "report":
-            self.after_delivery(row.report_id)
+            try:
+                self.after_delivery(row.report_id)
+            except Exception:  # the row's outcome is recorded; the sweep follows it up later
+                log.exception("follow-up of report %s failed; the sweep will retry", row.report_id)
 
     def _post_to_board(self, row: OutboxRow, post: dict[str, Any]) -> None:
         if row.report_id is None:

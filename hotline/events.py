@@ -86,6 +86,9 @@ def parse(body: str) -> Event:
     text = content.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
         raise BadEvent("content.text is not a string of sane length")
+    if isinstance(text, str):
+        # JSON may carry lone surrogates ("\ud83d") that SQLite cannot store: replace them.
+        content = {**content, "text": text.encode("utf-8", "replace").decode("utf-8")}
     data = raw.get("data")
     if data is not None and (not isinstance(data, str) or len(data) > 1000):
         raise BadEvent("data is not a short string")

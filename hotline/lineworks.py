@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -145,7 +145,7 @@ def default_limits(per_minute: int) -> dict[str, int]:
 
 @dataclass
 class _Token:
-    value: str
+    value: str = field(repr=False)
     expires_at: float
 
 
@@ -276,14 +276,16 @@ class LineWorksClient:
         code, description = _error_body(response)
         if response.status_code == 429:
             reset = _header_float(response, "rateLimit-reset")
-            wait = reset if reset is not None and reset > 0 else 2.0
-            self.limiter.pause(op, wait)
+            known = reset is not None and reset > 0
+            self.limiter.pause(op, reset if known and reset is not None else 2.0)
             raise LineWorksError(
                 f"{op}: rate limited ({description})",
                 status=429,
                 code=code,
                 retryable=True,
-                retry_after=wait,
+                # No reset header (none is documented as always present): the sender's
+                # exponential backoff applies instead.
+                retry_after=reset if known else None,
             )
         retryable = response.status_code >= 500 or response.status_code == 401
         raise LineWorksError(

@@ -14,6 +14,7 @@ from typing import Any
 from hotline.clock import jst
 
 ACK_LABEL = "確認しました"
+TRUNCATED = "\n（以下省略。全文は本部の記録にあります）"
 TEXT_LIMIT = 2000  # LINE WORKS text message limit
 BUTTON_TEXT_LIMIT = 1000  # button_template contentText limit
 
@@ -66,7 +67,7 @@ def report_content(
             "actions": [{"type": "message", "label": ACK_LABEL, "text": ACK_LABEL, "postback": postback}],
         }
     if len(body) > TEXT_LIMIT:
-        body = body[: TEXT_LIMIT - 20] + "\n（以下省略。全文は本部の記録にあります）"
+        body = body[: TEXT_LIMIT - len(TRUNCATED)] + TRUNCATED
     return {
         "type": "text",
         "text": body,
@@ -103,7 +104,13 @@ def attachment_content(
     return {"type": "file", "fileId": file_id}
 
 
-ATTACHMENT_NAMES = {"image": "写真", "file": "ファイル", "location": "位置情報"}
+ATTACHMENT_NAMES = {
+    "image": "写真",
+    "file": "ファイル",
+    "location": "位置情報",
+    "video": "動画",
+    "audio": "音声",
+}
 
 
 def text(value: str) -> dict[str, Any]:
@@ -118,30 +125,35 @@ def receipt(
     failed: Sequence[tuple[str, str]],
     attachments: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The short receipt the poster gets in the room she posted in."""
+    """The short receipt the poster gets in the room she posted in. The first line says
+    plainly whether everything arrived; problems come before the list of successes."""
     total = len(delivered) + len(retrying) + len(failed)
-    lines = [f"{label}（{hhmm(created)}）を{total}か所に送信しました。"]
-    if delivered:
-        lines.append(f"届いた送信先（{len(delivered)}）: " + "、".join(delivered))
-    if retrying:
-        lines.append("まだ届いていない送信先（再送中）: " + "、".join(retrying))
+    if not retrying and not failed:
+        lines = [f"{label}（{hhmm(created)}）は{total}か所すべてに届きました。"]
+    else:
+        lines = [f"{label}（{hhmm(created)}）は{total}か所中{len(delivered)}か所に届きました。"]
     if failed:
         lines.append("届けられなかった送信先: " + "、".join(f"{room}（{why}）" for room, why in failed))
         lines.append("県災害対策本部にも知らせています。必要なら電話でも連絡してください。")
+    if retrying:
+        lines.append("まだ届いていない送信先（再送中・届いたらお知らせします）: " + "、".join(retrying))
+    if delivered:
+        lines.append(f"届いた送信先（{len(delivered)}）: " + "、".join(delivered))
     if attachments:
         lines.append("添付: " + "、".join(attachments))
     return text("\n".join(lines))
 
 
-def completed(label: str, created: datetime, count: int) -> dict[str, Any]:
-    return text(f"再送していた{label}（{hhmm(created)}）は、全ての送信先（{count}か所）に届きました。")
+def arrived(label: str, created: datetime, room: str) -> dict[str, Any]:
+    """A room that was being retried has now received the report."""
+    return text(f"再送していた{label}（{hhmm(created)}）が「{room}」に届きました。")
 
 
 def delivery_failed(label: str, town: str, created: datetime, room: str, why: str) -> dict[str, Any]:
     return text(
         f"【配信失敗】{town}の{label}（{hhmm(created)}）を「{room}」に届けられませんでした。\n"
         f"理由: {why}\n"
-        "このトークルームの方へは電話など別の手段で連絡してください。"
+        f"「{room}」の皆さんへは、電話など別の手段で連絡してください。"
     )
 
 
@@ -193,14 +205,11 @@ NO_CHANNEL = "トークルームがまだ作成されていません（チャン
 GAVE_UP = "24時間再送しても届きませんでした"
 
 
-def reminder(
-    label: str, town: str, created: datetime, text_: str, rooms: Sequence[str], postback: str
-) -> dict[str, Any]:
+def reminder(label: str, town: str, created: datetime, text_: str, postback: str) -> dict[str, Any]:
     """The 1:1 reminder to a member of a town that has not acknowledged a report."""
-    where = "、".join(rooms) if rooms else "ホットラインのトークルーム"
     body = (
         f"【確認のお願い】{town}の{label}（{hhmm(created)}）がまだ確認されていません。\n"
-        f"「{where}」で内容を確認し、「{ACK_LABEL}」を押してください。\n\n{text_}"
+        f"下の内容を確認し、「{ACK_LABEL}」を押してください。\n\n{text_}"
     )
     if len(body) > BUTTON_TEXT_LIMIT:
         body = body[: BUTTON_TEXT_LIMIT - 10] + "…"
@@ -234,3 +243,10 @@ def board_post(
         "<p>ホットラインのトークルームで「確認しました」を押してください。</p>"
     )
     return title, body
+
+
+def event_failed(inbox_id: int) -> dict[str, Any]:
+    return text(
+        f"【要確認】受信したメッセージ（受信番号 {inbox_id}）を処理できませんでした。"
+        "報告だった可能性があります。管理者が記録を確認してください。"
+    )

@@ -37,9 +37,12 @@ log = logging.getLogger(__name__)
 
 _KANJI_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _TRIGGER_RE = re.compile(
-    r"^\s*[#＃]?\s*【?\s*(?:第\s*(?P<n>[0-9]+|[一二三四五六七八九十]+)\s*報|(?P<cont>続報))\s*】?"
-    r"[\s:：、,，。]*"
+    r"^\s*[#＃]?\s*【?\s*(?:第\s*(?P<n>[0-9]+|[一二三四五六七八九十]+)\s*報|(?P<cont>続報))"
+    r"(?P<sep>\s*】?[\s:：、,，。]*)"
 )
+# After 第一報 / 続報, a particle means the word is being talked about, not a report:
+# 「第一報は届きましたか」「続報をお待ちしています」.
+_NOT_A_REPORT = ("は", "を", "の", "が", "も", "へ", "と", "に", "や", "って", "について", "として")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,10 @@ def parse_trigger(text: str) -> Trigger | None:
     match = _TRIGGER_RE.match(normal)
     if not match:
         return None
-    body = normal[match.end() :].strip()
+    rest = normal[match.end() :]
+    if not match.group("sep") and rest.startswith(_NOT_A_REPORT):
+        return None  # no separator, and a particle follows: talk about reports
+    body = rest.strip()
     if match.group("cont"):
         return Trigger(None, "続報", body)
     number = _kanji_number(match.group("n"))
@@ -78,6 +84,10 @@ def parse_trigger(text: str) -> Trigger | None:
         return None
     label = "第一報" if number == 1 else f"第{number}報"
     return Trigger(number, label, body)
+
+
+IDENTITY_RETRY = timedelta(minutes=10)
+MAX_EVENT_FAILURES = 5
 
 
 class RetryLater(Exception):
@@ -98,6 +108,7 @@ class Relay:
         drills: Drills | None = None,
     ) -> None:
         self.drills = drills
+        self._failures: dict[int, int] = {}
         self.storage = storage
         self.config = config
         self.client = client
@@ -108,7 +119,8 @@ class Relay:
 
     # -- entry point ----------------------------------------------------------------------
     def process_pending(self, limit: int = 100, skip: set[int] | None = None) -> list[int]:
-        """Process stored events in order; returns ids that must be retried later."""
+        """Process stored events in order; returns ids that must be retried later. One event
+        that cannot be processed never blocks the ones behind it."""
         retry: list[int] = []
         for row in self.storage.pending_events(limit):
             if skip and row["id"] in skip:
@@ -118,7 +130,36 @@ class Relay:
             except RetryLater as exc:
                 log.warning("event %s kept for retry: %s", row["id"], exc)
                 retry.append(row["id"])
+            except Exception:
+                log.exception("event %s could not be processed", row["id"])
+                self._failures[row["id"]] = self._failures.get(row["id"], 0) + 1
+                if self._failures[row["id"]] >= MAX_EVENT_FAILURES:
+                    self._give_up(row["id"])
+                else:
+                    retry.append(row["id"])
         return retry
+
+    def _give_up(self, inbox_id: int) -> None:
+        """Mark an event that keeps failing, and tell HQ, so that a person looks at it."""
+        now = iso(self.clock.now())
+        config = self.config()
+        rows = [
+            NewMessage(
+                dedupe_key=f"inbox-failed:{inbox_id}:{room.key}",
+                purpose="notice",
+                priority=PRIORITY_NOTICE,
+                content=msg.event_failed(inbox_id),
+                channel_id=room.channel_id,
+                room_key=room.key,
+            )
+            for room in hq_rooms(config)
+            if room.channel_id
+        ]
+        with self.storage.transaction():
+            self.storage.finish_event(inbox_id, "failed", now, "could not be processed; HQ told")
+            self.storage.enqueue(rows, now)
+        self._failures.pop(inbox_id, None)
+        self.on_enqueue()
 
     def handle(self, inbox_id: int, body: str) -> None:
         now = iso(self.clock.now())
@@ -140,22 +181,32 @@ class Relay:
     # -- who is this? ---------------------------------------------------------------------
     def resolve(self, user_id: str, config: Config) -> Member | None:
         """The member behind a userId: from the config, the cached directory lookup, or the
-        users API (whose answer is cached). RetryLater when LINE WORKS cannot answer now."""
+        users API (whose answer is cached). RetryLater when LINE WORKS cannot answer now.
+        A lookup that found no e-mail is cached only for IDENTITY_RETRY, so a member whose
+        lookup failed once (a scope not yet granted, say) is not refused for good."""
         member = config.member_by_identity(user_id)
         if member is not None:
             return member
         cached = self.storage.identity(user_id)
-        if cached is None:
+        now = self.clock.now()
+        if cached is None or (
+            not cached["email"] and now - parse_iso(cached["resolved_at"]) > IDENTITY_RETRY
+        ):
             try:
                 user = self.client.get_user(user_id)
             except LineWorksError as exc:
                 if exc.retryable:
                     raise RetryLater(str(exc)) from None
+                if exc.status != 404:
+                    log.error(
+                        "users API refused to look up %s: %s (is the user.read scope granted?)", user_id, exc
+                    )
                 user = {}
-            email = str(user.get("email") or "").lower() or None
-            names = user.get("userName") or {}
+            email = str(user.get("email") or "").lower() or None if isinstance(user, dict) else None
+            names = user.get("userName") if isinstance(user, dict) else None
+            names = names if isinstance(names, dict) else {}
             name = f"{names.get('lastName', '')} {names.get('firstName', '')}".strip() or None
-            self.storage.save_identity(user_id, email, name, iso(self.clock.now()))
+            self.storage.save_identity(user_id, email, name, iso(now))
             cached = self.storage.identity(user_id)
         if cached is not None and cached["email"]:
             return config.member_by_identity(cached["email"])
@@ -175,14 +226,14 @@ class Relay:
             trigger = parse_trigger(event.text)
             if trigger is not None:
                 self._report(inbox_id, event, trigger, config)
-            elif event.channel_id and is_ack_word(event.text):
+            elif is_ack_word(event.text):
                 self._ack_word(inbox_id, event, config)
             elif event.channel_id is None:
                 self._one_to_one_text(inbox_id, event, config)
             else:
                 # Ordinary conversation in a room: not for the bot.
                 self.storage.finish_event(inbox_id, "done", now, "conversation")
-        elif kind in ("image", "file", "location"):
+        elif kind in ("image", "file", "location", "video", "audio"):
             self._attachment(inbox_id, event, kind, config)
         else:
             self.storage.finish_event(inbox_id, "done", now, f"message of type {kind}: ignored")
@@ -321,7 +372,12 @@ class Relay:
         member = self.resolve(event.user_id, config)
         parent = None
         if member is not None:
-            parent = self.storage.latest_report_by(member.key, iso(now_dt - self.attachment_window))
+            since = iso(now_dt - self.attachment_window)
+            # Her own latest report, else her town's: staff often send the photos while the
+            # deputy mayor writes the text.
+            parent = self.storage.latest_report_by(member.key, since)
+            if parent is None and member.municipality_code:
+                parent = self.storage.latest_report_of_town(member.municipality_code, since)
         if parent is None:
             if event.channel_id is None:
                 self._reply(inbox_id, event, msg.help_text(), "attachment without a report")
@@ -343,18 +399,19 @@ class Relay:
                 municipality_code=parent["municipality_code"],
                 text=name,
                 content=event.content,
-                poster_key=parent["poster_key"],
+                poster_key=member.key if member else parent["poster_key"],
                 poster_user_id=event.user_id,
-                poster_name=parent["poster_name"],
-                poster_role=parent["poster_role"],
+                poster_name=member.name if member else parent["poster_name"],
+                poster_role=config.role_label(member) if member else parent["poster_role"],
                 source_channel_id=event.channel_id,
                 created_at=now,
             )
+            town = config.municipalities.get(parent["municipality_code"])
             header = msg.report_header(
                 label,
-                config.municipalities[parent["municipality_code"]].name,
-                parent["poster_role"],
-                parent["poster_name"],
+                town.name if town else parent["municipality_code"],
+                config.role_label(member) if member else parent["poster_role"],
+                member.name if member else parent["poster_name"],
             )
             content = msg.attachment_content(kind, event.content, header=header, file_id=None)
             if kind != "location":
@@ -399,7 +456,7 @@ class Relay:
             self._refuse(inbox_id, event, "forged_ack", f"{problem}: {data[:100]}", problem)
             return
         assert report is not None and event.user_id is not None
-        self._record_ack(inbox_id, event, report, "tap", config)
+        self._record_ack(inbox_id, event, [report], "tap", config)
 
     def _drill_answer(self, inbox_id: int, event: Event, data: str, config: Config) -> None:
         assert self.drills is not None and event.user_id is not None
@@ -436,40 +493,54 @@ class Relay:
             self.storage.finish_event(inbox_id, "rejected", now, reason)
 
     def _ack_word(self, inbox_id: int, event: Event, config: Config) -> None:
-        assert event.channel_id is not None
-        report = self.storage.latest_report_in_channel(event.channel_id)
-        if report is None:
-            self.storage.finish_event(inbox_id, "done", iso(self.clock.now()), "ack word, no report")
+        """A typed 確認 / 了解: in a room, for every report of the newest incident relayed
+        there (people answer the latest message, meaning all of it); 1:1, for the report of
+        the last reminder the person got."""
+        assert event.user_id is not None
+        if event.channel_id is not None:
+            latest = self.storage.latest_report_in_channel(event.channel_id)
+            ids = self.storage.reports_relayed_to(event.channel_id, latest["incident_id"]) if latest else []
+        else:
+            member = self.resolve(event.user_id, config)
+            identities = [event.user_id, *([member.key, member.email] if member else [])]
+            last = self.storage.last_reminder_to([i for i in identities if i])
+            ids = [last] if last is not None else []
+        reports = [r for r in (self.storage.report(i) for i in ids) if r is not None]
+        if not reports:
+            if event.channel_id is None:
+                self._reply(inbox_id, event, msg.help_text(), "help")
+            else:
+                self.storage.finish_event(inbox_id, "done", iso(self.clock.now()), "ack word, no report")
             return
-        self._record_ack(inbox_id, event, report, "word", config)
+        self._record_ack(inbox_id, event, reports, "word", config)
 
-    def _record_ack(self, inbox_id: int, event: Event, report: sqlite3.Row, via: str, config: Config) -> None:
+    def _record_ack(
+        self, inbox_id: int, event: Event, reports: list[sqlite3.Row], via: str, config: Config
+    ) -> None:
         assert event.user_id is not None
         now = iso(self.clock.now())
         member = self.resolve(event.user_id, config)
+        ids = ", ".join(str(r["id"]) for r in reports)
         if member is None:
-            self._refuse(
-                inbox_id, event, "stranger_ack", f"report {report['id']}", "acknowledgement by a stranger"
-            )
+            self._refuse(inbox_id, event, "stranger_ack", f"report {ids}", "acknowledgement by a stranger")
             return
         with self.storage.transaction():
-            new = self.storage.record_ack(
-                report["id"],
-                member.key,
-                event.user_id,
-                member.municipality_code,
-                event.channel_id,
-                via,
-                now,
-            )
+            new = [
+                self.storage.record_ack(
+                    r["id"], member.key, event.user_id, member.municipality_code, event.channel_id, via, now
+                )
+                for r in reports
+            ]
             self.storage.finish_event(
-                inbox_id, "done", now, f"ack of report {report['id']}" + ("" if new else " (again)")
+                inbox_id, "done", now, f"ack of report {ids}" + ("" if any(new) else " (again)")
             )
 
     # -- after each delivery attempt ---------------------------------------------------------
     def after_delivery(self, report_id: int) -> None:
         """Send the poster her receipt once every room has been tried; later, tell her when
-        the retried rooms got it; tell her and HQ about rooms that cannot be reached."""
+        each retried room gets it; tell her and HQ about rooms that cannot be reached.
+        Safe to call any number of times (flags make each message go once): the sweep calls
+        it again for reports whose follow-up a crash may have interrupted."""
         report = self.storage.report(report_id)
         if report is None:
             return
@@ -516,23 +587,24 @@ class Relay:
                     )
                 )
                 told_poster = {r["id"] for r in failed_rows}
-                if not retrying:  # nothing left to complete later
-                    self.storage.mark_report_flag(report_id, "completion_sent")
-            elif (
-                not retrying
-                and not failed_rows
-                and self.storage.mark_report_flag(report_id, "completion_sent")
-            ):
-                out.append(
-                    NewMessage(
-                        dedupe_key=f"completed:{report_id}",
-                        purpose="notice",
-                        priority=PRIORITY_NOTICE,
-                        content=msg.completed(report["label"], created, len(sent)),
-                        report_id=report_id,
-                        **to_poster,
+                # She was told these are being retried: she will hear when each arrives.
+                self.storage.mark_told_retrying([r["id"] for r in rows if r["status"] == "pending"])
+            for r in rows:
+                if (
+                    r["status"] == "sent"
+                    and r["told_retrying"] == 1
+                    and self.storage.mark_arrival_told(r["id"])
+                ):
+                    out.append(
+                        NewMessage(
+                            dedupe_key=f"arrived:{r['id']}",
+                            purpose="notice",
+                            priority=PRIORITY_NOTICE,
+                            content=msg.arrived(report["label"], created, title(r)),
+                            report_id=report_id,
+                            **to_poster,
+                        )
                     )
-                )
             for r in failed_rows:
                 if not self.storage.mark_failure_notified(r["id"]):
                     continue  # told already

@@ -17,7 +17,7 @@ from hotline import messages as msg
 from hotline.acknowledgements import sign_postback
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
-from hotline.counterparts import hq_rooms, linked_municipalities, linked_rooms
+from hotline.counterparts import hq_rooms, linked_municipalities
 from hotline.storage import PRIORITY_REMINDER, NewMessage, OutboxRow, Storage
 
 Row = Any  # sqlite3.Row of a report
@@ -57,6 +57,8 @@ class Reminders:
         escalate_after = timedelta(minutes=policy.hq_after_minutes)
         rows: list[NewMessage] = []
         for report in self.storage.reports_since(iso(now - timedelta(hours=policy.give_up_after_hours))):
+            if report["municipality_code"] not in config.municipalities:
+                continue  # the town was removed from the configuration since
             age = now - parse_iso(report["created_at"])
             if age < remind_after:
                 continue
@@ -76,10 +78,7 @@ class Reminders:
         return added
 
     def _reminders(self, config: Config, report: Row, code: str) -> list[NewMessage]:
-        town = config.municipalities[report["municipality_code"]].name
-        rooms = [
-            room.title for room in linked_rooms(config, report["municipality_code"]) if room.link != "hq"
-        ]
+        town = _town_name(config, report["municipality_code"])
         out = []
         for person in config.municipalities[code].members:  # deputy mayor first: file order
             key = f"remind:{report['id']}:{code}:{person.key}"
@@ -90,7 +89,6 @@ class Reminders:
                 town,
                 parse_iso(report["created_at"]),
                 report["text"],
-                rooms,
                 sign_postback(self.bot_secret, report["id"]),
             )
             content["hotline"] = {"reminderFor": {"reportId": report["id"], "municipality": code}}
@@ -130,9 +128,9 @@ class Reminders:
     def _escalation_content(self, config: Config, report: Row, silent: list[str]) -> dict[str, Any]:
         return msg.escalation(
             report["label"],
-            config.municipalities[report["municipality_code"]].name,
+            _town_name(config, report["municipality_code"]),
             parse_iso(report["created_at"]),
-            [config.municipalities[c].name for c in silent],
+            [_town_name(config, c) for c in silent],
             config.reminders.hq_after_minutes,
         )
 
@@ -154,3 +152,9 @@ class Reminders:
                 return None
             return self._escalation_content(config, report, silent)  # the list as it is now
         return content
+
+
+def _town_name(config: Config, code: str) -> str:
+    """The town's name; its code if it has been removed from the configuration since."""
+    muni = config.municipalities.get(code)
+    return muni.name if muni else code

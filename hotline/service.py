@@ -16,9 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from hotline.boards import poll_readers
-from hotline.clock import Clock
+from hotline.clock import Clock, iso
 from hotline.config import Config
-from hotline.delivery import Sender
+from hotline.delivery import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.drills import Drills
 from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
 from hotline.relay import Relay
@@ -156,6 +156,17 @@ class Hotline:
             return content if self.drills.before_send(meta) else None
         return self.reminders.before_send(row, meta, content)
 
+    def sweep(self) -> None:
+        """Follow up what a crash or a failed write may have left: rows stuck 'sending',
+        receipts and notices not yet given. Runs at start-up and every 30 s."""
+        now = self.clock.now()
+        stale = self.storage.recover_stale(iso(now - STALE_AFTER))
+        if stale:
+            log.warning("%d messages were stuck while being sent; resending", stale)
+            self._outbox_wake.set()
+        for report_id in self.storage.reports_to_follow_up(iso(now - GIVE_UP_AFTER)):
+            self.relay.after_delivery(report_id)
+
     def poll_board(self) -> int:
         if not self.config().board_id:
             return 0
@@ -172,6 +183,8 @@ class Hotline:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+        self.sweep()
+        self.scheduler.every(30, self.sweep, "sweep")
         self.scheduler.every(30, self.reminders.run_due, "reminders")
         self.scheduler.every(10, self.drills.run_due, "drills")
         self.scheduler.every(60, self.poll_board, "board-readers")

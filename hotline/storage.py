@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT,
     error TEXT,
     failure_notified INTEGER NOT NULL DEFAULT 0,
-    interrupted INTEGER NOT NULL DEFAULT 0  -- times a crash left it 'sending' (a possible duplicate each)
+    interrupted INTEGER NOT NULL DEFAULT 0,  -- times a crash left it 'sending' (a possible duplicate each)
+    told_retrying INTEGER NOT NULL DEFAULT 0  -- 1: the poster was told it is retried; 2: told it arrived
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, priority, next_attempt_at, id);
 CREATE INDEX IF NOT EXISTS outbox_report ON outbox(report_id);
@@ -269,10 +270,13 @@ class Storage:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Also when COMMIT itself failed (disk full, I/O error): never leave this thread's
+            # connection inside a transaction that later calls would silently join.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -481,7 +485,8 @@ class Storage:
 
     def mark_retry(self, message_id: int, next_attempt_at: str, error: str) -> None:
         self._conn().execute(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? WHERE id = ?",
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ? "
+            "WHERE id = ? AND status = 'sending'",
             (next_attempt_at, error, message_id),
         )
 
@@ -498,6 +503,86 @@ class Storage:
             (message_id,),
         )
         return cur.rowcount == 1
+
+    def mark_told_retrying(self, message_ids: list[int]) -> None:
+        self._conn().executemany(
+            "UPDATE outbox SET told_retrying = 1 WHERE id = ? AND told_retrying = 0",
+            [(i,) for i in message_ids],
+        )
+
+    def mark_arrival_told(self, message_id: int) -> bool:
+        cur = self._conn().execute(
+            "UPDATE outbox SET told_retrying = 2 WHERE id = ? AND told_retrying = 1", (message_id,)
+        )
+        return cur.rowcount == 1
+
+    def reports_to_follow_up(self, since: str) -> list[int]:
+        """Recent reports whose receipt, arrival or failure notices may still be owed (a crash
+        between marking a row and following it up leaves them so)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT DISTINCT r.id FROM reports r "
+                "JOIN outbox o ON o.report_id = r.id AND o.purpose = 'report' "
+                "WHERE r.created_at >= ? AND (r.receipt_sent = 0 "
+                "OR (o.status = 'failed' AND o.failure_notified = 0) "
+                "OR (o.status = 'sent' AND o.told_retrying = 1)) ORDER BY r.id",
+                (since,),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def recover_stale(self, claimed_before: str) -> int:
+        """Rows stuck in 'sending' (their worker failed while marking them) go back to pending."""
+        cur = self._conn().execute(
+            "UPDATE outbox SET status = 'pending', interrupted = interrupted + 1 "
+            "WHERE status = 'sending' AND claimed_at < ?",
+            (claimed_before,),
+        )
+        return cur.rowcount
+
+    def last_reminder_to(self, user_ids: list[str]) -> int | None:
+        """The report of the newest reminder sent to this person (any of their identities)."""
+        marks = ", ".join("?" for _ in user_ids)
+        row = (
+            self._conn()
+            .execute(
+                f"SELECT report_id FROM outbox WHERE purpose = 'reminder' AND status = 'sent' "  # noqa: S608
+                f"AND user_id IN ({marks}) ORDER BY id DESC LIMIT 1",
+                user_ids,
+            )
+            .fetchone()
+        )
+        return int(row[0]) if row else None
+
+    def reports_relayed_to(self, channel_id: str, incident_id: int) -> list[int]:
+        """Text reports of an incident that were relayed to a room."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT DISTINCT r.id FROM reports r JOIN outbox o ON o.report_id = r.id "
+                "WHERE o.channel_id = ? AND o.purpose = 'report' AND r.incident_id = ? "
+                "AND r.kind != 'attachment' "
+                "ORDER BY r.id",
+                (channel_id, incident_id),
+            )
+            .fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def latest_report_of_town(self, code: str, since: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                "SELECT * FROM reports WHERE municipality_code = ? AND kind != 'attachment' "
+                "AND created_at >= ? "
+                "ORDER BY id DESC LIMIT 1",
+                (code, since),
+            )
+            .fetchone()
+        )
+        return row
 
     def recover_interrupted(self) -> int:
         """After a crash: rows left 'sending' go back to 'pending'. This is the one place a

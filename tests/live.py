@@ -131,9 +131,18 @@ class LiveStack(EmulatorSide):
         self.hotline.start()
         self.server = make_server(self.hotline, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.closing = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
         self.emulator.set_callback_url(f"{self.url}/callback")
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            # waitress' loop may trip over the sockets that close() shuts from this thread
+            if not self.closing:
+                raise
 
     def api(self, path: str) -> Any:
         response = requests.get(
@@ -143,6 +152,7 @@ class LiveStack(EmulatorSide):
         return response.json()
 
     def stop(self) -> None:
+        self.closing = True
         self.server.close()
         self.hotline.stop()
         super().stop()

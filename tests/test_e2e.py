@@ -63,7 +63,9 @@ def test_first_report_followup_photo_and_ack_through_the_emulator(
     wait_until(
         lambda: set(reports_sent(live, "土砂崩れ")) == linked, message="the report in every linked room"
     )
-    wait_until(lambda: any("3か所に送信しました" in t for t in texts_to(live, group)), message="the receipt")
+    wait_until(
+        lambda: any("3か所すべてに届きました" in t for t in texts_to(live, group)), message="the receipt"
+    )
 
     # A photo a minute later goes to the same rooms, downloaded and uploaded once.
     upload = requests.post(

@@ -59,7 +59,7 @@ def test_report_typed_on_the_talk_page_is_relayed_and_acknowledged(
     relayed = page.get_by_test_id("message").filter(has_text="【第一報】宇和島市 副市長")
     expect(relayed).to_have_count(1)
     expect(relayed.get_by_test_id("action-button")).to_have_text("確認しました")
-    expect(page.get_by_test_id("message").filter(has_text="3か所に送信しました")).to_have_count(1)
+    expect(page.get_by_test_id("message").filter(has_text="3か所すべてに届きました")).to_have_count(1)
 
     other = open_room(browser, live.base, supporter, group.channel_id)
     report = other.get_by_test_id("message").filter(has_text="【第一報】宇和島市 副市長")

@@ -1,0 +1,153 @@
+"""What goes wrong on a bad night: odd input, a failed lookup, a crash between steps, a
+very long report. Each case must lose nothing and tell people what happened."""
+
+from __future__ import annotations
+
+import json
+
+import responses
+
+from hotline.acknowledgements import sign_postback
+from tests.conftest import Bot, message_event
+from tests.test_relay import API, REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
+
+__all__ = ["lw"]
+
+
+def relayed(lw: FakeLineWorks, needle: str) -> set[str]:
+    return {
+        t
+        for kind, t, c in lw.sent
+        if kind == "channel" and needle in (c.get("contentText") or c.get("text") or "")
+    }
+
+
+def test_an_event_with_a_broken_character_does_not_block_the_reports_behind_it(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    poster = member(bot.config, UWAJIMA)
+    body = json.dumps(message_event(uid(poster), {"type": "text", "text": "第一報 土砂崩れ \ud83d 3か所"}))
+    assert bot.post_event(body.encode()).status_code == 200
+    bot.say(uid(member(bot.config, "384844")), "第一報 町内で停電")
+    bot.drain()
+    assert len(relayed(lw, "土砂崩れ")) == 3  # the broken character is replaced, the report goes
+    assert len(relayed(lw, "町内で停電")) == 2
+    assert bot.hotline.storage.inbox_counts() == {"done": 2}
+
+
+def test_a_very_long_report_fits_the_text_limit_in_every_room(bot: Bot, lw: FakeLineWorks) -> None:
+    poster = member(bot.config, UWAJIMA)
+    bot.say(uid(poster), "第一報 " + "被害状況を確認中。" * 400)
+    bot.drain()
+    copies = [c for kind, _, c in lw.sent if kind == "channel"]
+    assert len(copies) == 3
+    for content in copies:
+        assert content["type"] == "text" and len(content["text"]) == 2000
+        assert content["text"].endswith("（以下省略。全文は本部の記録にあります）")
+        assert content["quickReply"]["items"][0]["action"]["displayText"] == "確認しました"
+
+
+def test_a_failed_directory_lookup_is_tried_again_later(bot: Bot, lw: FakeLineWorks) -> None:
+    poster = member(bot.config, "384844")  # known only by e-mail: needs the users API
+    lw.users_forbidden = True
+    bot.say(uid(poster), "第一報 停電")
+    bot.drain()
+    assert len(bot.hotline.storage.refusals("stranger")) == 1
+    lw.users_forbidden = False  # the administrator grants the scope
+    bot.clock.advance(minutes=11)
+    bot.say(uid(poster), "第一報 停電が続いています")
+    bot.drain()
+    assert len(relayed(lw, "停電が続いています")) == 2
+
+
+def test_a_crash_between_sending_and_the_receipt_is_followed_up_by_the_sweep(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    poster = member(bot.config, UWAJIMA)
+    lw.fail[room(bot.config, "municipality-382035")] = [403]
+
+    def crash(report_id: int) -> None:
+        raise RuntimeError("killed here")
+
+    bot.hotline.sender.after_delivery = crash
+    bot.say(uid(poster), REPORT, room(bot.config, "group-team1"))
+    bot.drain()
+    assert lw.texts_to(room(bot.config, "group-team1")) == [
+        t for t in lw.texts_to(room(bot.config, "group-team1")) if "【第一報】" in t
+    ]  # no receipt yet
+    bot.hotline.sweep()
+    bot.drain()
+    assert lw.texts_to(room(bot.config, "group-team1"))[-1].startswith(
+        "第一報（03:12）は3か所中2か所に届きました。"
+    )
+    assert sum(t.startswith("【配信失敗】") for t in lw.texts_to(room(bot.config, "hq"))) == 1
+    bot.hotline.sweep()
+    bot.drain()
+    assert sum(t.startswith("【配信失敗】") for t in lw.texts_to(room(bot.config, "hq"))) == 1  # once
+
+
+def test_the_poster_hears_when_a_retried_room_arrives_even_if_another_failed(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    poster = member(bot.config, UWAJIMA)
+    lw.fail[room(bot.config, "hq")] = [500]
+    lw.fail[room(bot.config, "municipality-382035")] = [404]
+    bot.say(uid(poster), REPORT)
+    bot.drain()
+    bot.clock.advance(seconds=5)
+    bot.drain()
+    texts = lw.texts_to(uid(poster))
+    assert texts[0].startswith("第一報（03:12）は3か所中1か所に届きました。")
+    assert texts[-1] == "再送していた第一報（03:12）が「愛媛県災害対策本部 ホットライン」に届きました。"
+
+
+def test_a_typed_word_acknowledges_every_report_of_the_incident_in_that_room(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    poster = member(bot.config, UWAJIMA)
+    group = room(bot.config, "group-team1")
+    bot.say(uid(poster), REPORT, group)
+    bot.say(uid(poster), "第二報 避難所開設", group)
+    bot.drain()
+    bot.say(uid(member(bot.config, "382027")), "了解しました", group)
+    bot.drain()
+    assert [a["municipality_code"] for a in bot.hotline.storage.acks(1)] == ["382027"]
+    assert [a["municipality_code"] for a in bot.hotline.storage.acks(2)] == ["382027"]
+
+
+def test_typing_kakunin_to_the_bot_after_a_reminder_acknowledges_that_report(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    bot.say(uid(member(bot.config, UWAJIMA)), REPORT, room(bot.config, "group-team1"))
+    bot.drain()
+    bot.clock.advance(minutes=10)
+    bot.hotline.reminders.run_due()
+    bot.drain()
+    matsuno = member(bot.config, "384844")
+    bot.say(uid(matsuno), "確認しました")
+    bot.drain()
+    assert [(a["municipality_code"], a["via"]) for a in bot.hotline.storage.acks(1)] == [("384844", "word")]
+    assert sign_postback(bot.hotline.settings.credentials.bot_secret, 1)  # the button works too
+
+
+def test_a_photo_from_a_colleague_of_the_poster_joins_the_towns_report(bot: Bot, lw: FakeLineWorks) -> None:
+    download = f"{API}/bots/2000001/attachments/src-2"
+    lw.rsps.add(responses.GET, download, status=302, headers={"Location": "https://files.lw.test/p2"})
+    lw.rsps.add(responses.GET, "https://files.lw.test/p2", body=b"\x89PNG")
+    lw.rsps.add(
+        responses.POST,
+        f"{API}/bots/2000001/attachments",
+        json={"fileId": "up-2", "uploadUrl": "https://upload.lw.test/u/2"},
+    )
+    lw.rsps.add(responses.POST, "https://upload.lw.test/u/2", json={})
+    group = room(bot.config, "group-team1")
+    bot.say(uid(member(bot.config, UWAJIMA)), REPORT, group)
+    bot.drain()
+    staff = member(bot.config, UWAJIMA, "staff")
+    bot.post_event(message_event(uid(staff), {"type": "image", "fileId": "src-2"}, group))
+    bot.drain()
+    assert {t for _, t, c in lw.sent if c.get("type") == "image"} == {
+        room(bot.config, k) for k in ("group-team1", "municipality-382035", "hq")
+    }
+    attachment = bot.hotline.storage.reports_of_incident(1)[-1]
+    assert attachment["kind"] == "attachment" and attachment["poster_name"] == staff.name
