@@ -43,7 +43,9 @@ class Sender:
         threads: int = 16,
         after_delivery: Callable[[int], None] = lambda report_id: None,
         before_send: BeforeSend | None = None,
+        max_backoff: float = MAX_BACKOFF,
     ) -> None:
+        self.max_backoff = max_backoff
         self.storage = storage
         self.client = client
         self.clock = clock
@@ -159,7 +161,9 @@ class Sender:
         now = self.clock.now()
         too_old = now - parse_iso(row.created_at) > GIVE_UP_AFTER
         if exc.retryable and not too_old:
-            delay = exc.retry_after if exc.retry_after is not None else min(MAX_BACKOFF, 2.0**row.attempts)
+            delay = (
+                exc.retry_after if exc.retry_after is not None else min(self.max_backoff, 2.0**row.attempts)
+            )
             log.warning(
                 "outbox %s attempt %d failed (%s); retry in %.1f s",
                 row.id,

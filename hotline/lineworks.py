@@ -159,8 +159,10 @@ class LineWorksClient:
         limiter: RateLimiter | None = None,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
+        read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.credentials = credentials
+        self.timeout = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
         self._key = load_private_key(credentials.private_key_pem, "LW_API_PRIVATEKEY")
         self.limiter = limiter or RateLimiter(default_limits(240))
         self.session = session or requests.Session()
@@ -190,9 +192,7 @@ class LineWorksClient:
             "scope": self.credentials.scope,
         }
         try:
-            response = self.session.post(
-                self.credentials.auth_url, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
-            )
+            response = self.session.post(self.credentials.auth_url, data=form, timeout=self.timeout)
         except requests.RequestException as exc:
             raise LineWorksError(
                 f"token endpoint unreachable ({type(exc).__name__})", code="AUTH", retryable=True
@@ -249,7 +249,7 @@ class LineWorksClient:
                     data=data,
                     files=files,
                     headers=headers,
-                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    timeout=self.timeout,
                     allow_redirects=allow_redirects,
                 )
             except requests.Timeout:

@@ -47,7 +47,7 @@ class Hotline:
         self.settings = settings
         self._config = config
         self.clock = clock or Clock()
-        self.storage = storage or Storage(settings.database)
+        self.storage = storage or Storage(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms)
         credentials = settings.credentials
         if config.board_id and "board" not in credentials.scope.replace(",", " ").split():
             # Board posts and readers need the board scope; ask for it only when a board is
@@ -60,6 +60,7 @@ class Hotline:
                 time_scale=settings.rate_time_scale,
                 clock=self.clock.monotonic,
             ),
+            read_timeout=settings.http_timeout,
         )
         self._inbox_wake = threading.Event()
         self._outbox_wake = threading.Event()
@@ -95,6 +96,7 @@ class Hotline:
             threads=settings.send_threads,
             after_delivery=self.relay.after_delivery,
             before_send=self._before_send,
+            max_backoff=settings.max_backoff,
         )
         self.scheduler = Scheduler()
         self._stop = threading.Event()

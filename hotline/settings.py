@@ -51,6 +51,9 @@ class Settings:
     send_threads: int = 16
     attachment_window_minutes: int = 10
     max_body_bytes: int = 1_000_000
+    http_timeout: float = 15.0  # seconds to wait for LINE WORKS to answer one call
+    max_backoff: float = 60.0  # longest wait between two tries of a message
+    db_busy_timeout_ms: int = 5000  # how long a write waits for a lock held by another process
 
     @property
     def per_minute_limit(self) -> int:

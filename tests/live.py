@@ -121,11 +121,15 @@ class LiveStack(EmulatorSide):
     """Emulator + hotline in this process, both on real sockets."""
 
     def __init__(
-        self, config: Config, database: Path, extra_users: list[dict[str, Any]] | None = None
+        self,
+        config: Config,
+        database: Path,
+        extra_users: list[dict[str, Any]] | None = None,
+        **overrides: Any,
     ) -> None:
         super().__init__(config, extra_users)
         settings = Settings(
-            credentials=self.credentials, api_token="e2e-token", config_dir=ROOT, database=database
+            credentials=self.credentials, api_token="e2e-token", config_dir=ROOT, database=database, **overrides
         )
         self.hotline = Hotline(settings, config)
         self.hotline.start()
