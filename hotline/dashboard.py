@@ -33,6 +33,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from hotline import acknowledgements, incidents
 from hotline.acknowledgements import RELATION_LABELS
@@ -169,7 +170,8 @@ def session_allows_api() -> bool:
     return request.method in SAFE_METHODS or _csrf_valid(request.headers.get(CSRF_HEADER))
 
 
-def _check_csrf() -> None:
+def check_csrf() -> None:
+    """Abort with 400 unless the form carries this session's CSRF token."""
     if not _csrf_valid(request.form.get(CSRF_FIELD)):
         abort(400, CSRF_MESSAGE)
 
@@ -186,17 +188,30 @@ def _template_globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "dashboard_logged_in": logged_in}
 
 
+def login_required(*, as_json: bool) -> BaseResponse | None:
+    """None when logged in; else a 401 JSON (for the polled routes) or a redirect to the login
+    page that comes back here. Other blueprints' before_request hooks call this too."""
+    if logged_in():
+        return None
+    if as_json:
+        return json_response({"error": "ログインしてください。"}, 401)
+    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+
+
 @dashboard.before_request
 def _require_login() -> Any:
-    if request.endpoint in ("dashboard.login", "dashboard.static") or logged_in():
+    if request.endpoint in ("dashboard.login", "dashboard.static"):
         return None
-    if request.endpoint == "dashboard.incident_json":
-        return _json({"error": "ログインしてください。"}, 401)
-    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    return login_required(as_json=request.endpoint == "dashboard.incident_json")
 
 
 @dashboard.after_request
 def _headers(response: Response) -> Response:
+    return security_headers(response, cache=request.endpoint == "dashboard.static")
+
+
+def security_headers(response: Response, *, cache: bool = False) -> Response:
+    """The dashboard's CSP and friends; pages (not static files) are never cached."""
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -205,17 +220,22 @@ def _headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    if request.endpoint != "dashboard.static":
+    if not cache:
         response.headers["Cache-Control"] = "no-store"  # incident records stay off shared caches
     return response
 
 
 @dashboard.errorhandler(HTTPException)
 def _error(exc: HTTPException) -> Any:
+    return error_response(exc, as_json=request.endpoint == "dashboard.incident_json")
+
+
+def error_response(exc: HTTPException, *, as_json: bool) -> Any:
+    """A Japanese error page (or JSON for the polled routes) for an HTTP error."""
     code = exc.code or 500
     message = exc.description if _is_japanese(exc.description) else _GENERIC_ERRORS.get(code, "エラーです。")
-    if request.endpoint == "dashboard.incident_json":
-        return _json({"error": message}, code)
+    if as_json:
+        return json_response({"error": message}, code)
     return render_template("dashboard_error.html", code=code, message=message), code
 
 
@@ -233,7 +253,7 @@ def _is_japanese(text: str | None) -> bool:
     return bool(text) and any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text or "")
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200) -> Response:
     """JSON with <, > and & escaped, so that no report text reads as markup even if sniffed."""
     body = (
         json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -267,7 +287,7 @@ def login() -> Any:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    _check_csrf()
+    check_csrf()
     given = request.form.get("token", "")
     expected = _hotline().settings.api_token
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
@@ -283,7 +303,7 @@ def login() -> Any:
 
 @dashboard.post("/logout")
 def logout() -> Any:
-    _check_csrf()
+    check_csrf()
     session.clear()
     return redirect(url_for("dashboard.login"))
 
@@ -515,7 +535,7 @@ def incident_page(incident_id: int) -> Any:
 
 @dashboard.get("/incidents/<int:incident_id>.json")
 def incident_json(incident_id: int) -> Response:
-    return _json(_incident_or_404(incident_id))
+    return json_response(_incident_or_404(incident_id))
 
 
 @dashboard.get("/incidents/<int:incident_id>.csv")

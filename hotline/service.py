@@ -186,6 +186,10 @@ class Hotline:
             thread.start()
             self._threads.append(thread)
         self.sweep()
+        try:
+            self.drills.run_due()  # a drill due while we were down fires now, not in 10 s
+        except Exception:
+            log.exception("drills at start-up failed; the scheduler tries again")
         self.scheduler.every(30, self.sweep, "sweep")
         self.scheduler.every(30, self.reminders.run_due, "reminders")
         self.scheduler.every(10, self.drills.run_due, "drills")

@@ -869,6 +869,14 @@ class Storage:
             .fetchall()
         )
 
+    def outbox_of_run(self, run_id: int) -> list[sqlite3.Row]:
+        """The questions and reminders of a drill run."""
+        return (
+            self._conn()
+            .execute("SELECT * FROM outbox WHERE dedupe_key LIKE ? ORDER BY id", (f"drill:{run_id}:ask:%",))
+            .fetchall()
+        )
+
     def cancel_pending(self, dedupe_prefix: str, now: str, why: str) -> int:
         cur = self._conn().execute(
             "UPDATE outbox SET status = 'cancelled', sent_at = ?, error = ? "

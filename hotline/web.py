@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hotline import acknowledgements
+from hotline import acknowledgements, drill_pages
 from hotline import dashboard as dashboard_module
 from hotline.clock import iso
 from hotline.counterparts import linked_municipalities
@@ -277,5 +277,6 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(door)
     app.register_blueprint(api)
     app.register_blueprint(dashboard_module.dashboard)
+    app.register_blueprint(drill_pages.drills)
     app.register_error_handler(HTTPException, _json_error)
     return app

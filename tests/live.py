@@ -129,7 +129,11 @@ class LiveStack(EmulatorSide):
     ) -> None:
         super().__init__(config, extra_users)
         settings = Settings(
-            credentials=self.credentials, api_token="e2e-token", config_dir=ROOT, database=database, **overrides
+            credentials=self.credentials,
+            api_token="e2e-token",
+            config_dir=ROOT,
+            database=database,
+            **overrides,
         )
         self.hotline = Hotline(settings, config)
         self.hotline.start()

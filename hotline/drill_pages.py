@@ -1,0 +1,632 @@
+"""The drill coordinator's pages (`/dashboard/drills`): the list of drills, the creation form
+with its confirmation step, each drill's live page, and the history of closed runs.
+
+They sit behind the dashboard's login and reuse its CSRF token, security headers, error page
+and escaped JSON (hotline/dashboard.py). Every POST needs the session's CSRF token. The drill
+page polls `/dashboard/drills/<id>.json`; static/drills.js rebuilds the live sections from it
+with `textContent` and draws the answer-rate chart as inline SVG.
+
+An unannounced drill's moment (`drills.run_at` for schedule "window") is never read here:
+such a drill shows its window, and once it has fired, the time its run fired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from hotline import dashboard
+from hotline.clock import JST, iso, jst, parse_iso
+from hotline.config import MUNICIPALITY_ROLES, Config
+from hotline.drills import SAFETY, DrillError, Targets, send_minutes
+from hotline.service import Hotline
+
+CRON_EXAMPLE = "0 9 1-7 * mon"
+CRON_EXAMPLE_MEANING = "毎月第1月曜 9:00"
+KIND_LABELS = {"drill": "訓練", "real": "実参集"}
+DRILL_STATUS_LABELS = {"scheduled": "予定", "cancelled": "取り消し済み", "done": "実施済み"}
+RUN_STATUS_LABELS = {
+    "running": "実施中",
+    "closed": "締め切り済み",
+    "aborted": "中止",
+    "missed": "未実施（サーバー停止中）",
+}
+WHEN_CHOICES = ("now", "at", "cron", "window")
+JSON_ENDPOINTS = frozenset({"drills.drill_json"})
+REAL_CONFIRM_MESSAGE = "実参集を作成するには「訓練ではなく実際の参集です」の確認にチェックを入れてください。"
+
+drills = Blueprint("drills", __name__, url_prefix="/dashboard/drills")
+
+
+def role_labels() -> dict[str, str]:
+    """Municipal roles with their Japanese titles (副市長・副町長 where cities and towns differ)."""
+    return {
+        role: city if city == town else f"{city}・{town}" for role, (city, town) in MUNICIPALITY_ROLES.items()
+    }
+
+
+# -- login, CSRF, headers: the dashboard's ------------------------------------------------------
+
+
+@drills.before_request
+def _guard() -> Any:
+    refused = dashboard.login_required(as_json=request.endpoint in JSON_ENDPOINTS)
+    if refused is not None:
+        return refused
+    if request.method not in dashboard.SAFE_METHODS:
+        dashboard.check_csrf()
+    return None
+
+
+@drills.after_request
+def _headers(response: Response) -> Response:
+    return dashboard.security_headers(response)
+
+
+@drills.errorhandler(HTTPException)
+def _error(exc: HTTPException) -> Any:
+    return dashboard.error_response(exc, as_json=request.endpoint in JSON_ENDPOINTS)
+
+
+def _hotline() -> Hotline:
+    hotline: Hotline = current_app.extensions["hotline"]
+    return hotline
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def _when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC stamp as JST text for people ('' for none)."""
+    return jst(parse_iso(value)).strftime(fmt) if value else ""
+
+
+def _rate_text(answered: int, targets: int, rate: float) -> str:
+    return f"{answered}/{targets}人（{rate * 100:.0f}%）"
+
+
+def _median_text(minutes: float | None) -> str:
+    return "—" if minutes is None else f"{minutes:g}分"
+
+
+def _estimate_text(count: int, per_minute_limit: int) -> str:
+    return f"対象 {count}人・送信に約{send_minutes(count, per_minute_limit)}分"
+
+
+def _next_cron(cron: str, now: datetime) -> str:
+    try:
+        moment = CronTrigger.from_crontab(cron, timezone=JST).get_next_fire_time(None, jst(now))
+    except ValueError:
+        return ""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else ""
+
+
+def _targets_text(config: Config, targets: Mapping[str, list[str]]) -> str:
+    parts = []
+    if targets.get("municipalities"):
+        names = [
+            config.municipalities[c].name if c in config.municipalities else c
+            for c in targets["municipalities"]
+        ]
+        parts.append("市町: " + "、".join(names))
+    if targets.get("roles"):
+        labels = role_labels()
+        parts.append("役職: " + "、".join(labels.get(r, r) for r in targets["roles"]))
+    if targets.get("rooms"):
+        titles = {room.key: room.title for room in config.rooms}
+        parts.append("部屋: " + "、".join(titles.get(k, k) for k in targets["rooms"]))
+    if targets.get("members"):
+        parts.append(f"個別指定 {len(targets['members'])}人")
+    return " ／ ".join(parts) or "—"
+
+
+def _schedule_text(drill: sqlite3.Row, runs: list[sqlite3.Row], now: datetime) -> str:
+    """When the drill happens, in JST. An unannounced drill shows only its window (and, once
+    fired, when its run fired): its drawn moment is never shown."""
+    fired = [r for r in runs if r["fired_at"]]
+    schedule = drill["schedule"]
+    if schedule == "window":
+        text = f"抜き打ち {_when(drill['window_start'])}〜{_when(drill['window_end'])} のどこか"
+        if fired:
+            text += f"（{_when(fired[0]['fired_at'])} に実施）"
+        return text
+    if schedule == "cron":
+        text = f"繰り返し「{drill['cron']}」"
+        if drill["status"] == "scheduled":
+            upcoming = _next_cron(drill["cron"], now)
+            if upcoming:
+                text += f"（次回 {upcoming}）"
+        return text
+    if schedule == "now":
+        return f"今すぐ（{_when(fired[0]['fired_at'])} に実施）" if fired else "今すぐ（まもなく開始）"
+    return _when(drill["run_at"])
+
+
+def _status(drill: sqlite3.Row, runs: list[sqlite3.Row]) -> tuple[str, str]:
+    if any(r["status"] == "running" for r in runs):
+        return "running", RUN_STATUS_LABELS["running"]
+    if drill["status"] == "scheduled" and drill["schedule"] == "now" and not runs:
+        return "starting", "まもなく開始"
+    return drill["status"], DRILL_STATUS_LABELS.get(drill["status"], drill["status"])
+
+
+# -- view models (the pages and the JSON share them) --------------------------------------------
+
+
+def _run_row(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
+    fired = bool(run["fired_at"])
+    summary = hotline.drills.summary(run["id"]) if fired else None
+    return {
+        "id": run["id"],
+        "status": run["status"],
+        "statusLabel": RUN_STATUS_LABELS.get(run["status"], run["status"]),
+        "firedAt": _when(run["fired_at"]) if fired else f"（予定 {_when(run['scheduled_for'])}）",
+        "deadlineAt": _when(run["deadline_at"]),
+        "rate": (
+            _rate_text(summary["answered"], summary["targets"], summary["answerRate"]) if summary else "—"
+        ),
+        "median": _median_text(summary["medianMinutesToAnswer"]) if summary else "—",
+        "csvUrl": url_for("drills.run_csv", run_id=run["id"]) if fired else None,
+    }
+
+
+def _live(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
+    """The live view of one fired run: rate, chart data, safety, forecast, the silent."""
+    s = hotline.drills.summary(run["id"])
+    fired = parse_iso(run["fired_at"])
+    deadline_minutes = (parse_iso(run["deadline_at"]) - fired).total_seconds() / 60
+    curve = hotline.drills.answer_curve(run["id"])
+    elapsed: float | None = None
+    if run["status"] == "running":
+        elapsed = min(deadline_minutes, max(0.0, (hotline.clock.now() - fired).total_seconds() / 60))
+    elif run["status"] == "closed":
+        elapsed = deadline_minutes
+    towns = s["municipalities"]
+    total = {
+        key: sum(t[key] for t in towns) for key in ("targets", "answered", "by30", "by60", "by180", "cannot")
+    }
+    return {
+        "runId": run["id"],
+        "status": run["status"],
+        "statusLabel": RUN_STATUS_LABELS.get(run["status"], run["status"]),
+        "running": run["status"] == "running",
+        "firedAt": _when(run["fired_at"], "%Y-%m-%d %H:%M:%S"),
+        "deadlineAt": _when(run["deadline_at"]),
+        "targets": s["targets"],
+        "answered": s["answered"],
+        "answerRate": s["answerRate"],
+        "rateText": _rate_text(s["answered"], s["targets"], s["answerRate"]),
+        "lateAnswers": s["lateAnswers"],
+        "median": _median_text(s["medianMinutesToAnswer"]),
+        "safety": [{"label": label, "count": s["safety"].get(label, 0)} for label in SAFETY],
+        "forecast": [
+            {
+                "code": t["code"],
+                "name": t["name"],
+                "cells": [f"{t['answered']}/{t['targets']}", t["by30"], t["by60"], t["by180"], t["cannot"]],
+            }
+            for t in towns
+        ],
+        "forecastTotal": [
+            f"{total['answered']}/{total['targets']}",
+            total["by30"],
+            total["by60"],
+            total["by180"],
+            total["cannot"],
+        ],
+        "silent": s["silent"],
+        "curve": curve,
+        "elapsedMinutes": None if elapsed is None else round(elapsed, 2),
+        "deadlineMinutes": round(deadline_minutes, 2),
+        "csvUrl": url_for("drills.run_csv", run_id=run["id"]),
+    }
+
+
+def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
+    """Everything the drill page shows; None for an unknown drill."""
+    drill = hotline.storage.drill(drill_id)
+    if drill is None:
+        return None
+    config = hotline.config()
+    now = hotline.clock.now()
+    runs = hotline.storage.runs(drill_id)
+    status, status_label = _status(drill, runs)
+    targets = json.loads(drill["targets"])
+    resolved = Targets(**{k: tuple(v) for k, v in targets.items()}).resolve(config)
+    running = next((r for r in reversed(runs) if r["status"] == "running"), None)
+    shown = running or next((r for r in reversed(runs) if r["fired_at"]), None)
+    return {
+        "drill": {
+            "id": drill["id"],
+            "title": drill["title"],
+            "kind": drill["kind"],
+            "kindLabel": KIND_LABELS.get(drill["kind"], drill["kind"]),
+            "schedule": _schedule_text(drill, runs, now),
+            "status": status,
+            "statusLabel": status_label,
+            "targets": _targets_text(config, targets),
+            "estimate": _estimate_text(len(resolved), hotline.settings.per_minute_limit),
+            "deadlineMinutes": drill["deadline_minutes"],
+            "remindMinutes": "、".join(f"{m}分後" for m in json.loads(drill["remind_minutes"])) or "なし",
+            "createdAt": _when(drill["created_at"]),
+            "createdBy": drill["created_by"],
+        },
+        "actions": {
+            "abortRunId": running["id"] if running else None,
+            "abortConfirm": "実施中の回を中止し、対象者全員に中止を知らせます。よろしいですか？",
+            "cancelConfirm": "この予定を取り消します。取り消した訓練は実施されません。よろしいですか？",
+            "fireConfirm": (
+                "【実参集】として、対象者全員にいま参集確認を送ります。訓練ではありません。よろしいですか？"
+                if drill["kind"] == "real"
+                else "【訓練】として、対象者全員にいま質問を送ります。よろしいですか？"
+            ),
+            "cancel": drill["status"] == "scheduled",
+            "fire": running is None and drill["status"] != "cancelled",
+        },
+        "runs": [_run_row(hotline, r) for r in reversed(runs)],
+        "live": _live(hotline, shown) if shown is not None else None,
+        "updatedAt": _when(iso(now), "%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _list_item(hotline: Hotline, drill: sqlite3.Row, now: datetime) -> dict[str, Any]:
+    runs = hotline.storage.runs(drill["id"])
+    status, status_label = _status(drill, runs)
+    last = runs[-1] if runs else None
+    last_text = "—"
+    if last is not None:
+        row = _run_row(hotline, last)
+        last_text = row["rate"] if last["fired_at"] else row["statusLabel"]
+        if last["fired_at"] and last["status"] != "closed":
+            last_text += f"（{row['statusLabel']}）"
+    return {
+        "id": drill["id"],
+        "title": drill["title"],
+        "kind": drill["kind"],
+        "kindLabel": KIND_LABELS.get(drill["kind"], drill["kind"]),
+        "schedule": _schedule_text(drill, runs, now),
+        "status": status,
+        "statusLabel": status_label,
+        "lastRun": last_text,
+    }
+
+
+# -- the creation form --------------------------------------------------------------------------
+
+
+@dataclass
+class DrillForm:
+    """The form's fields as typed (strings), so that a refused form comes back as it was."""
+
+    title: str = ""
+    kind: str = "drill"
+    confirm_real: str = ""
+    municipality: list[str] = field(default_factory=list)
+    role: list[str] = field(default_factory=list)
+    room: list[str] = field(default_factory=list)
+    when: str = "now"
+    at: str = ""
+    cron: str = ""
+    window_start: str = ""
+    window_end: str = ""
+    deadline_minutes: str = "60"
+    remind_minutes: str = "10,20"
+    report_channel_id: str = ""
+
+    @classmethod
+    def from_form(cls, form: Any) -> DrillForm:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in ("municipality", "role", "room"):
+                values[f.name] = [v for v in form.getlist(f.name) if isinstance(v, str)]
+            elif f.name in form:
+                values[f.name] = str(form.get(f.name, ""))[:500]
+        return cls(**values)
+
+    def hidden(self) -> list[tuple[str, str]]:
+        """The fields as (name, value) pairs, for the confirmation step's hidden inputs."""
+        out: list[tuple[str, str]] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                out.extend((f.name, v) for v in value)
+            else:
+                out.append((f.name, value))
+        return out
+
+    def targets(self) -> Targets:
+        return Targets(
+            municipalities=tuple(self.municipality), roles=tuple(self.role), rooms=tuple(self.room)
+        )
+
+    def definition(self, config: Config) -> dict[str, Any]:
+        """Keyword arguments for `Drills.create`; DrillError (Japanese) for what cannot be read."""
+        if self.kind not in KIND_LABELS:
+            raise DrillError("種別は「訓練」か「実参集」です。")
+        if self.kind == "real" and not self.confirm_real:
+            raise DrillError(REAL_CONFIRM_MESSAGE)
+        unknown_roles = [r for r in self.role if r not in MUNICIPALITY_ROLES]
+        if unknown_roles:
+            raise DrillError("役職が正しくありません: " + "、".join(unknown_roles))
+        if self.report_channel_id and not any(
+            r.channel_id == self.report_channel_id for r in config.rooms if r.channel_id
+        ):
+            raise DrillError("結果の送り先の部屋が見つかりません。")
+        out: dict[str, Any] = {
+            "title": self.title,
+            "kind": self.kind,
+            "targets": self.targets(),
+            "created_by": "dashboard",
+            "deadline_minutes": _minutes(self.deadline_minutes, "締め切り"),
+            "remind_minutes": _minute_list(self.remind_minutes),
+            "report_channel_id": self.report_channel_id,
+        }
+        if self.when == "at":
+            out["at"] = _local(self.at, "実施日時")
+        elif self.when == "cron":
+            if not self.cron.strip():
+                raise DrillError(f"繰り返しの指定を入力してください（例: {CRON_EXAMPLE}）。")
+            out["cron"] = self.cron.strip()
+        elif self.when == "window":
+            out["window"] = (
+                _local(self.window_start, "抜き打ちの開始"),
+                _local(self.window_end, "抜き打ちの終了"),
+            )
+        elif self.when != "now":
+            raise DrillError("実施のタイミングを選んでください。")
+        return out
+
+
+def _minutes(value: str, what: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise DrillError(f"{what}は分の数（整数）で入力してください。") from None
+
+
+def _minute_list(value: str) -> tuple[int, ...]:
+    parts = [p for p in re.split(r"[,、，\s]+", value.strip()) if p]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise DrillError(
+            "催促は「10,20」のように、開始から何分後かをカンマで区切って入力してください。"
+        ) from None
+
+
+def _local(value: str, what: str) -> datetime:
+    """A datetime-local value, read as Japan time."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise DrillError(f"{what}を日時で入力してください。") from None
+    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment
+
+
+class _DryRun(Exception):
+    """Raised inside a transaction to roll back a trial `Drills.create`."""
+
+
+def _validate(hotline: Hotline, definition: dict[str, Any]) -> None:
+    """Run `Drills.create` and roll it back: the confirmation step refuses exactly what saving
+    would refuse (DrillError), and stores nothing."""
+    try:
+        with hotline.storage.transaction():
+            hotline.drills.create(**definition)
+            raise _DryRun
+    except _DryRun:
+        pass
+
+
+def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict[str, Any]) -> dict[str, Any]:
+    people = form.targets().resolve(config)
+    towns: dict[str, int] = {}
+    for person in people:
+        muni = config.municipalities.get(person.municipality_code or "")
+        name = muni.name if muni is not None else config.hq_name
+        towns[name] = towns.get(name, 0) + 1
+    if "at" in definition:
+        when = f"{jst(definition['at']):%Y-%m-%d %H:%M}"
+    elif "cron" in definition:
+        upcoming = _next_cron(definition["cron"], hotline.clock.now())
+        when = f"繰り返し「{definition['cron']}」（次回 {upcoming}）"
+    elif "window" in definition:
+        start, end = definition["window"]
+        when = (
+            f"抜き打ち {jst(start):%Y-%m-%d %H:%M}〜{jst(end):%Y-%m-%d %H:%M} のどこか"
+            "（実施時刻は表示されません）"
+        )
+    else:
+        when = "今すぐ（作成後、10秒ほどで開始します）"
+    return {
+        "count": len(people),
+        "estimate": _estimate_text(len(people), hotline.settings.per_minute_limit),
+        "towns": sorted(towns.items(), key=lambda kv: -kv[1]),
+        "when": when,
+        "kindLabel": KIND_LABELS[form.kind],
+        "targets": _targets_text(
+            config, {"municipalities": form.municipality, "roles": form.role, "rooms": form.room}
+        ),
+        "deadline": f"{definition['deadline_minutes']}分後",
+        "remind": "、".join(f"{m}分後" for m in definition["remind_minutes"]) or "なし",
+    }
+
+
+def _form_page(form: DrillForm, *, error: str | None = None, preview: dict[str, Any] | None = None) -> Any:
+    config = _hotline().config()
+    return render_template(
+        "drill_new.html",
+        form=form,
+        error=error,
+        preview=preview,
+        municipalities=list(config.municipalities.values()),
+        roles=role_labels(),
+        rooms=list(config.rooms),
+        report_rooms=[r for r in config.rooms if r.channel_id],
+        cron_example=CRON_EXAMPLE,
+        cron_example_meaning=CRON_EXAMPLE_MEANING,
+    )
+
+
+# -- pages --------------------------------------------------------------------------------------
+
+
+@drills.get("/")
+def index() -> Any:
+    hotline = _hotline()
+    now = hotline.clock.now()
+    items = [_list_item(hotline, d, now) for d in hotline.storage.drills()]
+    return render_template("drill_list.html", drills=items)
+
+
+@drills.route("/new", methods=["GET", "POST"])
+def new() -> Any:
+    if request.method == "GET":
+        return _form_page(DrillForm())
+    hotline = _hotline()
+    config = hotline.config()
+    form = DrillForm.from_form(request.form)
+    step = request.form.get("step", "confirm")
+    if step == "edit":
+        return _form_page(form)
+    try:
+        definition = form.definition(config)
+        if step != "create":
+            _validate(hotline, definition)
+            return _form_page(form, preview=_preview(hotline, config, form, definition))
+        drill_id = hotline.drills.create(**definition)
+    except DrillError as exc:
+        return _form_page(form, error=str(exc)), 400
+    flash(f"「{form.title.strip()}」を作成しました。", "ok")
+    return redirect(url_for("drills.page", drill_id=drill_id))
+
+
+@drills.get("/<int:drill_id>")
+def page(drill_id: int) -> Any:
+    view = _view_or_404(drill_id)
+    return render_template("drill_page.html", view=view, poll_ms=dashboard.POLL_INTERVAL_MS)
+
+
+@drills.get("/<int:drill_id>.json")
+def drill_json(drill_id: int) -> Response:
+    return dashboard.json_response(_view_or_404(drill_id))
+
+
+def _view_or_404(drill_id: int) -> dict[str, Any]:
+    view = drill_view(_hotline(), drill_id)
+    if view is None:
+        abort(404, f"訓練（ID {drill_id}）は見つかりません。")
+    return view
+
+
+def _drill_or_404(drill_id: int) -> sqlite3.Row:
+    drill = _hotline().storage.drill(drill_id)
+    if drill is None:
+        abort(404, f"訓練（ID {drill_id}）は見つかりません。")
+    return drill
+
+
+@drills.post("/<int:drill_id>/abort")
+def abort_run(drill_id: int) -> Any:
+    hotline = _hotline()
+    _drill_or_404(drill_id)
+    running = [r for r in hotline.storage.runs(drill_id, status="running")]
+    wanted = request.form.get("run_id", "")
+    run = next((r for r in running if str(r["id"]) == wanted), None)
+    if run is not None and hotline.drills.abort(run["id"]):
+        flash("中止しました。対象者全員に中止を知らせます。", "ok")
+    else:
+        flash("中止できませんでした（実施中ではありません）。", "error")
+    return redirect(url_for("drills.page", drill_id=drill_id))
+
+
+@drills.post("/<int:drill_id>/cancel")
+def cancel(drill_id: int) -> Any:
+    _drill_or_404(drill_id)
+    if _hotline().drills.cancel(drill_id):
+        flash("予定を取り消しました。この訓練はもう実施されません。", "ok")
+    else:
+        flash("取り消せませんでした（予定の訓練ではありません）。", "error")
+    return redirect(url_for("drills.page", drill_id=drill_id))
+
+
+@drills.post("/<int:drill_id>/fire")
+def fire(drill_id: int) -> Any:
+    hotline = _hotline()
+    drill = _drill_or_404(drill_id)
+    if drill["status"] == "cancelled":
+        flash("取り消した訓練は実施できません。新しく作成してください。", "error")
+    elif hotline.storage.runs(drill_id, status="running"):
+        flash("実施中の回があります。終わってから実施してください。", "error")
+    elif hotline.drills.fire(drill_id) is None:
+        flash("実施できませんでした。少し待ってから、もう一度お試しください。", "error")
+    else:
+        flash("開始しました。対象者に質問を送っています。", "ok")
+    return redirect(url_for("drills.page", drill_id=drill_id))
+
+
+@drills.get("/runs/<int:run_id>.csv")
+def run_csv(run_id: int) -> Response:
+    hotline = _hotline()
+    run = hotline.storage.run(run_id)
+    if run is None or not run["fired_at"]:
+        abort(404, f"実施回（ID {run_id}）は見つかりません。")
+    response = Response(hotline.drills.csv(run_id), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f"attachment; filename=drill-run-{run_id}.csv"
+    return response
+
+
+@drills.get("/history")
+def history() -> Any:
+    hotline = _hotline()
+    chosen = request.args.get("drill", type=int)
+    titles = {d["id"]: d for d in hotline.storage.drills()}
+    rows = []
+    for run in hotline.storage.runs(chosen, status="closed"):
+        drill = titles.get(run["drill_id"])
+        if drill is None or not run["fired_at"]:
+            continue
+        s = hotline.drills.summary(run["id"])
+        rows.append(
+            {
+                "runId": run["id"],
+                "drillId": drill["id"],
+                "title": drill["title"],
+                "kind": drill["kind"],
+                "kindLabel": KIND_LABELS.get(drill["kind"], drill["kind"]),
+                "firedAt": _when(run["fired_at"]),
+                "short": _when(run["fired_at"], "%m/%d"),
+                "sortKey": run["fired_at"],
+                "answerRate": s["answerRate"],
+                "rateText": _rate_text(s["answered"], s["targets"], s["answerRate"]),
+                "median": s["medianMinutesToAnswer"],
+                "medianText": _median_text(s["medianMinutesToAnswer"]),
+                "safety": "・".join(f"{k}{v}" for k, v in s["safety"].items()),
+            }
+        )
+    rows.sort(key=lambda r: r["sortKey"])
+    return render_template(
+        "drill_history.html",
+        rows=rows,
+        drills=list(titles.values()),
+        chosen=chosen,
+    )
