@@ -38,6 +38,16 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reload(args: argparse.Namespace) -> int:
+    """Validate the files and, when valid, mark them changed so that the running bot (which
+    looks every 5 seconds) uses them. A broken configuration is never handed over."""
+    code = _check(args)
+    if code == 0:
+        os.utime(Path(args.config) / config_module.COUNTERPARTS_FILE)
+        print("The running hotline picks this configuration up within 5 seconds.")
+    return code
+
+
 def _serve(args: argparse.Namespace) -> int:
     from hotline import server
 
@@ -190,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="validate counterparts.toml and rooms/*.toml; list every mistake")
     sub.add_parser("serve", help="run the bot with the credentials in the environment")
+    sub.add_parser("reload", help="validate the configuration and have the running bot use it")
     _add_drill_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -197,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "drill":
         return _drill(args)
+    if args.command == "reload":
+        return _reload(args)
     return _serve(args)
 
 

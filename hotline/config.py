@@ -577,3 +577,17 @@ def _load_rooms(
             )
         )
     return tuple(rooms)
+
+
+def fingerprint(root: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when anyone edits the configuration files: names, sizes, mtimes."""
+    root = Path(root)
+    files = [root / COUNTERPARTS_FILE, *sorted((root / ROOMS_DIR).glob("*.toml"))]
+    out = []
+    for file in files:
+        try:
+            stat = file.stat()
+        except OSError:
+            continue
+        out.append((str(file.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(out)

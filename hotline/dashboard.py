@@ -185,7 +185,9 @@ def _safe_next(target: str | None) -> str:
 
 @dashboard.app_context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "dashboard_logged_in": logged_in}
+    hotline: Hotline | None = current_app.extensions.get("hotline")
+    problems = [str(p) for p in hotline.config_problems] if hotline is not None else []
+    return {"csrf_token": csrf_token, "dashboard_logged_in": logged_in, "config_problems": problems}
 
 
 def login_required(*, as_json: bool) -> BaseResponse | None:

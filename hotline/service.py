@@ -15,9 +15,10 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from hotline import config as config_module
 from hotline.boards import poll_readers
 from hotline.clock import Clock, iso
-from hotline.config import Config
+from hotline.config import Config, ConfigError, Problem
 from hotline.delivery import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.drills import Drills
 from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
@@ -102,6 +103,8 @@ class Hotline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._retry_at: dict[int, float] = {}
+        self.config_problems: list[Problem] = []  # of a refused hand edit; shown to administrators
+        self._config_fingerprint = config_module.fingerprint(settings.config_dir)
         # rejections at the door, shown by /healthz (for the fault suite and operators)
         self.counters: Counter[str] = Counter()
 
@@ -112,6 +115,35 @@ class Hotline:
         """Use a new validated configuration from now on (reports in flight keep their rooms:
         their outbox rows already name them)."""
         self._config = config
+
+    def reload_config(self) -> list[Problem]:
+        """Read the configuration files again. A valid one is used at once; a broken one is
+        refused, the last good one keeps running, and the problems are kept for
+        administrators (dashboard banner, /healthz). Returns the problems ([] when fine)."""
+        try:
+            config = config_module.load(self.settings.config_dir)
+        except ConfigError as exc:
+            if exc.problems != self.config_problems:
+                log.error("configuration change refused, the last good one keeps running:\n%s", exc)
+            self.config_problems = list(exc.problems)
+            return self.config_problems
+        self.replace_config(config)
+        if self.config_problems:
+            log.info("configuration fixed and loaded")
+        else:
+            log.info("configuration reloaded")
+        self.config_problems = []
+        return []
+
+    def check_config_files(self) -> bool:
+        """Reload when counterparts.toml or a rooms/*.toml file changed (hand edits, or
+        `hotline reload`). Returns whether a change was seen."""
+        fingerprint = config_module.fingerprint(self.settings.config_dir)
+        if fingerprint == self._config_fingerprint:
+            return False
+        self._config_fingerprint = fingerprint
+        self.reload_config()
+        return True
 
     def wake_inbox(self) -> None:
         self._inbox_wake.set()
@@ -191,6 +223,7 @@ class Hotline:
         except Exception:
             log.exception("drills at start-up failed; the scheduler tries again")
         self.scheduler.every(30, self.sweep, "sweep")
+        self.scheduler.every(5, self.check_config_files, "config-files")
         self.scheduler.every(30, self.reminders.run_due, "reminders")
         self.scheduler.every(10, self.drills.run_due, "drills")
         self.scheduler.every(60, self.poll_board, "board-readers")

@@ -85,7 +85,17 @@ def healthz() -> Any:
         outbox = hotline.storage.outbox_counts()
     except sqlite3.Error:
         return jsonify(status="error", detail="database unavailable"), 503
-    return jsonify(status="ok", inbox=inbox, outbox=outbox, counters=dict(hotline.counters))
+    return jsonify(
+        status="ok",
+        inbox=inbox,
+        outbox=outbox,
+        counters=dict(hotline.counters),
+        # A refused hand edit: the last good configuration is running.
+        config={
+            "status": "refused_edit" if hotline.config_problems else "ok",
+            "problems": [str(p) for p in hotline.config_problems],
+        },
+    )
 
 
 @api.before_request
