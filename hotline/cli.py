@@ -14,6 +14,7 @@ from typing import Any
 from hotline import config as config_module
 from hotline.clock import JST, Clock
 from hotline.drills import DrillError, Drills, Targets, send_minutes
+from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
 from hotline.settings import SettingsError
 from hotline.storage import Storage
 
@@ -46,6 +47,60 @@ def _reload(args: argparse.Namespace) -> int:
         os.utime(Path(args.config) / config_module.COUNTERPARTS_FILE)
         print("The running hotline picks this configuration up within 5 seconds.")
     return code
+
+
+def _client() -> LineWorksClient:
+    from hotline.settings import PLANS, credentials_from_env
+
+    plan = os.environ.get("HOTLINE_PLAN", "paid").strip() or "paid"
+    return LineWorksClient(
+        credentials_from_env(os.environ), limiter=RateLimiter(default_limits(PLANS.get(plan, 240)))
+    )
+
+
+def _members(args: argparse.Namespace) -> int:
+    """`hotline members verify`: every member looked up in the LINE WORKS directory."""
+    from hotline.directory import verify_members
+
+    config = config_module.load(args.config)
+    checks = verify_members(config, _client(), Storage(args.database), Clock())
+    problems = [c for c in checks if c.problem]
+    for check in checks:
+        status = check.problem or "OK"
+        identity = check.member.email or check.member.user_id
+        print(f"{check.member.name:<12} {identity:<40} {check.user_id or '-':<38} {status}")
+    print(f"{len(checks)} members checked, {len(problems)} need attention")
+    return 1 if problems else 0
+
+
+def _rooms(args: argparse.Namespace) -> int:
+    """`hotline rooms sync`: create missing rooms, show who is missing from existing ones."""
+    from hotline.directory import sync_rooms
+
+    config = config_module.load(args.config)
+    results = sync_rooms(config, _client(), Storage(args.database))
+    trouble = 0
+    for r in results:
+        name = f"rooms/{r.room.path.name}（{r.room.title}）"
+        if r.problem:
+            trouble += 1
+            print(f"NG  {name}: {r.problem}")
+        elif r.created_channel_id:
+            print(f"作成 {name}: channelId {r.created_channel_id} をファイルに書き込みました")
+        elif r.missing or r.unexpected:
+            trouble += 1
+            print(f"差分 {name}")
+            if r.missing:
+                print("    いない人: " + "、".join(r.missing))
+                print(
+                    "    → API では既存の部屋に人を追加できません。"
+                    "LINE WORKS アプリで部屋のメニューから招待してください。"
+                )
+            if r.unexpected:
+                print("    設定にない人（userId）: " + "、".join(r.unexpected))
+        else:
+            print(f"OK  {name}")
+    return 1 if trouble else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -202,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot with the credentials in the environment")
     sub.add_parser("reload", help="validate the configuration and have the running bot use it")
     _add_drill_commands(sub)
+    for name, what in (
+        ("members", "verify: look every member up in the LINE WORKS directory and record their userId"),
+        ("rooms", "sync: create rooms without a channelId; show members missing from existing rooms"),
+    ):
+        command = sub.add_parser(name, help=what)
+        command.add_argument("action", choices=["verify"] if name == "members" else ["sync"])
+        command.add_argument("--database", default=os.environ.get("HOTLINE_DATABASE", "var/hotline.sqlite3"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "check":
@@ -210,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
         return _drill(args)
     if args.command == "reload":
         return _reload(args)
+    if args.command in ("members", "rooms"):
+        try:
+            return _members(args) if args.command == "members" else _rooms(args)
+        except (SettingsError, config_module.ConfigError) as exc:
+            print(f"hotline {args.command}: {exc}", file=sys.stderr)
+            return 2
     return _serve(args)
 
 
