@@ -14,6 +14,7 @@ from typing import Any
 from hotline import config as config_module
 from hotline.clock import JST, Clock
 from hotline.drills import DrillError, Drills, Targets, send_minutes
+from hotline.incidents import local_time
 from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
 from hotline.settings import SettingsError
 from hotline.storage import Storage
@@ -170,10 +171,11 @@ def _drill(args: argparse.Namespace) -> int:
     if args.action == "list":
         for drill in drills.storage.drills():
             shown = drills.public(drill)
-            when = (
-                shown["cron"]
-                or shown["runAt"]
-                or f"window {shown['window']['start']}..{shown['window']['end']}"
+            when = (  # shown in JST, as it was entered; an unannounced moment stays hidden
+                (shown["cron"] and f"cron {shown['cron']}")
+                or (shown["runAt"] and f"{local_time(shown['runAt'])[:16]} JST")
+                or f"window {local_time(shown['window']['start'])[:16]}.."
+                f"{local_time(shown['window']['end'])[11:16]} JST"
             )
             print(f"{shown['id']:>4}  {shown['kind']:<5} {shown['status']:<9} {when:<26} {shown['title']}")
         return 0

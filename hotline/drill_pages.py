@@ -37,7 +37,7 @@ from werkzeug.exceptions import HTTPException
 from hotline import dashboard
 from hotline.clock import JST, iso, jst, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
-from hotline.drills import SAFETY, DrillError, Targets, send_minutes
+from hotline.drills import SAFETY, DrillError, Targets, send_minutes, send_time_text
 from hotline.service import Hotline
 
 CRON_EXAMPLE = "0 9 1-7 * mon"
@@ -109,7 +109,7 @@ def _median_text(minutes: float | None) -> str:
 
 
 def _estimate_text(count: int, per_minute_limit: int) -> str:
-    return f"対象 {count}人・送信に約{send_minutes(count, per_minute_limit)}分"
+    return f"対象 {count}人・送信に{send_time_text(send_minutes(count, per_minute_limit))}"
 
 
 def _next_cron(cron: str, now: datetime) -> str:

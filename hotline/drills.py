@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import random
 import re
 import sqlite3
@@ -32,7 +33,9 @@ from apscheduler.triggers.cron import CronTrigger
 from hotline.clock import JST, Clock, iso, jst, parse_iso
 from hotline.config import Config, Member
 from hotline.counterparts import hq_rooms, room_members
-from hotline.storage import PRIORITY_DRILL, PRIORITY_NOTICE, NewMessage, Storage
+from hotline.storage import PRIORITY_DRILL, PRIORITY_NOTICE, PRIORITY_REAL_CALL, NewMessage, Storage
+
+log = logging.getLogger(__name__)
 
 SAFETY = ("無事", "軽傷", "重傷")
 ARRIVAL = ("すぐ参集可", "30分以内", "1時間以内", "3時間以内", "参集不可")
@@ -66,11 +69,15 @@ class Targets:
         chosen: dict[str, Member] = {}
         towns = self.municipalities or (tuple(config.municipalities) if self.roles else ())
         for code in towns:
+            if code not in config.municipalities:
+                continue  # removed from the configuration since the drill was defined
             for person in config.municipalities[code].members:
                 if not self.roles or person.role in self.roles:
                     chosen.setdefault(person.key, person)
         for key in self.rooms:
-            room = next(r for r in config.rooms if r.key == key)
+            room = next((r for r in config.rooms if r.key == key), None)
+            if room is None:
+                continue
             for person in room_members(config, room):
                 chosen.setdefault(person.key, person)
         for identity in self.members:
@@ -106,6 +113,10 @@ def parse_postback(secret: str, data: str) -> tuple[int, str, int] | None:
     return run_id, question, index
 
 
+def send_time_text(minutes: float) -> str:
+    return "1分以内" if minutes < 1 else f"約{minutes}分"
+
+
 def send_minutes(targets: int, per_minute_limit: int) -> float:
     """How long sending the roll-call takes at the sustained 1:1 rate (half the limit)."""
     return round(targets / (per_minute_limit / 2), 1)
@@ -113,6 +124,26 @@ def send_minutes(targets: int, per_minute_limit: int) -> float:
 
 def label(kind: str) -> str:
     return "【実参集】" if kind == "real" else "【訓練】"
+
+
+def priority(kind: str) -> int:
+    """A real roll-call goes right after reports; a drill after every real message."""
+    return PRIORITY_REAL_CALL if kind == "real" else PRIORITY_DRILL
+
+
+COMMENT_WINDOW = timedelta(minutes=30)  # a typed text counts as a comment this long after an answer
+
+
+def crontab(expression: str) -> CronTrigger:
+    """A crontab in JST with crontab's weekday numbers (0 or 7 = Sunday, 1 = Monday):
+    APScheduler counts 0 as Monday, so numbers are turned into names first."""
+    fields = expression.split()
+    if len(fields) == 5:
+        names = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        fields[4] = re.sub(
+            r"\d+", lambda m: names[int(m.group())] if int(m.group()) <= 7 else m.group(), fields[4]
+        )
+    return CronTrigger.from_crontab(" ".join(fields), timezone=JST)
 
 
 class Drills:
@@ -174,7 +205,7 @@ class Drills:
             fields = {"schedule": "once", "run_at": iso(at)}
         elif cron is not None:
             try:
-                CronTrigger.from_crontab(cron, timezone=JST)
+                crontab(cron)
             except ValueError:
                 raise DrillError(f"繰り返しの指定「{cron}」を読めません（例: 0 9 1-7 * mon）。") from None
             fields = {"schedule": "cron", "cron": cron, "run_at": None}
@@ -225,15 +256,20 @@ class Drills:
         it asks rather than fires). A one-off drill not yet run is moved to now; a recurring
         one gets an extra one-off copy."""
         drill = self.storage.drill(drill_id)
-        if drill is None or drill["status"] != "scheduled":
+        if drill is None or drill["status"] == "cancelled" or self.storage.runs(drill_id, status="running"):
             return False
         now = iso(self.clock.now())
         with self.storage.transaction():
-            if drill["schedule"] == "cron":
+            if drill["schedule"] == "cron" or drill["status"] == "done":
                 skip = ("id", "cron", "window_start", "window_end")
                 fields = {k: drill[k] for k in drill.keys() if k not in skip}  # noqa: SIM118 - a sqlite3.Row
                 fields.update(
-                    schedule="now", run_at=now, created_at=now, last_checked_at=now, created_by="run-now"
+                    schedule="now",
+                    run_at=now,
+                    created_at=now,
+                    last_checked_at=now,
+                    created_by="run-now",
+                    status="scheduled",
                 )
                 self.storage.create_drill(**fields)
             else:
@@ -247,22 +283,28 @@ class Drills:
         fired = []
         now = self.clock.now()
         for drill in self.storage.drills("scheduled"):
-            for moment in self._due_times(drill, now):
-                run_id = self._fire_or_miss(drill, moment, now)
-                if run_id is not None:
-                    fired.append(run_id)
+            try:  # one broken drill must not stop the others
+                for moment in self._due_times(drill, now):
+                    run_id = self._fire_or_miss(drill, moment, now)
+                    if run_id is not None:
+                        fired.append(run_id)
+            except Exception:
+                log.exception("drill %s could not be run", drill["id"])
         for run in self.storage.runs(status="running"):
-            if parse_iso(run["deadline_at"]) <= now:
-                self.close(run["id"])
-            else:
-                self._remind(run, now)
+            try:
+                if parse_iso(run["deadline_at"]) <= now:
+                    self.close(run["id"])
+                else:
+                    self._remind(run, now)
+            except Exception:
+                log.exception("drill run %s could not be followed", run["id"])
         return fired
 
     def _due_times(self, drill: sqlite3.Row, now: datetime) -> list[datetime]:
         if drill["schedule"] in ("once", "window", "now"):
             moment = parse_iso(drill["run_at"])
             return [moment] if moment <= now and not self.storage.runs(drill["id"]) else []
-        trigger = CronTrigger.from_crontab(drill["cron"], timezone=JST)
+        trigger = crontab(drill["cron"])
         times: list[datetime] = []
         last = parse_iso(drill["last_checked_at"])
         moment = trigger.get_next_fire_time(None, jst(last) + timedelta(microseconds=1))
@@ -277,6 +319,8 @@ class Drills:
         if now - moment > self.grace:
             with self.storage.transaction():
                 run_id = self.storage.create_run(drill["id"], iso(moment), "missed")
+                if drill["schedule"] in ("once", "window", "now"):
+                    self.storage.set_drill(drill["id"], status="done")
                 if run_id is not None:
                     self._to_coordinator(
                         drill,
@@ -301,6 +345,9 @@ class Drills:
         moment = moment or now
         targets = Targets(**{k: tuple(v) for k, v in json.loads(drill["targets"]).items()}).resolve(config)
         deadline = now + timedelta(minutes=drill["deadline_minutes"])
+        if self.storage.runs(drill_id, status="running"):
+            log.warning("drill %s is still running; not fired again at %s", drill_id, iso(moment))
+            return None
         with self.storage.transaction():
             run_id = self.storage.create_run(
                 drill_id, iso(moment), "running", fired_at=iso(now), deadline_at=iso(deadline)
@@ -312,7 +359,7 @@ class Drills:
                 NewMessage(
                     dedupe_key=f"drill:{run_id}:ask:{p.key}",
                     purpose="drill",
-                    priority=PRIORITY_DRILL,
+                    priority=priority(drill["kind"]),
                     content=self._question(drill, run_id, "safety", deadline, first=True),
                     user_id=p.key,
                 )
@@ -327,7 +374,7 @@ class Drills:
                 f"fired:{run_id}",
                 (
                     f"{label(drill['kind'])}「{drill['title']}」を開始しました（{jst(now):%H:%M}）。"
-                    f"対象 {len(targets)}人、送信には約{minutes}分かかります。"
+                    f"対象 {len(targets)}人、送信には{send_time_text(minutes)}かかります。"
                     f"締め切り {jst(deadline):%H:%M}。"
                 ),
             )
@@ -373,7 +420,7 @@ class Drills:
         self.storage.enqueue(
             [
                 NewMessage(
-                    dedupe_key=f"drill:{drill['id']}:{key}:{c}",
+                    dedupe_key=f"drillnotice:{drill['id']}:{key}:{c}",
                     purpose="notice",
                     priority=PRIORITY_NOTICE,
                     content={"type": "text", "text": text[:2000]},
@@ -410,7 +457,7 @@ class Drills:
                     NewMessage(
                         dedupe_key=key,
                         purpose="drill",
-                        priority=PRIORITY_DRILL,
+                        priority=priority(drill["kind"]),
                         content=content,
                         user_id=target["member_key"],
                     )
@@ -444,44 +491,73 @@ class Drills:
         drill = self.storage.drill(run["drill_id"]) if run is not None else None
         if run is None or drill is None or run["status"] not in ("running", "closed"):
             return None
-        if not any(t["member_key"] == member.key for t in self.storage.targets(run_id)):
+        identities = {member.key, member.email, member.user_id} - {""}
+        target = next((t for t in self.storage.targets(run_id) if t["member_key"] in identities), None)
+        if target is None:
             return None
+        member_key = target["member_key"]  # as the run knew them (the config may have changed)
         choices = json.loads(drill["questions"])[question]
         if not 0 <= index < len(choices):
             return None
         now = self.clock.now()
         late = now > parse_iso(run["deadline_at"])
-        self.storage.add_answer(run_id, member.key, question, choices[index], iso(now), late)
+        self.storage.add_answer(run_id, member_key, question, choices[index], iso(now), late)
         head = label(drill["kind"])
         if question == "safety" and not any(
-            a["member_key"] == member.key and a["question"] == "arrival" for a in self.storage.answers(run_id)
+            a["member_key"] == member_key and a["question"] == "arrival" for a in self.storage.answers(run_id)
         ):
             return self._question(drill, run_id, "arrival", parse_iso(run["deadline_at"]), first=False)
-        current = self.current_answers(run_id).get(member.key, {})
+        current = self.current_answers(run_id).get(member_key, {})
         text = (
             f"{head}回答を受け付けました: "
             f"{current.get('safety', '未回答')}・{current.get('arrival', '未回答')}"
             + ("（締め切り後の回答として記録しました）" if late else "")
             + "\n変更するときは、もう一度ボタンを押してください。"
-            + "コメントがあればこのまま書いて送ってください。"
+            + "コメントがあれば30分以内にこのまま書いて送ってください。"
         )
         return {"type": "text", "text": text}
 
     def comment(self, member: Member, text: str) -> dict[str, Any] | None:
-        """A free comment typed 1:1 after answering; None if the person has no open run."""
-        run = self.storage.open_run_for(member.key)
-        if run is None:
-            return None
-        if not any(a["member_key"] == member.key for a in self.storage.answers(run["id"])):
-            return None
-        drill = self.storage.drill(run["drill_id"])
+        """A free comment typed 1:1 within COMMENT_WINDOW of the person's last answer; it
+        belongs to that answer's run. Anything later is not a drill comment (None)."""
+        identities = [i for i in {member.key, member.email, member.user_id} if i]
+        last = self.storage.last_answer_by(identities)
         now = self.clock.now()
+        if last is None or now - parse_iso(last["answered_at"]) > COMMENT_WINDOW:
+            return None
+        run = self.storage.run(last["run_id"])
+        drill = self.storage.drill(run["drill_id"]) if run is not None else None
+        if run is None or drill is None:
+            return None
         self.storage.add_answer(
-            run["id"], member.key, "comment", text[:1000], iso(now), now > parse_iso(run["deadline_at"])
+            run["id"],
+            last["member_key"],
+            "comment",
+            text[:1000],
+            iso(now),
+            now > parse_iso(run["deadline_at"]),
         )
+        return {"type": "text", "text": f"{label(drill['kind'])}コメントを受け付けました。"}
+
+    def priority_of(self, data: str) -> int:
+        """The outbox priority for replies to this answer: a real call's stay ahead of drills."""
+        parsed = parse_postback(self.bot_secret, data)
+        run = self.storage.run(parsed[0]) if parsed else None
+        drill = self.storage.drill(run["drill_id"]) if run is not None else None
+        return priority(drill["kind"]) if drill is not None else PRIORITY_DRILL
+
+    def refusal(self, data: str) -> dict[str, Any]:
+        """What to tell someone whose tap could not be taken, in the run's own label."""
+        parsed = parse_postback(self.bot_secret, data)
+        run = self.storage.run(parsed[0]) if parsed else None
+        drill = self.storage.drill(run["drill_id"]) if run is not None else None
+        head = label(drill["kind"]) if drill is not None else ""
+        if run is not None and run["status"] == "aborted":
+            return {"type": "text", "text": f"{head}この訓練は中止されました。回答は不要です。"}
         return {
             "type": "text",
-            "text": f"{label(drill['kind'] if drill else 'drill')}コメントを受け付けました。",
+            "text": f"{head}この回答は受け付けられませんでした（対象者でないか、ボタンが正しくありません）。"
+            "担当者に確認してください。",
         }
 
     def current_answers(self, run_id: int) -> dict[str, dict[str, str]]:
@@ -510,7 +586,7 @@ class Drills:
                     NewMessage(
                         dedupe_key=f"drill:{run_id}:aborted:{t['member_key']}",
                         purpose="drill",
-                        priority=PRIORITY_NOTICE,
+                        priority=priority(drill["kind"]),
                         content={
                             "type": "text",
                             "text": f"{label(drill['kind'])}「{drill['title']}」は中止されました。"
@@ -629,6 +705,11 @@ class Drills:
         writer = csv.writer(out)
         writer.writerow(["市町", "氏名", "質問", "回答", "回答日時（日本時間）", "締め切り後"])
         labels = {"safety": "安否", "arrival": "参集", "comment": "コメント"}
+
+        def cell(value: str) -> str:
+            # A comment such as =HYPERLINK(...) must stay text when Excel opens the file.
+            return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
         for a in self.storage.answers(run_id):
             name, code = names.get(a["member_key"], (a["member_key"], ""))
             town = config.municipalities[code].name if code in config.municipalities else config.hq_name
@@ -637,7 +718,7 @@ class Drills:
                     town,
                     name,
                     labels[a["question"]],
-                    a["answer"],
+                    cell(a["answer"]),
                     f"{jst(parse_iso(a['answered_at'])):%Y-%m-%d %H:%M:%S}",
                     "はい" if a["late"] else "",
                 ]

@@ -13,7 +13,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hotline import messages as msg
@@ -25,6 +25,7 @@ from hotline.drills import Drills
 from hotline.events import BadEvent, Event, parse
 from hotline.lineworks import LineWorksClient, LineWorksError
 from hotline.storage import (
+    PRIORITY_DRILL,
     PRIORITY_NOTICE,
     PRIORITY_RECEIPT,
     PRIORITY_REPLY,
@@ -238,10 +239,18 @@ class Relay:
         else:
             self.storage.finish_event(inbox_id, "done", now, f"message of type {kind}: ignored")
 
-    def _reply(self, inbox_id: int, event: Event, content: dict[str, object], why: str) -> None:
+    def _reply(
+        self,
+        inbox_id: int,
+        event: Event,
+        content: dict[str, object],
+        why: str,
+        priority: int = PRIORITY_REPLY,
+    ) -> None:
         """Answer the person where they wrote, and finish the event, in one transaction."""
+        message = replace(self._reply_message(inbox_id, event, content, why), priority=priority)
         with self.storage.transaction():
-            self.storage.enqueue([self._reply_message(inbox_id, event, content, why)], iso(self.clock.now()))
+            self.storage.enqueue([message], iso(self.clock.now()))
             self.storage.finish_event(inbox_id, "done", iso(self.clock.now()), why)
         self.on_enqueue()
 
@@ -463,9 +472,17 @@ class Relay:
         member = self.resolve(event.user_id, config)
         reply = self.drills.answer(member, data) if member is not None else None
         if reply is None:
-            self._refuse(inbox_id, event, "bad_drill_answer", data[:100], "not a valid drill answer")
-            return
-        self._reply(inbox_id, event, reply, "drill answer")
+            with self.storage.transaction():
+                self.storage.record_refusal(
+                    "bad_drill_answer",
+                    iso(self.clock.now()),
+                    user_id=event.user_id,
+                    channel_id=event.channel_id,
+                    detail=data[:100],
+                    inbox_id=inbox_id,
+                )
+            reply = self.drills.refusal(data)  # never silence: say why it was not taken
+        self._reply(inbox_id, event, reply, "drill answer", priority=self.drills.priority_of(data))
 
     def _one_to_one_text(self, inbox_id: int, event: Event, config: Config) -> None:
         """Text to the bot that is not a report: a drill comment, else the help text."""
@@ -474,7 +491,7 @@ class Relay:
             member = self.resolve(event.user_id, config)
             reply = self.drills.comment(member, event.text) if member is not None else None
             if reply is not None:
-                self._reply(inbox_id, event, reply, "drill comment")
+                self._reply(inbox_id, event, reply, "drill comment", priority=PRIORITY_DRILL)
                 return
         self._reply(inbox_id, event, msg.help_text(), "help")
 

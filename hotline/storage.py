@@ -190,6 +190,7 @@ CREATE TABLE IF NOT EXISTS refusals (
 
 # Outbox priorities: a lower number is sent first.
 PRIORITY_REPORT = 0
+PRIORITY_REAL_CALL = 2  # a real roll-call (実参集): right after reports
 PRIORITY_RECEIPT = 5
 PRIORITY_NOTICE = 10
 PRIORITY_REPLY = 20
@@ -876,6 +877,18 @@ class Storage:
             .execute("SELECT * FROM outbox WHERE dedupe_key LIKE ? ORDER BY id", (f"drill:{run_id}:ask:%",))
             .fetchall()
         )
+
+    def last_answer_by(self, member_keys: list[str]) -> sqlite3.Row | None:
+        marks = ", ".join("?" for _ in member_keys)
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                f"SELECT * FROM drill_answers WHERE member_key IN ({marks}) ORDER BY id DESC LIMIT 1",  # noqa: S608
+                member_keys,
+            )
+            .fetchone()
+        )
+        return row
 
     def cancel_pending(self, dedupe_prefix: str, now: str, why: str) -> int:
         cur = self._conn().execute(

@@ -53,8 +53,8 @@ def test_create_list_show_run_cancel(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, db, "list")
     lines = out.splitlines()
     assert len(lines) == 3
-    assert "window 2030-12-02T00:00:00.000Z..2030-12-02T08:00:00.000Z" in lines[0]  # moment hidden
-    assert "0 9 1-7 * mon" in lines[1] and "2030-12-01T00:00:00.000Z" in lines[2]
+    assert "window 2030-12-02 09:00..17:00 JST" in lines[0]  # the moment itself stays hidden
+    assert "cron 0 9 1-7 * mon" in lines[1] and "2030-12-01 09:00 JST" in lines[2]
     code, out, _ = run(capsys, db, "show", "1")
     shown = json.loads(out)
     assert shown["title"] == "12月 参集訓練" and shown["targets"]["roles"] == ["deputy_mayor"]

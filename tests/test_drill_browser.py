@@ -82,7 +82,7 @@ def test_coordinator_creates_a_drill_and_watches_an_answer_arrive(
     expect(page.get_by_test_id("confirm-real")).to_be_visible()
     page.get_by_test_id("kind-drill").check()
     page.get_by_test_id("confirm-button").click()
-    expect(page.get_by_test_id("estimate")).to_have_text(f"対象 {len(people)}人・送信に約0.0分")
+    expect(page.get_by_test_id("estimate")).to_have_text(f"対象 {len(people)}人・送信に1分以内")
     expect(page.get_by_test_id("confirm-title")).to_have_text(TITLE)
     page.get_by_test_id("create-button").click()
 

@@ -203,12 +203,12 @@ def test_creating_a_drill_confirms_the_targets_and_send_time_first(
 ) -> None:
     confirmed = post_new(client, "confirm")
     assert confirmed.status_code == 200
-    assert 'data-testid="estimate">対象 5人・送信に約0.0分<' in confirmed.text
+    assert 'data-testid="estimate">対象 5人・送信に1分以内<' in confirmed.text
     assert "2026-11-21 09:00" in confirmed.text and "宇和島市 5人" in confirmed.text
     assert 'name="step" value="create"' in confirmed.text
     assert bot.hotline.storage.drills() == []  # confirming stores nothing
     everyone = post_new(client, "confirm", municipality=list(bot.config.municipalities))
-    assert "対象 86人・送信に約0.7分" in everyone.text
+    assert "対象 86人・送信に1分以内" in everyone.text
     assert bot.hotline.storage.drills() == []
 
     drill_id = create(client)
@@ -227,7 +227,7 @@ def test_creating_a_drill_confirms_the_targets_and_send_time_first(
 
 def test_roles_and_rooms_and_the_other_schedules(client: FlaskClient, bot: Bot, lw: FakeLineWorks) -> None:
     deputies = post_new(client, "confirm", municipality=[], role=["deputy_mayor"], when="now")
-    assert "対象 20人・送信に約0.2分" in deputies.text and "今すぐ" in deputies.text
+    assert "対象 20人・送信に1分以内" in deputies.text and "今すぐ" in deputies.text
     room = post_new(client, "confirm", municipality=[], room=["municipality-382035"])
     assert "対象 " in room.text and "宇和島市 災害対策 連絡ルーム" in room.text
     recurring = create(client, when="cron", cron="0 9 1-7 * mon", at="")

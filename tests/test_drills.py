@@ -73,7 +73,7 @@ def test_a_drill_fires_once_at_its_time_and_asks_every_target(bot: Bot, lw: Fake
         assert [a["label"] for a in question["actions"]] == ["無事", "軽傷", "重傷"]
     notice = hq_texts(bot, lw)[-1]
     assert notice.startswith(
-        "【訓練】「11月 参集訓練」を開始しました（09:00）。対象 5人、送信には約0.0分かかります。"
+        "【訓練】「11月 参集訓練」を開始しました（09:00）。対象 5人、送信には1分以内かかります。"
     )
     assert drills.public(drills.storage.drill(drill_id))["runs"][0]["status"] == "running"
 
@@ -323,3 +323,98 @@ def test_csv_export_has_every_answer_with_a_bom(bot: Bot, lw: FakeLineWorks) -> 
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[0] == "市町,氏名,質問,回答,回答日時（日本時間）,締め切り後"
     assert lines[1] == f"宇和島市,{members(bot.config)[0].name},安否,重傷,2026-11-21 09:00:00,"
+
+
+def test_a_real_target_with_a_tampered_answer_is_refused_and_told(bot: Bot, lw: FakeLineWorks) -> None:
+    drills = bot.hotline.drills
+    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT
+    (run_id,) = drills.run_due()
+    bot.drain()
+    person = members(bot.config)[0]
+    good = sent_to(lw, person)[0]["actions"][0]["postback"]
+    tampered = good[:-1] + ("0" if good[-1] != "0" else "1")
+    bot.post_event(message_event(uid(person), {"type": "text", "text": "無事", "postback": tampered}))
+    bot.drain()
+    assert drills.storage.answers(run_id) == []
+    assert "この回答は受け付けられませんでした" in text_of(sent_to(lw, person)[-1])
+
+
+def test_text_long_after_an_answer_is_not_taken_as_a_drill_comment(bot: Bot, lw: FakeLineWorks) -> None:
+    drills = bot.hotline.drills
+    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT
+    (run_id,) = drills.run_due()
+    bot.drain()
+    person = members(bot.config)[0]
+    tap(bot, lw, person, "無事")
+    bot.clock.advance(minutes=31)
+    bot.post_event(message_event(uid(person), {"type": "text", "text": "市役所が停電しています"}))
+    bot.drain()
+    assert [a["question"] for a in drills.storage.answers(run_id)] == ["safety"]
+    assert "第一報" in text_of(sent_to(lw, person)[-1])  # the help text, not 【訓練】
+
+
+def test_a_real_roll_call_goes_out_before_a_queued_drill(bot: Bot, lw: FakeLineWorks) -> None:
+    drills = bot.hotline.drills
+    drills.create(title="訓練", targets=Targets(roles=("deputy_mayor", "disaster_head")), created_by="t")
+    drills.run_due()  # 40 drill questions queued, not sent
+    drills.create(title="実参集", kind="real", targets=Targets(municipalities=(UWAJIMA,)), created_by="t")
+    drills.run_due()
+    bot.hotline.sender.threads = 1  # one at a time, so the order is the queue's
+    bot.drain()
+    first = [text_of(c) for _, _, c in lw.sent[:5]]
+    assert all(t.startswith("【実参集】") for t in first), first
+
+
+def test_crontab_weekday_numbers_mean_what_crontab_says(bot: Bot) -> None:
+    drills = bot.hotline.drills
+    drills.create(
+        title="月曜訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", cron="0 9 * * 1"
+    )
+    monday = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # Monday 23 November, 09:00 JST
+    bot.clock.current = monday - timedelta(minutes=1)
+    assert drills.run_due() == []
+    bot.clock.current = monday
+    assert len(drills.run_due()) == 1
+
+
+def test_a_drill_is_not_fired_again_while_its_run_is_still_open(bot: Bot) -> None:
+    drills = bot.hotline.drills
+    drill_id = drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT
+    assert len(drills.run_due()) == 1
+    assert drills.fire(drill_id) is None
+    assert not drills.request_now(drill_id)
+
+
+def test_a_missed_one_off_drill_can_be_run_again(bot: Bot, lw: FakeLineWorks) -> None:
+    drills = bot.hotline.drills
+    drill_id = drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT + timedelta(hours=1)
+    drills.run_due()
+    assert drills.storage.drill(drill_id)["status"] == "done"
+    assert drills.request_now(drill_id)
+    assert len(drills.run_due()) == 1
+
+
+def test_one_broken_drill_does_not_stop_the_others(bot: Bot) -> None:
+    drills = bot.hotline.drills
+    broken = drills.create(title="部屋", targets=Targets(rooms=("hq",)), created_by="t", at=AT)
+    drills.storage.set_drill(broken, targets='{"rooms": ["gone"], "municipalities": 5}')
+    drills.create(title="正常", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT
+    assert len(drills.run_due()) == 1
+
+
+def test_csv_cells_that_look_like_formulas_stay_text(bot: Bot, lw: FakeLineWorks) -> None:
+    drills = bot.hotline.drills
+    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT
+    (run_id,) = drills.run_due()
+    bot.drain()
+    person = members(bot.config)[0]
+    tap(bot, lw, person, "無事")
+    bot.post_event(message_event(uid(person), {"type": "text", "text": '=HYPERLINK("http://x","y")'}))
+    bot.drain()
+    assert "'=HYPERLINK" in drills.csv(run_id).decode("utf-8-sig")
