@@ -127,13 +127,22 @@ def write_channel_id(path: Path, channel_id: str) -> None:
 
 
 def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text`: a crash at any moment leaves the old file or the new one,
+    never half a file. The file keeps its permissions."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o7777)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
