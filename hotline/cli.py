@@ -1,4 +1,4 @@
-"""The `hotline` command: check the configuration, serve the bot, manage drills."""
+"""The `hotline` command: check the configuration, serve the bot, manage drills and accounts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hotline import audit, cli_users
 from hotline import config as config_module
 from hotline.clock import JST, Clock
 from hotline.drills import DrillError, Drills, Targets, send_minutes
@@ -162,6 +163,14 @@ def _drill(args: argparse.Namespace) -> int:
         except DrillError as exc:
             print(f"訓練を登録できませんでした: {exc}", file=sys.stderr)
             return 1
+        audit.record(
+            drills.storage,
+            cli_users.cli_who(),
+            "drill_create",
+            f"drill:{drill_id}",
+            None,
+            audit.drill_snapshot(drills, drill_id),
+        )
         count = len(targets.resolve(drills.config()))
         print(
             f"drill {drill_id} created: {count} people, sending takes about "
@@ -189,12 +198,20 @@ def _drill(args: argparse.Namespace) -> int:
             run["summary"] = drills.summary(run["id"]) if run["firedAt"] else None
         print(json.dumps(shown, ensure_ascii=False, indent=2))
         return 0
-    if args.action == "cancel":
-        ok = drills.cancel(args.id)
-    elif args.action == "abort":
-        ok = drills.abort(args.id)
-    elif args.action == "run":
-        ok = drills.request_now(args.id)
+    if args.action in ("cancel", "abort", "run"):
+        aborted = drills.storage.run(args.id) if args.action == "abort" else None
+        drill_id = aborted["drill_id"] if aborted is not None else args.id  # abort takes a run id
+        before = audit.drill_snapshot(drills, drill_id)
+        if args.action == "cancel":
+            ok = drills.cancel(args.id)
+        elif args.action == "abort":
+            ok = aborted is not None and drills.abort(args.id)
+        else:
+            ok = drills.request_now(args.id)
+        if ok:
+            action = {"cancel": "drill_cancel", "abort": "drill_abort", "run": "drill_request"}[args.action]
+            after = audit.drill_snapshot(drills, drill_id)
+            audit.record(drills.storage, cli_users.cli_who(), action, f"drill:{drill_id}", before, after)
     else:  # export
         if drills.storage.run(args.id) is None:
             print(f"drill run {args.id} does not exist", file=sys.stderr)
@@ -259,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot with the credentials in the environment")
     sub.add_parser("reload", help="validate the configuration and have the running bot use it")
     _add_drill_commands(sub)
+    cli_users.add_user_commands(sub)
     for name, what in (
         ("members", "verify: look every member up in the LINE WORKS directory and record their userId"),
         ("rooms", "sync: create rooms without a channelId; show members missing from existing rooms"),
@@ -272,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "drill":
         return _drill(args)
+    if args.command == "users":
+        return cli_users.run(args)
     if args.command == "reload":
         return _reload(args)
     if args.command in ("members", "rooms"):

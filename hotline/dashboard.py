@@ -1,8 +1,12 @@
 """The HQ dashboard (`/dashboard`): incidents, who has acknowledged each report, the
 chronology, and the exports (CSV, printable page).
 
-Login is interim until user accounts arrive: the API token, checked in constant time, opens a
-Flask signed-cookie session. Failed logins are throttled per client address in memory. Every
+People log in with their own account (hotline/accounts.py: name and scrypt-hashed password);
+the signed-cookie session holds the account id, and every request looks the account up again,
+so a disabled account or a changed role takes effect at once. `login_required(role=...)` checks
+the role (viewer < coordinator < admin). Failed logins are throttled per client address in
+memory; logins, failures and logouts go to the audit log. CSRF tokens come from Flask-WTF's
+`CSRFProtect`, checked by each blueprint's guard after the login check. Every
 page is rendered on the server with Jinja (autoescaped); the incident page then polls
 `/dashboard/incidents/<id>.json` and rebuilds its tables from the same view model with
 `textContent`, so the markup that JavaScript produces matches what the server produced.
@@ -10,9 +14,7 @@ page is rendered on the server with Jinja (autoescaped); the incident page then 
 
 from __future__ import annotations
 
-import hmac
 import json
-import secrets
 import sqlite3
 import threading
 from collections import deque
@@ -25,6 +27,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -32,19 +35,20 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError
 
-from hotline import acknowledgements, incidents
+from hotline import accounts, acknowledgements, audit, incidents
 from hotline.acknowledgements import RELATION_LABELS
 from hotline.clock import iso
 from hotline.config import Config
 from hotline.incidents import PURPOSE_LABELS, local_time
 from hotline.service import Hotline
 
-SESSION_KEY = "dashboard"
-CSRF_KEY = "csrf"
-CSRF_FIELD = "csrf_token"
+SESSION_ACCOUNT = "account_id"  # the logged-in account's id (the role is looked up every request)
+SESSION_ROLE = "role"  # the role at login, for information; the database decides
 CSRF_HEADER = "X-CSRF-Token"
 MAX_FAILURES = 5  # failed logins allowed per address...
 FAILURE_WINDOW = 600.0  # ...in this many seconds; then 429 for the rest of the window
@@ -59,8 +63,17 @@ KIND_LABELS = {
     "attachment": "添付",
     "ack": "確認",
 }
+FORBIDDEN_MESSAGES = {
+    "coordinator": "この操作は訓練担当か管理者のアカウントでしかできません。",
+    "admin": "この画面と操作は管理者のアカウントでしかできません。",
+}
+LOGIN_ERROR = "ユーザー名またはパスワードが正しくありません。"
+DISABLED_ERROR = "このアカウントは無効になっています。管理者に連絡してください。"
+UNKNOWN_USER = "（登録のないユーザー名）"  # what the audit log says instead of a mistyped name
 CSRF_MESSAGE = "フォームの有効期限が切れたか、不正な送信です。ページを開き直して、もう一度お試しください。"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+csrf = CSRFProtect()  # web.create_app sets it up; the blueprints' guards call csrf.protect()
 
 dashboard = Blueprint(
     "dashboard",
@@ -142,24 +155,32 @@ def _throttle() -> LoginThrottle:
     return throttle
 
 
+def current_account() -> accounts.Account | None:
+    """The logged-in, still active account of this request (looked up once per request)."""
+    if "account" not in g:
+        found = None
+        account_id = session.get(SESSION_ACCOUNT)
+        if isinstance(account_id, int):
+            found = accounts.get(_hotline().storage, account_id)
+        g.account = found if found is not None and found.active else None
+    account: accounts.Account | None = g.account
+    return account
+
+
 def logged_in() -> bool:
-    return session.get(SESSION_KEY) is True
+    return current_account() is not None
+
+
+def may(role: str) -> bool:
+    """Whether the logged-in account has `role` or a higher one (for templates and views)."""
+    account = current_account()
+    return account is not None and account.may(role)
 
 
 def csrf_token() -> str:
-    """This session's CSRF token, created on first use."""
-    token = session.get(CSRF_KEY)
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_KEY] = token
+    """This session's CSRF token (Flask-WTF's signed token), created on first use."""
+    token: str = generate_csrf()
     return token
-
-
-def _csrf_valid(given: str | None) -> bool:
-    expected = session.get(CSRF_KEY)
-    if not isinstance(expected, str) or not expected or not given:
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def session_allows_api() -> bool:
@@ -167,13 +188,34 @@ def session_allows_api() -> bool:
     that changes something, the session's CSRF token in the X-CSRF-Token header."""
     if not logged_in():
         return False
-    return request.method in SAFE_METHODS or _csrf_valid(request.headers.get(CSRF_HEADER))
+    if request.method in SAFE_METHODS:
+        return True
+    try:
+        validate_csrf(request.headers.get(CSRF_HEADER))
+    except ValidationError:
+        return False
+    return True
 
 
 def check_csrf() -> None:
-    """Abort with 400 unless the form carries this session's CSRF token."""
-    if not _csrf_valid(request.form.get(CSRF_FIELD)):
-        abort(400, CSRF_MESSAGE)
+    """Abort with 400 (CSRFError, shown as CSRF_MESSAGE) unless the form carries this session's
+    CSRF token (or, for scripts, the X-CSRF-Token header)."""
+    csrf.protect()
+
+
+def audit_here(action: str, target: str, before: Any, after: Any, *, who: str | None = None) -> None:
+    """An audit entry for this request: by the logged-in account, from this address, now."""
+    account = current_account()
+    audit.record(
+        _hotline().storage,
+        who if who is not None else (account.username if account else UNKNOWN_USER),
+        action,
+        target,
+        before,
+        after,
+        at=_hotline().clock.now(),
+        address=request.remote_addr,
+    )
 
 
 def _safe_next(target: str | None) -> str:
@@ -187,24 +229,40 @@ def _safe_next(target: str | None) -> str:
 def _template_globals() -> dict[str, Any]:
     hotline: Hotline | None = current_app.extensions.get("hotline")
     problems = [str(p) for p in hotline.config_problems] if hotline is not None else []
-    return {"csrf_token": csrf_token, "dashboard_logged_in": logged_in, "config_problems": problems}
+    return {
+        "csrf_token": csrf_token,
+        "dashboard_logged_in": logged_in,
+        "current_account": current_account,
+        "may": may,
+        "config_problems": problems,
+    }
 
 
-def login_required(*, as_json: bool) -> BaseResponse | None:
-    """None when logged in; else a 401 JSON (for the polled routes) or a redirect to the login
-    page that comes back here. Other blueprints' before_request hooks call this too."""
-    if logged_in():
-        return None
-    if as_json:
-        return json_response({"error": "ログインしてください。"}, 401)
-    return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+def login_required(*, as_json: bool, role: str | None = None) -> BaseResponse | None:
+    """None when logged in (with `role` or a higher one, when given); else a 401 JSON (for the
+    polled routes) or a redirect to the login page that comes back here; or, for an account
+    without the role, a 403 with a Japanese message. Other blueprints' guards call this too."""
+    account = current_account()
+    if account is None:
+        if as_json:
+            return json_response({"error": "ログインしてください。"}, 401)
+        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+    if role is not None and not account.may(role):
+        message = FORBIDDEN_MESSAGES.get(role, _GENERIC_ERRORS[403])
+        if as_json:
+            return json_response({"error": message}, 403)
+        return Response(render_template("dashboard_error.html", code=403, message=message), status=403)
+    return None
 
 
 @dashboard.before_request
 def _require_login() -> Any:
     if request.endpoint in ("dashboard.login", "dashboard.static"):
         return None
-    return login_required(as_json=request.endpoint == "dashboard.incident_json")
+    refused = login_required(as_json=request.endpoint == "dashboard.incident_json")
+    if refused is None and request.method not in SAFE_METHODS:
+        check_csrf()
+    return refused
 
 
 @dashboard.after_request
@@ -235,7 +293,12 @@ def _error(exc: HTTPException) -> Any:
 def error_response(exc: HTTPException, *, as_json: bool) -> Any:
     """A Japanese error page (or JSON for the polled routes) for an HTTP error."""
     code = exc.code or 500
-    message = exc.description if _is_japanese(exc.description) else _GENERIC_ERRORS.get(code, "エラーです。")
+    if isinstance(exc, CSRFError):
+        message = CSRF_MESSAGE
+    elif _is_japanese(exc.description):
+        message = exc.description or ""
+    else:
+        message = _GENERIC_ERRORS.get(code, "エラーです。")
     if as_json:
         return json_response({"error": message}, code)
     return render_template("dashboard_error.html", code=code, message=message), code
@@ -275,38 +338,53 @@ def login() -> Any:
     if request.method == "GET":
         if logged_in():
             return redirect(next_url)
-        return render_template("dashboard_login.html", next_url=next_url, error=None)
+        return _login_page(next_url)
+    hotline = _hotline()
     address = request.remote_addr or "unknown"
-    now = _hotline().clock.monotonic()
+    now = hotline.clock.monotonic()
     wait = _throttle().retry_after(address, now)
     if wait:
         message = (
             "ログインの失敗が続いたため、しばらくログインできません。"
             f"約{(wait + 59) // 60}分後に、もう一度お試しください。"
         )
-        response = Response(
-            render_template("dashboard_login.html", next_url=next_url, error=message), status=429
-        )
+        response = Response(_login_page(next_url, message), status=429)
         response.headers["Retry-After"] = str(wait)
         return response
     check_csrf()
-    given = request.form.get("token", "")
-    expected = _hotline().settings.api_token
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+    username = request.form.get("username", "")[:100]
+    try:
+        account = accounts.authenticate(hotline.storage, username, request.form.get("password", ""))
+    except accounts.LoginFailed as failed:
         _throttle().fail(address, now)
-        error = "トークンが正しくありません。"
-        return render_template("dashboard_login.html", next_url=next_url, error=error), 401
+        # A name that matches no account is not written down: it may be a password typed into
+        # the wrong field.
+        name = failed.account.username if failed.account else UNKNOWN_USER
+        audit_here("login_failed", f"account:{name}", None, {"reason": failed.reason}, who=name)
+        error = DISABLED_ERROR if failed.reason == "disabled" else LOGIN_ERROR
+        return _login_page(next_url, error, username), 401
     _throttle().succeed(address)
+    accounts.mark_login(hotline.storage, account, hotline.clock.now())
     session.clear()  # a fresh session (and CSRF token) on every login
-    session[SESSION_KEY] = True
-    session[CSRF_KEY] = secrets.token_urlsafe(32)
+    g.pop("csrf_token", None)
+    g.account = account
+    session[SESSION_ACCOUNT] = account.id
+    session[SESSION_ROLE] = account.role
+    audit_here("login", f"account:{account.username}", None, {"role": account.role})
     return redirect(next_url)
+
+
+def _login_page(next_url: str, error: str | None = None, username: str = "") -> str:
+    return render_template("dashboard_login.html", next_url=next_url, error=error, username=username)
 
 
 @dashboard.post("/logout")
 def logout() -> Any:
-    check_csrf()
+    account = current_account()
+    if account is not None:
+        audit_here("logout", f"account:{account.username}", None, None)
     session.clear()
+    g.account = None
     return redirect(url_for("dashboard.login"))
 
 

@@ -1,7 +1,8 @@
 """`python run.py --demo`: hotline and the LINE WORKS emulator wired together on 127.0.0.1.
 
 Throwaway keys and secrets are generated at each start. hotline itself does not know it is a
-demo: it gets ordinary Settings whose LINE WORKS URLs point at the emulator.
+demo: it gets ordinary Settings whose LINE WORKS URLs point at the emulator. The throwaway
+database gets one administrator account, `admin`, with a random password printed in the banner.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hotline import accounts
 from hotline import config as config_module
 from hotline.config import Config, Member
 from hotline.counterparts import room_members
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 DEMO_NAMESPACE = uuid.UUID("6f1c2a2e-8d55-4b8e-9a51-2f0b3c1d7e44")
 DEMO_BOT_ID = "2000001"
 DEMO_DOMAIN_ID = 40029600
+DEMO_ADMIN = "admin"
 
 
 def demo_user_id(member: Member) -> str:
@@ -145,6 +148,8 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
         port=_free(port),
     )
     hotline = Hotline(settings, config)
+    admin_password = secrets.token_urlsafe(12)  # 16 characters, new at every start
+    accounts.create(hotline.storage, DEMO_ADMIN, admin_password, "admin", by="demo", at=hotline.clock.now())
     hotline.start()
     server = make_server(hotline, "127.0.0.1", settings.port)
     hotline_base = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
@@ -154,6 +159,8 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
         "hotline デモを起動しました（LINE WORKS エミュレータ使用・認証情報不要）\n"
         f"  トーク画面（LINE WORKS エミュレータ）: {emulator_base}/\n"
         f"  hotline（本体）:                     {hotline_base}/healthz\n"
+        f"  ダッシュボード:                       {hotline_base}/dashboard/\n"
+        f"  ログイン（デモ専用・毎回変わります）: ユーザー名 {DEMO_ADMIN} / パスワード {admin_password}\n"
         f"  API トークン（/api/ 用）:             {settings.api_token}\n"
         f"  データベース（一時）:                 {settings.database}\n"
         "  終了するには Ctrl+C\n",

@@ -2,7 +2,9 @@
 with its confirmation step, each drill's live page, and the history of closed runs.
 
 They sit behind the dashboard's login and reuse its CSRF token, security headers, error page
-and escaped JSON (hotline/dashboard.py). Every POST needs the session's CSRF token. The drill
+and escaped JSON (hotline/dashboard.py). Every account may look; only coordinators and
+administrators may create, fire, cancel or abort (the form and every POST), and each such
+action is written to the audit log. Every POST needs the session's CSRF token. The drill
 page polls `/dashboard/drills/<id>.json`; static/drills.js rebuilds the live sections from it
 with `textContent` and draws the answer-rate chart as inline SVG.
 
@@ -34,7 +36,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from hotline import dashboard
+from hotline import audit, dashboard
 from hotline.clock import JST, iso, jst, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.drills import SAFETY, DrillError, Targets, send_minutes, send_time_text
@@ -52,6 +54,8 @@ RUN_STATUS_LABELS = {
 }
 WHEN_CHOICES = ("now", "at", "cron", "window")
 JSON_ENDPOINTS = frozenset({"drills.drill_json"})
+ACTING_ROLE = "coordinator"  # creating, firing, cancelling, aborting: coordinators and admins
+ACTION_ENDPOINTS = frozenset({"drills.new", "drills.abort_run", "drills.cancel", "drills.fire"})
 REAL_CONFIRM_MESSAGE = "実参集を作成するには「訓練ではなく実際の参集です」の確認にチェックを入れてください。"
 
 drills = Blueprint("drills", __name__, url_prefix="/dashboard/drills")
@@ -69,12 +73,27 @@ def role_labels() -> dict[str, str]:
 
 @drills.before_request
 def _guard() -> Any:
-    refused = dashboard.login_required(as_json=request.endpoint in JSON_ENDPOINTS)
+    acting = request.endpoint in ACTION_ENDPOINTS or request.method not in dashboard.SAFE_METHODS
+    refused = dashboard.login_required(
+        as_json=request.endpoint in JSON_ENDPOINTS, role=ACTING_ROLE if acting else None
+    )
     if refused is not None:
         return refused
     if request.method not in dashboard.SAFE_METHODS:
         dashboard.check_csrf()
     return None
+
+
+def _for_this_account(view: dict[str, Any]) -> dict[str, Any]:
+    """A viewer sees the drill without its buttons (the routes refuse them anyway)."""
+    if not dashboard.may(ACTING_ROLE):
+        view["actions"].update(abortRunId=None, cancel=False, fire=False)
+    return view
+
+
+def _audit_drill(action: str, drill_id: int, before: dict[str, Any] | None) -> None:
+    after = audit.drill_snapshot(_hotline().drills, drill_id)
+    dashboard.audit_here(action, f"drill:{drill_id}", before, after)
 
 
 @drills.after_request
@@ -375,7 +394,7 @@ class DrillForm:
             "title": self.title,
             "kind": self.kind,
             "targets": self.targets(),
-            "created_by": "dashboard",
+            "created_by": _creator(),
             "deadline_minutes": _minutes(self.deadline_minutes, "締め切り"),
             "remind_minutes": _minute_list(self.remind_minutes),
             "report_channel_id": self.report_channel_id,
@@ -394,6 +413,11 @@ class DrillForm:
         elif self.when != "now":
             raise DrillError("実施のタイミングを選んでください。")
         return out
+
+
+def _creator() -> str:
+    account = dashboard.current_account()
+    return account.username if account is not None else "dashboard"
 
 
 def _minutes(value: str, what: str) -> int:
@@ -516,19 +540,20 @@ def new() -> Any:
         drill_id = hotline.drills.create(**definition)
     except DrillError as exc:
         return _form_page(form, error=str(exc)), 400
+    _audit_drill("drill_create", drill_id, None)
     flash(f"「{form.title.strip()}」を作成しました。", "ok")
     return redirect(url_for("drills.page", drill_id=drill_id))
 
 
 @drills.get("/<int:drill_id>")
 def page(drill_id: int) -> Any:
-    view = _view_or_404(drill_id)
+    view = _for_this_account(_view_or_404(drill_id))
     return render_template("drill_page.html", view=view, poll_ms=dashboard.POLL_INTERVAL_MS)
 
 
 @drills.get("/<int:drill_id>.json")
 def drill_json(drill_id: int) -> Response:
-    return dashboard.json_response(_view_or_404(drill_id))
+    return dashboard.json_response(_for_this_account(_view_or_404(drill_id)))
 
 
 def _view_or_404(drill_id: int) -> dict[str, Any]:
@@ -549,10 +574,12 @@ def _drill_or_404(drill_id: int) -> sqlite3.Row:
 def abort_run(drill_id: int) -> Any:
     hotline = _hotline()
     _drill_or_404(drill_id)
+    before = audit.drill_snapshot(hotline.drills, drill_id)
     running = [r for r in hotline.storage.runs(drill_id, status="running")]
     wanted = request.form.get("run_id", "")
     run = next((r for r in running if str(r["id"]) == wanted), None)
     if run is not None and hotline.drills.abort(run["id"]):
+        _audit_drill("drill_abort", drill_id, before)
         flash("中止しました。対象者全員に中止を知らせます。", "ok")
     else:
         flash("中止できませんでした（実施中ではありません）。", "error")
@@ -562,7 +589,9 @@ def abort_run(drill_id: int) -> Any:
 @drills.post("/<int:drill_id>/cancel")
 def cancel(drill_id: int) -> Any:
     _drill_or_404(drill_id)
+    before = audit.drill_snapshot(_hotline().drills, drill_id)
     if _hotline().drills.cancel(drill_id):
+        _audit_drill("drill_cancel", drill_id, before)
         flash("予定を取り消しました。この訓練はもう実施されません。", "ok")
     else:
         flash("取り消せませんでした（予定の訓練ではありません）。", "error")
@@ -573,6 +602,7 @@ def cancel(drill_id: int) -> Any:
 def fire(drill_id: int) -> Any:
     hotline = _hotline()
     drill = _drill_or_404(drill_id)
+    before = audit.drill_snapshot(hotline.drills, drill_id)
     if drill["status"] == "cancelled":
         flash("取り消した訓練は実施できません。新しく作成してください。", "error")
     elif hotline.storage.runs(drill_id, status="running"):
@@ -580,6 +610,7 @@ def fire(drill_id: int) -> Any:
     elif hotline.drills.fire(drill_id) is None:
         flash("実施できませんでした。少し待ってから、もう一度お試しください。", "error")
     else:
+        _audit_drill("drill_fire", drill_id, before)
         flash("開始しました。対象者に質問を送っています。", "ok")
     return redirect(url_for("drills.page", drill_id=drill_id))
 

@@ -186,6 +186,29 @@ CREATE TABLE IF NOT EXISTS refusals (
     detail TEXT,
     inbox_id INTEGER
 );
+
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,       -- werkzeug scrypt; never the password
+    role TEXT NOT NULL,                -- admin | coordinator | viewer
+    active INTEGER NOT NULL DEFAULT 1, -- 0: disabled, cannot log in
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    last_login_at TEXT
+);
+
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,                 -- account name, cli:<os user>, or 'system'
+    action TEXT NOT NULL,              -- login | login_failed | logout | account_create | ...
+    target TEXT NOT NULL,              -- account:<name> | drill:<id> | drill_run:<id> | ...
+    before TEXT,                       -- JSON, NULL when nothing existed before
+    after TEXT,                        -- JSON, NULL when nothing exists after
+    diff TEXT NOT NULL,                -- unified diff of the two JSON texts
+    address TEXT                       -- client address for web actions
+);
 """
 
 # Outbox priorities: a lower number is sent first.
@@ -919,6 +942,71 @@ class Storage:
         if kind is None:
             return self._conn().execute("SELECT * FROM refusals ORDER BY id").fetchall()
         return self._conn().execute("SELECT * FROM refusals WHERE kind = ? ORDER BY id", (kind,)).fetchall()
+
+    # -- accounts and the audit log ------------------------------------------------------
+    def create_account(self, username: str, password_hash: str, role: str, now: str, created_by: str) -> int:
+        """A new active account; sqlite3.IntegrityError when the name is taken (any case)."""
+        cur = self._conn().execute(
+            "INSERT INTO accounts (username, password_hash, role, active, created_at, created_by) "
+            "VALUES (?, ?, ?, 1, ?, ?)",
+            (username, password_hash, role, now, created_by),
+        )
+        return int(cur.lastrowid or 0)
+
+    def account(self, account_id: int) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        )
+        return row
+
+    def account_by_name(self, username: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = (
+            self._conn().execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
+        )
+        return row
+
+    def accounts(self) -> list[sqlite3.Row]:
+        return self._conn().execute("SELECT * FROM accounts ORDER BY username").fetchall()
+
+    def set_account(self, account_id: int, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._conn().execute(
+            f"UPDATE accounts SET {assignments} WHERE id = ?",  # noqa: S608 - column names are ours
+            (*fields.values(), account_id),
+        )
+
+    def active_admins(self) -> int:
+        row = (
+            self._conn()
+            .execute("SELECT count(*) FROM accounts WHERE role = 'admin' AND active = 1")
+            .fetchone()
+        )
+        return int(row[0])
+
+    def add_audit(
+        self,
+        at: str,
+        who: str,
+        action: str,
+        target: str,
+        before: str | None,
+        after: str | None,
+        diff: str,
+        address: str | None = None,
+    ) -> int:
+        cur = self._conn().execute(
+            "INSERT INTO audit (at, who, action, target, before, after, diff, address) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (at, who, action, target, before, after, diff, address),
+        )
+        return int(cur.lastrowid or 0)
+
+    def audit_entries(self, limit: int | None = None) -> list[sqlite3.Row]:
+        """Audit entries, newest first (all of them when no limit)."""
+        sql = "SELECT * FROM audit ORDER BY id DESC"
+        if limit is None:
+            return self._conn().execute(sql).fetchall()
+        return self._conn().execute(sql + " LIMIT ?", (limit,)).fetchall()
 
 
 def _outbox_row(row: sqlite3.Row) -> OutboxRow:

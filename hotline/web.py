@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hotline import acknowledgements, drill_pages
+from hotline import acknowledgements, admin_pages, drill_pages
 from hotline import dashboard as dashboard_module
 from hotline.clock import iso
 from hotline.counterparts import linked_municipalities
@@ -105,7 +105,7 @@ def require_token() -> None:
     given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
     if given and hmac.compare_digest(given.encode(), expected.encode()):
         return
-    if dashboard_module.session_allows_api():  # a logged-in dashboard (the same token, earlier)
+    if dashboard_module.session_allows_api():  # a person logged in to the dashboard (any role)
         return
     abort(401, "a valid bearer token or a dashboard login is required")
 
@@ -284,9 +284,16 @@ def create_app(hotline: Hotline) -> Flask:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)  # signed cookies expire
+    # Flask-WTF CSRF: checked by the dashboard blueprints' guards after the login check (so a
+    # visitor without a session is sent to the login page, not shown a CSRF error); valid for
+    # the session's life, so a drill page left open for hours can still abort its drill.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    dashboard_module.csrf.init_app(app)
     app.register_blueprint(door)
     app.register_blueprint(api)
     app.register_blueprint(dashboard_module.dashboard)
     app.register_blueprint(drill_pages.drills)
+    app.register_blueprint(admin_pages.admin)
     app.register_error_handler(HTTPException, _json_error)
     return app

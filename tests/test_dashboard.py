@@ -1,5 +1,5 @@
-"""The HQ dashboard through the Flask test client: login, throttling and CSRF, what the pages
-show (silent municipalities, escaped report text), the exports, and the session on /api/.
+"""The HQ dashboard through the Flask test client: login with an account, throttling and CSRF,
+what the pages show (silent municipalities, escaped report text), the exports, and the session on /api/.
 
 Reports are created the real way: signed callbacks in, LINE WORKS faked at the requests
 boundary with `responses`, the workers driven step by step on a fixed clock."""
@@ -19,6 +19,7 @@ import requests
 import responses
 from flask.testing import FlaskClient
 
+from hotline import accounts
 from hotline.acknowledgements import RELATION_LABELS, relation
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
@@ -26,7 +27,9 @@ from tests.conftest import API, AUTH, BOT_ID, Bot
 
 UWAJIMA = "382035"  # the stricken city in these tests
 IMABARI = "382027"  # its primary supporter
-TOKEN = "api-token-123"  # the bot fixture's api_token
+TOKEN = "api-token-123"  # the bot fixture's api_token (the /api/ bearer token)
+ADMIN = "hq-admin"  # the account these tests log in with
+PASSWORD = "correct horse battery staple"  # a test account's password
 REPORT = "第一報 午前3時頃から大雨、市内3か所で土砂崩れ、人的被害確認中"
 LOGIN = "/dashboard/login"
 
@@ -93,14 +96,22 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def login(client: FlaskClient, token: str = TOKEN, **extra: str) -> Any:
+def add_account(bot: Bot, username: str = ADMIN, role: str = "admin", password: str = PASSWORD) -> None:
+    accounts.create(bot.hotline.storage, username, password, role, by="test", at=bot.clock.now())
+
+
+def login(client: FlaskClient, password: str = PASSWORD, *, username: str = ADMIN, **extra: str) -> Any:
     page = client.get(LOGIN)
     assert page.status_code == 200
-    return client.post(LOGIN, data={"token": token, "csrf_token": csrf_of(page.text), **extra})
+    return client.post(
+        LOGIN,
+        data={"username": username, "password": password, "csrf_token": csrf_of(page.text), **extra},
+    )
 
 
 @pytest.fixture
 def client(bot: Bot) -> FlaskClient:
+    add_account(bot)
     return bot.client
 
 
@@ -175,10 +186,12 @@ def test_every_dashboard_route_needs_a_login(client: FlaskClient, bot: Bot, lw: 
     assert client.get("/dashboard/static/dashboard.css").status_code == 200
 
 
-def test_wrong_token_is_refused(client: FlaskClient) -> None:
-    response = login(client, "not-the-token")
+def test_wrong_password_is_refused(client: FlaskClient) -> None:
+    response = login(client, "not-the-password")
     assert response.status_code == 401
-    assert "トークンが正しくありません" in response.text
+    assert "ユーザー名またはパスワードが正しくありません" in response.text
+    # The API token is no longer a dashboard password.
+    assert login(client, TOKEN).status_code == 401
     assert client.get("/dashboard/").status_code == 302
     assert client.get("/dashboard/incidents/1.json").status_code == 401
 
@@ -210,7 +223,7 @@ def test_sixth_failed_login_in_ten_minutes_gets_429(client: FlaskClient, bot: Bo
     assert refused.status_code == 429
     assert "ログインの失敗が続いたため" in refused.text
     assert int(refused.headers["Retry-After"]) > 0
-    # Locked for the rest of the window: even the right token is refused...
+    # Locked for the rest of the window: even the right password is refused...
     assert login(client).status_code == 429
     assert client.get("/dashboard/").status_code == 302
     # ...and once the first failures have left the 10-minute window it may try again.
@@ -226,7 +239,7 @@ def test_failures_are_counted_per_address(client: FlaskClient) -> None:
     page = client.get(LOGIN, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     response = client.post(
         LOGIN,
-        data={"token": TOKEN, "csrf_token": csrf_of(page.text)},
+        data={"username": ADMIN, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
         environ_base={"REMOTE_ADDR": "192.0.2.7"},
     )
     assert response.status_code == 302
@@ -234,11 +247,11 @@ def test_failures_are_counted_per_address(client: FlaskClient) -> None:
 
 def test_login_without_csrf_token_is_400_and_not_logged_in(client: FlaskClient) -> None:
     client.get(LOGIN)
-    response = client.post(LOGIN, data={"token": TOKEN})
+    response = client.post(LOGIN, data={"username": ADMIN, "password": PASSWORD})
     assert response.status_code == 400
     assert "不正な送信" in response.text
     assert client.get("/dashboard/").status_code == 302
-    response = client.post(LOGIN, data={"token": TOKEN, "csrf_token": "forged"})
+    response = client.post(LOGIN, data={"username": ADMIN, "password": PASSWORD, "csrf_token": "forged"})
     assert response.status_code == 400
     assert client.get("/dashboard/").status_code == 302
 
@@ -255,7 +268,10 @@ def test_session_cookie_flags_and_security_headers(client: FlaskClient) -> None:
     https = client.application.test_client()
     form = https.get(LOGIN, base_url="https://localhost")
     secure = https.post(
-        LOGIN, data={"token": TOKEN, "csrf_token": csrf_of(form.text)}, base_url="https://localhost"
+        LOGIN,
+        data={"username": ADMIN, "password": PASSWORD, "csrf_token": csrf_of(form.text)},
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/dashboard/login"},  # Flask-WTF checks it over HTTPS
     )
     assert "Secure" in secure.headers["Set-Cookie"]
 

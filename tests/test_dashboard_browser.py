@@ -12,6 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from hotline import accounts
 from hotline.config import Config
 from hotline.demo import demo_user_id
 from tests.browser import launch_chromium
@@ -20,6 +21,8 @@ from tests.live import LiveStack, wait_until
 UI_TIMEOUT_MS = 10_000
 UWAJIMA = "382035"
 IMABARI = "382027"
+USERNAME = "hq-admin"
+PASSWORD = "correct horse battery staple"
 REPORT = "第一報 午前3時頃から大雨、市内3か所で土砂崩れ、人的被害確認中 <b>太字</b>"
 
 
@@ -62,10 +65,14 @@ def log_in(browser: Browser, live: LiveStack) -> Page:
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.goto(f"{live.url}/dashboard/")
     expect(page).to_have_url(re.compile(r"/dashboard/login"))
-    page.get_by_test_id("token-input").fill("wrong-token")
+    accounts.create(
+        live.hotline.storage, USERNAME, PASSWORD, "viewer", by="test", at=live.hotline.clock.now()
+    )
+    page.get_by_test_id("username-input").fill(USERNAME)
+    page.get_by_test_id("password-input").fill("wrong-password")
     page.get_by_test_id("login-button").click()
-    expect(page.get_by_test_id("login-error")).to_have_text("トークンが正しくありません。")
-    page.get_by_test_id("token-input").fill("e2e-token")
+    expect(page.get_by_test_id("login-error")).to_have_text("ユーザー名またはパスワードが正しくありません。")
+    page.get_by_test_id("password-input").fill(PASSWORD)
     page.get_by_test_id("login-button").click()
     expect(page.get_by_role("heading", name="災害一覧")).to_be_visible()
     return page

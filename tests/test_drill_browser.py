@@ -14,6 +14,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
+from hotline import accounts
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
 from tests.browser import launch_chromium
@@ -21,6 +22,8 @@ from tests.live import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 10_000
 UWAJIMA = "382035"
+USERNAME = "kunren-1"
+PASSWORD = "correct horse battery staple"
 TITLE = "宇和島市 参集訓練 <b>太字</b>"
 
 
@@ -45,7 +48,11 @@ def log_in(browser: Browser, live: LiveStack) -> Page:
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.goto(f"{live.url}/dashboard/drills/")
     expect(page).to_have_url(re.compile(r"/dashboard/login"))
-    page.get_by_test_id("token-input").fill("e2e-token")
+    accounts.create(
+        live.hotline.storage, USERNAME, PASSWORD, "coordinator", by="test", at=live.hotline.clock.now()
+    )
+    page.get_by_test_id("username-input").fill(USERNAME)
+    page.get_by_test_id("password-input").fill(PASSWORD)
     page.get_by_test_id("login-button").click()
     expect(page.get_by_role("heading", name="職員参集訓練")).to_be_visible()
     return page

@@ -23,7 +23,7 @@ from hotline.config import Member
 from hotline.drill_pages import REAL_CONFIRM_MESSAGE
 from hotline.drills import Targets
 from tests.conftest import Bot, message_event
-from tests.test_dashboard import LOGIN, csrf_of, login
+from tests.test_dashboard import LOGIN, PASSWORD, add_account, csrf_of, login
 from tests.test_drills import members
 from tests.test_relay import FakeLineWorks, lw, uid
 
@@ -33,11 +33,13 @@ UWAJIMA = "382035"
 BASE = "/dashboard/drills"
 AT = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)  # 09:00 JST, the day after T0 (03:12 JST)
 CSRF_ERROR = "フォームの有効期限が切れたか、不正な送信です"
+COORDINATOR = "kunren-1"  # the drill coordinator's account in these tests
 
 
 @pytest.fixture
 def client(bot: Bot) -> FlaskClient:
-    response = login(bot.client)
+    add_account(bot, COORDINATOR, "coordinator")
+    response = login(bot.client, username=COORDINATOR)
     assert response.status_code == 302
     return bot.client
 
@@ -116,6 +118,7 @@ def test_every_route_needs_a_login(bot: Bot, lw: FakeLineWorks) -> None:
     drill_id = drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t")
     (run_id,) = drills.run_due()
     client = bot.client
+    add_account(bot, COORDINATOR, "coordinator")
     for path in (
         f"{BASE}/",
         f"{BASE}/new",
@@ -140,7 +143,13 @@ def test_every_route_needs_a_login(bot: Bot, lw: FakeLineWorks) -> None:
     # After logging in, the login page sends the coordinator back to the drill.
     page = client.get(f"{LOGIN}?next={BASE}/{drill_id}")
     back = client.post(
-        LOGIN, data={"token": "api-token-123", "csrf_token": csrf_of(page.text), "next": f"{BASE}/{drill_id}"}
+        LOGIN,
+        data={
+            "username": COORDINATOR,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": f"{BASE}/{drill_id}",
+        },
     )
     assert back.headers["Location"] == f"{BASE}/{drill_id}"
 
@@ -214,7 +223,7 @@ def test_creating_a_drill_confirms_the_targets_and_send_time_first(
     drill_id = create(client)
     drill = bot.hotline.storage.drill(drill_id)
     assert drill["title"] == "11月 参集訓練" and drill["kind"] == "drill"
-    assert drill["created_by"] == "dashboard" and drill["schedule"] == "once"
+    assert drill["created_by"] == COORDINATOR and drill["schedule"] == "once"  # who, by account
     assert drill["run_at"] == iso(AT)  # the datetime-local value is Japan time
     assert json.loads(drill["targets"])["municipalities"] == [UWAJIMA]
     assert json.loads(drill["remind_minutes"]) == [10, 20] and drill["deadline_minutes"] == 60

@@ -13,6 +13,7 @@ import pytest
 from hotline import cli
 from hotline.config import load
 from tests.conftest import ROOT, Bot
+from tests.test_dashboard import add_account, login
 from tests.test_relay import REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
 
 __all__ = ["lw"]
@@ -57,8 +58,8 @@ def test_a_broken_hand_edit_keeps_the_last_good_configuration_and_is_shown(
     health = bot.client.get("/healthz").get_json()
     assert health["config"]["status"] == "refused_edit"
     # Administrators see it on every dashboard page.
-    with bot.client.session_transaction() as session:
-        session["dashboard"] = True
+    add_account(bot)
+    assert login(bot.client).status_code == 302
     page = bot.client.get("/dashboard/").get_data(as_text=True)
     assert "設定ファイルの変更を反映できませんでした" in page and "rooms/hq.toml:3" in page
     # Fixing the file clears it.

@@ -45,6 +45,19 @@ def test_demo_mode_prints_both_addresses_and_relays_a_report(tmp_path: Path, sam
         hotline = re.search(r"hotline（本体）:\s+(http://127\.0\.0\.1:\d+)/healthz", text)
         assert talk and hotline, text
         assert requests.get(hotline.group(1) + "/healthz", timeout=5).json()["status"] == "ok"
+        # The banner's demo administrator logs in to the dashboard.
+        account = re.search(r"ユーザー名 (\S+) / パスワード (\S+)", text)
+        assert account, text
+        browser = requests.Session()
+        form = browser.get(hotline.group(1) + "/dashboard/login", timeout=5).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token
+        logged_in = browser.post(
+            hotline.group(1) + "/dashboard/login",
+            data={"username": account.group(1), "password": account.group(2), "csrf_token": token.group(1)},
+            timeout=10,
+        )
+        assert logged_in.url.endswith("/dashboard/") and "災害一覧" in logged_in.text
         assert "トーク" in requests.get(talk.group(1) + "/", timeout=5).text
         group = next(r for r in sample_config.rooms if r.key == "group-team1")
         poster = sample_config.municipalities["382035"].members[0]
