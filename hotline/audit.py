@@ -24,6 +24,25 @@ from hotline.storage import Storage
 if TYPE_CHECKING:
     from hotline.drills import Drills
 
+CONFIG_KINDS = {
+    "municipality": "市町",
+    "member": "職員",
+    "group": "グループ",
+    "counterpart": "支援の割当て",
+    "room": "トークルーム",
+}
+CONFIG_ACTIONS = {"add": "追加", "update": "変更", "remove": "削除", "sync": "LINE WORKS と同期"}
+
+
+def action_label(action: str) -> str:
+    """Japanese for an audit action; config edits are named config.<kind>.<action>."""
+    if action.startswith("config."):
+        parts = action.split(".")
+        if len(parts) == 3:
+            return f"設定: {CONFIG_KINDS.get(parts[1], parts[1])}の{CONFIG_ACTIONS.get(parts[2], parts[2])}"
+    return ACTION_LABELS.get(action, action)
+
+
 ACTION_LABELS = {
     "login": "ログイン",
     "login_failed": "ログイン失敗",
@@ -95,7 +114,7 @@ def _entry(row: sqlite3.Row) -> dict[str, Any]:
         "at": local_time(row["at"]),
         "who": row["who"],
         "action": row["action"],
-        "actionLabel": ACTION_LABELS.get(row["action"], row["action"]),
+        "actionLabel": action_label(row["action"]),
         "target": row["target"],
         "address": row["address"] or "",
         "before": row["before"] or "",

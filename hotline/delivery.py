@@ -44,8 +44,10 @@ class Sender:
         after_delivery: Callable[[int], None] = lambda report_id: None,
         before_send: BeforeSend | None = None,
         max_backoff: float = MAX_BACKOFF,
+        on_free: Callable[[], None] = lambda: None,
     ) -> None:
         self.max_backoff = max_backoff
+        self.on_free = on_free  # a thread is free: the loop may claim the next row now
         self.storage = storage
         self.client = client
         self.clock = clock
@@ -113,6 +115,7 @@ class Sender:
                 self._busy -= 1
                 if self._busy == 0:
                     self.idle.set()
+            self.on_free()
 
     def deliver(self, row: OutboxRow) -> None:
         """Send one claimed row and record the outcome."""

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import jwt
 import requests
+import requests.adapters
 
 from hotline.settings import Credentials, load_private_key
 
@@ -160,12 +161,20 @@ class LineWorksClient:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         read_timeout: float = READ_TIMEOUT,
+        pool_size: int = 32,
     ) -> None:
         self.credentials = credentials
         self.timeout = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
         self._key = load_private_key(credentials.private_key_pem, "LW_API_PRIVATEKEY")
         self.limiter = limiter or RateLimiter(default_limits(240))
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # One kept-alive connection per sending thread: requests' default pool of 10
+            # would drop connections and redo the TLS handshake on every fan-out.
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.clock = clock
         self._token: _Token | None = None
         self._token_lock = threading.Lock()

@@ -23,7 +23,7 @@ def make_server(hotline: Hotline, host: str, port: int) -> BaseWSGIServer | Mult
         app,
         host=host,
         port=port,
-        threads=hotline.settings.send_threads,
+        threads=hotline.settings.server_threads,
         # The door answers fast; a slow or hostile client must not hold a thread long.
         channel_timeout=30,
         max_request_body_size=hotline.settings.max_body_bytes * 2,

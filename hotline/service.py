@@ -62,6 +62,7 @@ class Hotline:
                 clock=self.clock.monotonic,
             ),
             read_timeout=settings.http_timeout,
+            pool_size=settings.send_threads,
         )
         self._inbox_wake = threading.Event()
         self._outbox_wake = threading.Event()
@@ -98,6 +99,7 @@ class Hotline:
             after_delivery=self.relay.after_delivery,
             before_send=self._before_send,
             max_backoff=settings.max_backoff,
+            on_free=self._outbox_wake.set,
         )
         self.scheduler = Scheduler()
         self._stop = threading.Event()

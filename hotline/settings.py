@@ -48,7 +48,8 @@ class Settings:
     plan: str = "paid"
     # 1.0 in production; benchmarks shrink LINE WORKS' one-minute rate windows with it.
     rate_time_scale: float = 1.0
-    send_threads: int = 16
+    send_threads: int = 32  # at least the rooms of the largest fan-out, so it takes one round trip
+    server_threads: int = 16  # waitress threads answering HTTP
     attachment_window_minutes: int = 10
     max_body_bytes: int = 1_000_000
     http_timeout: float = 15.0  # seconds to wait for LINE WORKS to answer one call

@@ -259,6 +259,7 @@ class Storage:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        self._write_lock = threading.Lock()
         # Every statement is IF NOT EXISTS: running the schema twice is harmless.
         self._conn().executescript(SCHEMA)
 
@@ -291,7 +292,14 @@ class Storage:
         if conn.in_transaction:  # nested: join the outer transaction
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
+        # SQLite has one writer at a time; taking turns on an in-process lock hands the write
+        # over at once, where SQLite's busy handler would sleep in steps of up to 100 ms.
+        self._write_lock.acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._write_lock.release()
+            raise
         try:
             yield conn
             conn.execute("COMMIT")
@@ -301,6 +309,8 @@ class Storage:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            self._write_lock.release()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hotline import acknowledgements, admin_pages, drill_pages
+from hotline import acknowledgements, admin_pages, config_pages, drill_pages
 from hotline import dashboard as dashboard_module
 from hotline.clock import iso
 from hotline.counterparts import linked_municipalities
@@ -295,5 +295,6 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(dashboard_module.dashboard)
     app.register_blueprint(drill_pages.drills)
     app.register_blueprint(admin_pages.admin)
+    app.register_blueprint(config_pages.config_pages)
     app.register_error_handler(HTTPException, _json_error)
     return app

@@ -131,9 +131,8 @@ class LiveStack(EmulatorSide):
         settings = Settings(
             credentials=self.credentials,
             api_token="e2e-token",
-            config_dir=ROOT,
             database=database,
-            **overrides,
+            **{"config_dir": ROOT, **overrides},
         )
         self.hotline = Hotline(settings, config)
         self.hotline.start()

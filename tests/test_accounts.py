@@ -67,6 +67,14 @@ ROUTES: dict[str, str | None] = {
     "admin.disable": "admin",
     "admin.enable": "admin",
     "admin.audit_page": "admin",
+    "config.index": "admin",
+    "config.municipality": "admin",
+    "config.edit_municipality": "admin",
+    "config.groups": "admin",
+    "config.edit_groups": "admin",
+    "config.rooms": "admin",
+    "config.edit_rooms": "admin",
+    "config.sync_rooms": "admin",
 }
 JSON_ENDPOINTS = {"dashboard.incident_json", "drills.drill_json"}
 

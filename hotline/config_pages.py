@@ -1,0 +1,404 @@
+"""The configuration pages (`/dashboard/admin/config`): municipalities and their members,
+counterpart groups and assignments, and talk rooms, edited by prefecture administrators.
+
+Every save goes through `hotline.config_edit.apply` (all or nothing, validated with the
+start-up rules, comments kept), with the snapshot of the files the form was shown on, so a
+form left open while someone else saved is refused instead of undoing their change. A refused
+save re-renders the same page (400) with each problem next to its field and the submitted
+values kept; a good one reloads the running bot's configuration, writes the audit log (with
+the diff of the files) and redirects (PRG). The guard, CSRF check, security headers and error
+page are the admin pages' (hotline/admin_pages.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from hotline import config_edit, dashboard, directory
+from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Config, Member, Municipality, Room
+from hotline.config_edit import Change, FieldProblem, Outcome
+from hotline.service import Hotline
+
+ADMIN_ROLE = "admin"
+SAVED_MESSAGE = "保存しました（反映済み）"
+STALE_MESSAGE = "ほかの人が先に変更しました。開き直してください。"
+INVITE_MESSAGE = (
+    "LINE WORKS の API では既存のトークルームにメンバーを追加できません。"
+    "LINE WORKS アプリで部屋のメニューから招待してください"
+)
+LINK_LABELS = {"hq": "県本部", "group": "グループ", "municipality": "市町"}
+_MAX_FIELD = 200  # longer form values are cut (the validator judges the rest)
+
+config_pages = Blueprint("config", __name__, url_prefix="/dashboard/admin/config")
+
+
+@config_pages.before_request
+def _guard() -> Any:
+    refused = dashboard.login_required(as_json=False, role=ADMIN_ROLE)
+    if refused is not None:
+        return refused
+    if request.method not in dashboard.SAFE_METHODS:
+        dashboard.check_csrf()
+    return None
+
+
+@config_pages.after_request
+def _headers(response: Response) -> Response:
+    return dashboard.security_headers(response)
+
+
+@config_pages.errorhandler(HTTPException)
+def _error(exc: HTTPException) -> Any:
+    return dashboard.error_response(exc, as_json=False)
+
+
+def _hotline() -> Hotline:
+    hotline: Hotline = current_app.extensions["hotline"]
+    return hotline
+
+
+def _config() -> Config:
+    """The running configuration, after picking up any hand edit of the files."""
+    hotline = _hotline()
+    hotline.check_config_files()
+    return hotline.config()
+
+
+def _snapshot() -> str:
+    return config_edit.snapshot(_hotline().settings.config_dir)
+
+
+def _form(*names: str) -> dict[str, str]:
+    return {name: request.form.get(name, "").strip()[:_MAX_FIELD] for name in names}
+
+
+def _codes(name: str) -> list[str]:
+    return [code.strip()[:_MAX_FIELD] for code in request.form.getlist(name) if code.strip()]
+
+
+# -- views of the configuration -----------------------------------------------------------------
+
+
+def _is_town(municipality: Municipality) -> bool:
+    return municipality.name.endswith(("町", "村"))
+
+
+def role_options(municipality: Municipality | None) -> list[tuple[str, str]]:
+    """(value, Japanese label) of the roles a member may have (市長 or 町長 as fits)."""
+    if municipality is None:
+        return list(HQ_ROLES.items())
+    index = 1 if _is_town(municipality) else 0
+    return [(role, labels[index]) for role, labels in MUNICIPALITY_ROLES.items()]
+
+
+def member_key(member: Member) -> str:
+    """How config_edit finds a member: the e-mail, or the userId when there is none."""
+    return member.email or member.user_id
+
+
+def _town_label(config: Config, code: str) -> str:
+    municipality = config.municipalities.get(code)
+    return f"{municipality.name}（{code}）" if municipality else code
+
+
+def _room_target(config: Config, room: Room) -> str:
+    if room.link == "group" and room.target:
+        group = config.groups.get(room.target)
+        return f"グループ: {group.name if group else room.target}"
+    if room.link == "municipality" and room.target:
+        return f"市町: {_town_label(config, room.target)}"
+    return LINK_LABELS.get(room.link, room.link)
+
+
+def _common(config: Config) -> dict[str, Any]:
+    return {
+        "config": config,
+        "towns": sorted(config.municipalities.values(), key=lambda m: m.code),
+        "town_label": lambda code: _town_label(config, code),
+        "snapshot": _snapshot(),
+        "link_labels": LINK_LABELS,
+        "links": ROOM_LINKS,
+    }
+
+
+# -- saving -------------------------------------------------------------------------------------
+
+
+def _message(problem: FieldProblem) -> str:
+    return STALE_MESSAGE if problem.problem.where == "(snapshot)" else problem.message
+
+
+def _errors(outcome: Outcome) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for problem in outcome.problems:
+        out.setdefault(problem.field, []).append(_message(problem))
+    return out
+
+
+def _save(changes: Sequence[Change], target: str) -> Outcome:
+    """Apply `changes` with the form's snapshot; when they are made, reload the running bot's
+    configuration and record who made them, with the diff of the files."""
+    hotline = _hotline()
+    outcome = config_edit.apply(
+        hotline.settings.config_dir, changes, expected_snapshot=request.form.get("snapshot", "")
+    )
+    if not outcome.ok:
+        return outcome
+    problems = hotline.reload_config()
+    first = changes[0]
+    dashboard.audit_here(
+        f"config.{first.kind}.{first.action}",
+        target,
+        None,
+        {
+            "changes": [_change_view(change) for change in changes],
+            "files": list(outcome.files),
+            "diff": outcome.diff.splitlines(),
+        },
+    )
+    flash(SAVED_MESSAGE, "ok")
+    if problems:  # someone broke another file by hand in the meantime
+        flash(
+            "ただし設定ファイルに別の誤りがあり、反映できませんでした。上の表示を確認してください。", "error"
+        )
+    return outcome
+
+
+def _refusal(outcome: Outcome, active: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a page needs to show a refused save: the problems by field, a summary at the
+    top, and the submitted values (with the form's own snapshot) in the form that failed."""
+    return {
+        "active": active,
+        "values": {**values, "snapshot": request.form.get("snapshot", "")},
+        "errors": _errors(outcome),
+        "summary": [_message(problem) for problem in outcome.problems],
+    }
+
+
+def _change_view(change: Change) -> dict[str, Any]:
+    view = dataclasses.asdict(change)
+    view["values"] = dict(change.values)
+    return view
+
+
+# -- the overview ---------------------------------------------------------------------------------
+
+
+@config_pages.get("/")
+def index() -> Any:
+    config = _config()
+    groups_of: dict[str, list[str]] = {}
+    for group in config.groups.values():
+        for code in group.municipalities:
+            groups_of.setdefault(code, []).append(group.name)
+    return render_template(
+        "config_index.html",
+        groups_of=groups_of,
+        room_target=lambda room: _room_target(config, room),
+        **_common(config),
+    )
+
+
+# -- a municipality and its members ---------------------------------------------------------------
+
+
+def _municipality_or_404(config: Config, code: str) -> Municipality:
+    municipality = config.municipalities.get(code)
+    if municipality is None:
+        abort(404, "市町が見つかりません。")
+    return municipality
+
+
+def _municipality_page(code: str, **extra: Any) -> str:
+    config = _config()
+    municipality = _municipality_or_404(config, code)
+    page: dict[str, Any] = {"active": "", "values": {}, "errors": {}, "summary": []}
+    page.update(extra)
+    return render_template(
+        "config_municipality.html",
+        municipality=municipality,
+        members=sorted(municipality.members, key=lambda m: m.order),
+        roles=role_options(municipality),
+        role_labels=dict(role_options(municipality)),
+        member_key=member_key,
+        **page,
+        **_common(config),
+    )
+
+
+@config_pages.get("/municipalities/<code>")
+def municipality(code: str) -> Any:
+    return _municipality_page(code)
+
+
+@config_pages.post("/municipalities/<code>")
+def edit_municipality(code: str) -> Any:
+    config = _config()
+    town = _municipality_or_404(config, code)
+    op = (request.form.getlist("op") or [""])[-1]
+    key = request.form.get("member", "")
+    members = sorted(town.members, key=lambda m: m.order)
+    member = next((m for m in members if member_key(m) == key), None)
+    if op != "rename" and op != "member_add" and member is None:
+        abort(404, "メンバーが見つかりません。ページを開き直してください。")
+    values: dict[str, Any]
+    if op == "rename":
+        active, values = "rename", _form("name")
+        changes = [Change("municipality", "update", code, values)]
+        target = f"municipality {code}"
+    elif op == "member_add":
+        active, values = "member-add", _form("name", "role", "email", "user_id", "order")
+        changes = [Change("member", "add", code, values)]
+        target = f"member {values['email'] or values['user_id']} ({code})"
+    elif op == "member_update":
+        active, values = f"member-{key}", _form("name", "role", "email", "user_id")
+        changes = [Change("member", "update", key, values)]
+        target = f"member {key} ({code})"
+    elif op in ("member_up", "member_down"):
+        assert member is not None
+        position = member.order + (-1 if op == "member_up" else 1)
+        active, values = f"member-{key}", {}
+        if not 0 <= position < len(members):
+            return redirect(url_for("config.municipality", code=code))
+        changes = [Change("member", "update", key, {"order": position})]
+        target = f"member {key} ({code})"
+    elif op == "member_remove":
+        active, values = f"member-{key}", {}
+        changes = [Change("member", "remove", key)]
+        target = f"member {key} ({code})"
+    else:
+        abort(400, "操作が正しくありません。")
+    outcome = _save(changes, target)
+    if outcome.ok:
+        return redirect(url_for("config.municipality", code=code))
+    return _municipality_page(code, **_refusal(outcome, active, values)), 400
+
+
+# -- counterpart groups and assignments -----------------------------------------------------------
+
+
+def _groups_page(**extra: Any) -> str:
+    config = _config()
+    page: dict[str, Any] = {"active": "", "values": {}, "errors": {}, "summary": []}
+    page.update(extra)
+    return render_template("config_groups.html", **page, **_common(config))
+
+
+@config_pages.get("/groups")
+def groups() -> Any:
+    return _groups_page()
+
+
+@config_pages.post("/groups")
+def edit_groups() -> Any:
+    op = (request.form.getlist("op") or [""])[-1]
+    key = request.form.get("key", "")[:_MAX_FIELD]
+    values: dict[str, Any]
+    if op == "group_add":
+        values = {**_form("id", "name"), "municipalities": _codes("municipalities")}
+        active, change = "group-add", Change("group", "add", None, values)
+        target = f"group {values['id']}"
+    elif op == "group_update":
+        values = {**_form("name"), "municipalities": _codes("municipalities")}
+        active, change = f"group-{key}", Change("group", "update", key, values)
+        target = f"group {key}"
+    elif op == "group_remove":
+        values = {}
+        active, change = f"group-{key}", Change("group", "remove", key)
+        target = f"group {key}"
+    elif op == "counterpart_add":
+        values = {**_form("stricken", "primary"), "secondary": _codes("secondary")}
+        stricken = values.pop("stricken")
+        active, change = "counterpart-add", Change("counterpart", "add", stricken, values)
+        values["stricken"] = stricken
+        target = f"counterpart {stricken}"
+    elif op == "counterpart_update":
+        values = {**_form("primary"), "secondary": _codes("secondary")}
+        active, change = f"counterpart-{key}", Change("counterpart", "update", key, values)
+        target = f"counterpart {key}"
+    elif op == "counterpart_remove":
+        values = {}
+        active, change = f"counterpart-{key}", Change("counterpart", "remove", key)
+        target = f"counterpart {key}"
+    else:
+        abort(400, "操作が正しくありません。")
+    outcome = _save([change], target)
+    if outcome.ok:
+        return redirect(url_for("config.groups"))
+    return (
+        _groups_page(**_refusal(outcome, active, values)),
+        400,
+    )  # -- rooms ----------------------------------------------------------------------------------------
+
+
+def _rooms_page(**extra: Any) -> str:
+    config = _config()
+    page: dict[str, Any] = {"active": "", "values": {}, "errors": {}, "summary": [], "results": None}
+    page.update(extra)
+    return render_template(
+        "config_rooms.html",
+        room_target=lambda room: _room_target(config, room),
+        invite_message=INVITE_MESSAGE,
+        **page,
+        **_common(config),
+    )
+
+
+@config_pages.get("/rooms")
+def rooms() -> Any:
+    return _rooms_page()
+
+
+@config_pages.post("/rooms")
+def edit_rooms() -> Any:
+    op = (request.form.getlist("op") or [""])[-1]
+    key = request.form.get("key", "").strip()[:_MAX_FIELD]
+    values: dict[str, Any]
+    if op in ("room_add", "room_update"):
+        values = _form("title", "link", "group", "municipality", "channel_id")
+        if op == "room_add":
+            active, change = "room-add", Change("room", "add", key or None, values)
+            values = {**values, "key": key}
+        else:
+            active, change = f"room-{key}", Change("room", "update", key, values)
+    elif op == "room_remove":
+        values = {}
+        active, change = f"room-{key}", Change("room", "remove", key)
+    else:
+        abort(400, "操作が正しくありません。")
+    outcome = _save([change], f"room {key or values.get('link', '')}")
+    if outcome.ok:
+        return redirect(url_for("config.rooms"))
+    return _rooms_page(**_refusal(outcome, active, values)), 400
+
+
+@config_pages.post("/rooms/sync")
+def sync_rooms() -> Any:
+    """Create the rooms without a channelId (written back to their files) and compare the
+    members of the others with who should be there."""
+    hotline = _hotline()
+    results = directory.sync_rooms(hotline.config(), hotline.client, hotline.storage)
+    hotline.reload_config()
+    rows = [
+        {
+            "key": result.room.key,
+            "title": result.room.title,
+            "created": result.created_channel_id,
+            "missing": list(result.missing),
+            "unexpected": list(result.unexpected),
+            "problem": result.problem,
+        }
+        for result in results
+    ]
+    dashboard.audit_here(
+        "config.room.sync",
+        "rooms",
+        None,
+        [row for row in rows if row["created"] or row["missing"] or row["unexpected"] or row["problem"]],
+    )
+    return _rooms_page(results=rows)

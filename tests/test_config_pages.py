@@ -1,0 +1,325 @@
+"""The configuration pages (`/dashboard/admin/config`): only administrators, CSRF on every
+POST, an edit written with its comments kept and in use at once with an audit entry, a
+refused edit shown next to its field with the files untouched, a stale form refused, names
+escaped, and the rooms synchronised with LINE WORKS (the emulator)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
+
+from hotline import accounts, config_edit
+from hotline.clock import FixedClock
+from hotline.config import COUNTERPARTS_FILE, load
+from hotline.config_pages import SAVED_MESSAGE, STALE_MESSAGE
+from hotline.dashboard import CSRF_MESSAGE, FORBIDDEN_MESSAGES
+from hotline.service import Hotline
+from hotline.settings import Credentials, Settings
+from hotline.web import create_app
+from tests.conftest import ROOT, T0
+from tests.live import EmulatorSide
+from tests.test_dashboard import LOGIN, PASSWORD, csrf_of, login
+
+UWAJIMA = "382035"
+BASE = "/dashboard/admin/config"
+ADMIN, COORDINATOR, VIEWER = "hq-admin", "kunren-1", "etsuran-1"
+NEW = {
+    "name": "新居 一郎",
+    "role": "staff",
+    "email": "new.member@uwajima.example",
+    "user_id": "",
+    "order": "",
+}
+
+
+def copy_config(folder: Path) -> Path:
+    folder.mkdir()
+    shutil.copy(ROOT / COUNTERPARTS_FILE, folder / COUNTERPARTS_FILE)
+    shutil.copytree(ROOT / "rooms", folder / "rooms")
+    return folder
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.toml"))}
+
+
+class Site:
+    def __init__(self, tmp_path: Path, credentials: Credentials, root: Path) -> None:
+        self.root = root
+        settings = Settings(
+            credentials=credentials,
+            api_token="api-token-123",
+            config_dir=root,
+            database=tmp_path / "t.sqlite3",
+        )
+        self.hotline = Hotline(settings, load(root), clock=FixedClock(T0))
+        self.app = create_app(self.hotline)
+        for name, role in ((ADMIN, "admin"), (COORDINATOR, "coordinator"), (VIEWER, "viewer")):
+            accounts.create(self.hotline.storage, name, PASSWORD, role, by="test", at=T0)
+
+    def client(self, who: str | None = ADMIN) -> FlaskClient:
+        client = self.app.test_client()
+        if who is not None:
+            assert login(client, username=who).status_code == 302
+        return client
+
+    def audit(self, prefix: str = "config.") -> list[dict[str, Any]]:
+        return [dict(r) for r in self.hotline.storage.audit_entries() if r["action"].startswith(prefix)]
+
+
+@pytest.fixture
+def site(tmp_path: Path, credentials: Credentials) -> Iterator[Site]:
+    made = Site(tmp_path, credentials, copy_config(tmp_path / "config"))
+    yield made
+    made.hotline.sender.shutdown()
+
+
+def page_form(client: FlaskClient, url: str) -> dict[str, str]:
+    """The CSRF token and snapshot of the page at `url`."""
+    html = client.get(url).text
+    snapshot = re.search(r'name="snapshot" value="([0-9a-f]+)"', html)
+    assert snapshot, "no snapshot field"
+    return {"csrf_token": csrf_of(html), "snapshot": snapshot.group(1)}
+
+
+def add_member(client: FlaskClient, values: dict[str, str], **extra: str) -> Any:
+    url = f"{BASE}/municipalities/{UWAJIMA}"
+    return client.post(url, data={**page_form(client, url), "op": "member_add", **values, **extra})
+
+
+POSTS = [
+    f"{BASE}/municipalities/{UWAJIMA}",
+    f"{BASE}/groups",
+    f"{BASE}/rooms",
+    f"{BASE}/rooms/sync",
+]
+GETS = [f"{BASE}/", f"{BASE}/municipalities/{UWAJIMA}", f"{BASE}/groups", f"{BASE}/rooms"]
+
+
+def test_only_administrators_open_or_post(site: Site) -> None:
+    before = files(site.root)
+    anonymous = site.client(None)
+    for url in GETS + POSTS:
+        response = anonymous.open(
+            url, method="POST" if url in POSTS else "GET", data={**NEW, "op": "member_add"}
+        )
+        assert response.status_code == 302 and response.headers["Location"].startswith(LOGIN), url
+    for who in (VIEWER, COORDINATOR):
+        client = site.client(who)
+        token = csrf_of(client.get("/dashboard/").text)
+        assert 'data-testid="nav-config"' not in client.get("/dashboard/").text
+        for url in GETS:
+            response = client.get(url)
+            assert response.status_code == 403 and FORBIDDEN_MESSAGES["admin"] in response.text, (who, url)
+        for url in POSTS:
+            response = client.post(url, data={"csrf_token": token, "op": "member_add", **NEW})
+            assert response.status_code == 403, (who, url)
+    admin = site.client()
+    assert 'data-testid="nav-config"' in admin.get("/dashboard/").text
+    for url in GETS:
+        assert admin.get(url).status_code == 200, url
+    assert files(site.root) == before and site.audit() == []
+
+
+def test_every_post_needs_the_csrf_token(site: Site) -> None:
+    before = files(site.root)
+    client = site.client()
+    snapshot = page_form(client, f"{BASE}/rooms")["snapshot"]
+    for url in POSTS:
+        for forged in ({}, {"csrf_token": "forged"}):
+            response = client.post(url, data={"snapshot": snapshot, "op": "member_add", **NEW, **forged})
+            assert response.status_code == 400 and CSRF_MESSAGE in response.text, url
+    assert files(site.root) == before and site.audit() == []
+
+
+def test_the_overview_lists_towns_groups_assignments_and_rooms(site: Site) -> None:
+    html = site.client().get(f"{BASE}/").text
+    assert "宇和島市" in html and f'href="{BASE}/municipalities/{UWAJIMA}"' in html
+    config = site.hotline.config()
+    for group in config.groups.values():
+        assert group.name in html
+    for room in config.rooms:
+        assert room.title in html and room.channel_id in html
+    assert "一次支援市" in html and "二次支援市町" in html
+
+
+def test_adding_a_member_writes_the_file_reloads_and_audits(site: Site) -> None:
+    before = (site.root / COUNTERPARTS_FILE).read_text(encoding="utf-8")
+    client = site.client()
+    response = add_member(client, NEW)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/municipalities/{UWAJIMA}")
+    page = client.get(response.headers["Location"]).text
+    assert SAVED_MESSAGE in page and "新居 一郎" in page
+    after = (site.root / COUNTERPARTS_FILE).read_text(encoding="utf-8")
+    # Only lines were added; every comment of the hand-written file is still there.
+    comments = [line for line in before.splitlines() if line.lstrip().startswith("#")]
+    assert all(line in after.splitlines() for line in comments)
+    assert set(before.splitlines()) <= set(after.splitlines())
+    # In use at once.
+    added = site.hotline.config().municipalities[UWAJIMA].members[-1]
+    assert (added.name, added.email) == ("新居 一郎", "new.member@uwajima.example")
+    (entry,) = site.audit()
+    assert entry["action"] == "config.member.add" and entry["who"] == ADMIN
+    assert '+name = \\"新居 一郎\\"' in entry["after"] and "+++ b/counterparts.toml" in entry["after"]
+    assert "新居 一郎" in entry["diff"]
+
+
+def test_moving_renaming_and_removing_a_member(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/municipalities/{UWAJIMA}"
+    first, second = site.hotline.config().municipalities[UWAJIMA].members[:2]
+    key = second.email or second.user_id
+    # ↑ moves the second member first (the submit button's op comes after the hidden one)
+    data = {**page_form(client, url), "member": key}
+    response = client.post(url, data=MultiDict([*data.items(), ("op", "member_update"), ("op", "member_up")]))
+    assert response.status_code == 302
+    members = site.hotline.config().municipalities[UWAJIMA].members
+    assert [m.name for m in members[:2]] == [second.name, first.name]
+    fields = {"name": "改名 太郎", "role": second.role, "email": second.email, "user_id": second.user_id}
+    response = client.post(
+        url, data={**page_form(client, url), "op": "member_update", "member": key, **fields}
+    )
+    assert response.status_code == 302
+    assert site.hotline.config().municipalities[UWAJIMA].members[0].name == "改名 太郎"
+    data = {**page_form(client, url), "member": key}
+    response = client.post(
+        url, data=MultiDict([*data.items(), ("op", "member_update"), ("op", "member_remove")])
+    )
+    assert response.status_code == 302
+    assert "改名 太郎" not in {m.name for m in site.hotline.config().municipalities[UWAJIMA].members}
+    actions = [e["action"] for e in site.audit()]
+    assert actions.count("config.member.update") >= 2 and "config.member.remove" in actions
+
+
+def test_a_duplicate_email_is_refused_next_to_the_field(site: Site) -> None:
+    before = files(site.root)
+    taken = site.hotline.config().municipalities["382019"].members[0].email
+    response = add_member(site.client(), {**NEW, "email": taken})
+    assert response.status_code == 400
+    html = response.text
+    assert re.search(r'data-testid="error-email">このメールアドレスは .+ に登録済みです</span>', html)
+    assert 'data-testid="config-summary"' in html
+    assert 'value="新居 一郎"' in html  # the values are kept
+    assert files(site.root) == before and site.audit() == []
+
+
+def test_a_town_cannot_support_itself(site: Site) -> None:
+    before = files(site.root)
+    client = site.client()
+    url = f"{BASE}/groups"
+    response = client.post(
+        url,
+        data={**page_form(client, url), "op": "counterpart_update", "key": UWAJIMA, "primary": UWAJIMA},
+    )
+    assert response.status_code == 400
+    assert re.search(r'data-testid="error-primary">自分自身を支援市町にはできません', response.text)
+    assert files(site.root) == before and site.audit() == []
+
+
+def test_groups_and_counterparts_can_be_edited(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/groups"
+    group = next(iter(site.hotline.config().groups.values()))
+    codes = list(group.municipalities)
+    data = [
+        *page_form(client, url).items(),
+        ("op", "group_update"),
+        ("key", group.id),
+        ("name", "新しい名前"),
+    ]
+    data += [("municipalities", code) for code in codes]
+    assert client.post(url, data=MultiDict(data)).status_code == 302
+    assert site.hotline.config().groups[group.id].name == "新しい名前"
+    counterpart = site.hotline.config().counterparts[UWAJIMA]
+    data = [*page_form(client, url).items(), ("op", "counterpart_update"), ("key", UWAJIMA)]
+    data += [("primary", counterpart.primary)] + [("secondary", c) for c in counterpart.secondary[:1]]
+    assert client.post(url, data=MultiDict(data)).status_code == 302
+    assert site.hotline.config().counterparts[UWAJIMA].secondary == counterpart.secondary[:1]
+    assert [e["action"] for e in reversed(site.audit())] == [
+        "config.group.update",
+        "config.counterpart.update",
+    ]
+
+
+def test_a_stale_form_is_refused(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/municipalities/{UWAJIMA}"
+    old = page_form(client, url)
+    assert add_member(client, NEW).status_code == 302
+    before = files(site.root)
+    other = {**NEW, "name": "別人 二郎", "email": "other@uwajima.example"}
+    response = client.post(url, data={**old, "op": "member_add", **other})
+    assert response.status_code == 400 and STALE_MESSAGE in response.text
+    assert files(site.root) == before and len(site.audit()) == 1
+
+
+def test_markup_in_a_name_is_escaped(site: Site) -> None:
+    client = site.client()
+    assert add_member(client, {**NEW, "name": "<script>alert(1)</script>"}).status_code == 302
+    html = client.get(f"{BASE}/municipalities/{UWAJIMA}").text
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    refused = add_member(client, {**NEW, "name": "<b>x</b>", "email": "not-an-email"})
+    assert refused.status_code == 400 and "<b>x</b>" not in refused.text
+
+
+def test_rooms_can_be_edited(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/rooms"
+    room = next(r for r in site.hotline.config().rooms if r.key == "group-team1")
+    data = {
+        **page_form(client, url),
+        "op": "room_update",
+        "key": room.key,
+        "title": "新しいルーム名",
+        "link": "group",
+        "group": room.target or "",
+        "municipality": "",
+        "channel_id": room.channel_id,
+    }
+    assert client.post(url, data=data).status_code == 302
+    assert next(r for r in site.hotline.config().rooms if r.key == "group-team1").title == "新しいルーム名"
+    # A channelId already used by another room is refused next to its field.
+    before = files(site.root)
+    taken = next(r.channel_id for r in site.hotline.config().rooms if r.key == "hq")
+    response = client.post(url, data={**data, **page_form(client, url), "channel_id": taken})
+    assert response.status_code == 400 and 'data-testid="error-channel_id"' in response.text
+    assert files(site.root) == before
+
+
+def test_rooms_sync_creates_a_missing_room_and_writes_its_channel_id(tmp_path: Path) -> None:
+    root = copy_config(tmp_path / "config")
+    room_file = root / "rooms" / "group-team2.toml"
+    text = room_file.read_text(encoding="utf-8")
+    room_file.write_text(re.sub(r'channel_id = "[^"]*"', 'channel_id = ""', text), encoding="utf-8")
+    config = load(root)
+    side = EmulatorSide(config)
+    settings = Settings(
+        credentials=side.credentials, api_token="t", config_dir=root, database=tmp_path / "s.sqlite3"
+    )
+    hotline = Hotline(settings, config)
+    try:
+        app = create_app(hotline)
+        accounts.create(hotline.storage, ADMIN, PASSWORD, "admin", by="test", at=T0)
+        client = app.test_client()
+        assert login(client, username=ADMIN).status_code == 302
+        assert "未作成" in client.get(f"{BASE}/").text
+        token = csrf_of(client.get(f"{BASE}/rooms").text)
+        response = client.post(f"{BASE}/rooms/sync", data={"csrf_token": token})
+        assert response.status_code == 200
+        channel_id = next(r.channel_id for r in hotline.config().rooms if r.key == "group-team2")
+        assert channel_id and f'channel_id = "{channel_id}"' in room_file.read_text(encoding="utf-8")
+        assert "# Counterpart group room for team2" in room_file.read_text(encoding="utf-8")
+        assert channel_id in response.text and 'data-testid="sync-group-team2"' in response.text
+        entries = [dict(r) for r in hotline.storage.audit_entries() if r["action"] == "config.room.sync"]
+        assert len(entries) == 1 and channel_id in entries[0]["after"]
+        assert config_edit.snapshot(root)  # the files still read
+    finally:
+        hotline.sender.shutdown()
+        side.stop()
