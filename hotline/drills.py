@@ -491,8 +491,8 @@ class Drills:
         drill = self.storage.drill(run["drill_id"]) if run is not None else None
         if run is None or drill is None or run["status"] not in ("running", "closed"):
             return None
-        identities = {member.key, member.email, member.user_id} - {""}
-        target = next((t for t in self.storage.targets(run_id) if t["member_key"] in identities), None)
+        identities = sorted({member.key, member.email, member.user_id} - {""})
+        target = self.storage.target_of(run_id, identities)
         if target is None:
             return None
         member_key = target["member_key"]  # as the run knew them (the config may have changed)
@@ -503,11 +503,10 @@ class Drills:
         late = now > parse_iso(run["deadline_at"])
         self.storage.add_answer(run_id, member_key, question, choices[index], iso(now), late)
         head = label(drill["kind"])
-        if question == "safety" and not any(
-            a["member_key"] == member_key and a["question"] == "arrival" for a in self.storage.answers(run_id)
-        ):
+        mine = self.storage.answers_of(run_id, member_key)
+        if question == "safety" and not any(a["question"] == "arrival" for a in mine):
             return self._question(drill, run_id, "arrival", parse_iso(run["deadline_at"]), first=False)
-        current = self.current_answers(run_id).get(member_key, {})
+        current = {a["question"]: a["answer"] for a in mine}  # the latest of each
         text = (
             f"{head}回答を受け付けました: "
             f"{current.get('safety', '未回答')}・{current.get('arrival', '未回答')}"

@@ -911,6 +911,30 @@ class Storage:
             .fetchall()
         )
 
+    def target_of(self, run_id: int, identities: list[str]) -> sqlite3.Row | None:
+        """The run's target row for a person known by any of these identities."""
+        marks = ", ".join("?" for _ in identities)
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                f"SELECT * FROM drill_targets WHERE run_id = ? AND member_key IN ({marks}) LIMIT 1",  # noqa: S608
+                (run_id, *identities),
+            )
+            .fetchone()
+        )
+        return row
+
+    def answers_of(self, run_id: int, member_key: str) -> list[sqlite3.Row]:
+        """One person's answers in a run, oldest first (uses the drill_answers_run index)."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM drill_answers WHERE run_id = ? AND member_key = ? ORDER BY id",
+                (run_id, member_key),
+            )
+            .fetchall()
+        )
+
     def last_answer_by(self, member_keys: list[str]) -> sqlite3.Row | None:
         marks = ", ".join("?" for _ in member_keys)
         row: sqlite3.Row | None = (
