@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit check clean
+.PHONY: run test lint typecheck unit check bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ run: $(STAMP)
 	$(BIN)/python run.py --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check hotline tests run.py
-	$(BIN)/ruff format --check hotline tests run.py
+	$(BIN)/ruff check hotline tests bench run.py
+	$(BIN)/ruff format --check hotline tests bench run.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -30,6 +30,9 @@ test: lint typecheck unit
 
 check: $(STAMP)
 	$(BIN)/hotline check
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info
