@@ -200,14 +200,52 @@ def index() -> Any:
         "config_index.html",
         groups_of=groups_of,
         room_target=lambda room: _room_target(config, room),
+        active="",
+        values={},
+        errors={},
+        summary=[],
         **_common(config),
     )
+
+
+@config_pages.post("/municipalities")
+def add_municipality() -> Any:
+    """A new municipality with its first member (a municipality needs at least one)."""
+    values = _form("code", "name", "member_name", "member_role", "member_email")
+    member = {
+        "name": values["member_name"],
+        "role": values["member_role"] or "deputy_mayor",
+        "email": values["member_email"],
+        "user_id": "",
+    }
+    changes = [
+        Change(
+            "municipality", "add", None, {"code": values["code"], "name": values["name"], "members": [member]}
+        )
+    ]
+    outcome = _save(changes, f"municipality {values['code']}")
+    if outcome.ok:
+        return redirect(url_for("config.municipality", code=values["code"]))
+    config = _config()
+    page = _refusal(outcome, "add-municipality", values)
+    return render_template(
+        "config_index.html",
+        groups_of={},
+        room_target=lambda room: _room_target(config, room),
+        **page,
+        **_common(config),
+    ), 400
 
 
 # -- a municipality and its members ---------------------------------------------------------------
 
 
+HQ = "hq"  # the HQ's members are edited on the same page, under this code
+
+
 def _municipality_or_404(config: Config, code: str) -> Municipality:
+    if code == HQ:
+        return Municipality(HQ, config.hq_name, config.hq_members)
     municipality = config.municipalities.get(code)
     if municipality is None:
         abort(404, "市町が見つかりません。")
@@ -223,8 +261,9 @@ def _municipality_page(code: str, **extra: Any) -> str:
         "config_municipality.html",
         municipality=municipality,
         members=sorted(municipality.members, key=lambda m: m.order),
-        roles=role_options(municipality),
-        role_labels=dict(role_options(municipality)),
+        roles=role_options(None if code == HQ else municipality),
+        role_labels=dict(role_options(None if code == HQ else municipality)),
+        is_hq=code == HQ,
         member_key=member_key,
         **page,
         **_common(config),
@@ -244,13 +283,21 @@ def edit_municipality(code: str) -> Any:
     key = request.form.get("member", "")
     members = sorted(town.members, key=lambda m: m.order)
     member = next((m for m in members if member_key(m) == key), None)
-    if op != "rename" and op != "member_add" and member is None:
+    if op not in ("rename", "member_add", "remove") and member is None:
         abort(404, "メンバーが見つかりません。ページを開き直してください。")
     values: dict[str, Any]
     if op == "rename":
         active, values = "rename", _form("name")
         changes = [Change("municipality", "update", code, values)]
         target = f"municipality {code}"
+    elif op == "remove" and code != HQ:
+        active, values = "remove", {}
+        changes = [Change("municipality", "remove", code)]
+        target = f"municipality {code}"
+        outcome = _save(changes, target)
+        if outcome.ok:
+            return redirect(url_for("config.index"))
+        return _municipality_page(code, **_refusal(outcome, active, values)), 400
     elif op == "member_add":
         active, values = "member-add", _form("name", "role", "email", "user_id", "order")
         changes = [Change("member", "add", code, values)]

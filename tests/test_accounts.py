@@ -69,6 +69,7 @@ ROUTES: dict[str, str | None] = {
     "admin.audit_page": "admin",
     "config.index": "admin",
     "config.municipality": "admin",
+    "config.add_municipality": "admin",
     "config.edit_municipality": "admin",
     "config.groups": "admin",
     "config.edit_groups": "admin",

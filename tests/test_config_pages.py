@@ -95,12 +95,19 @@ def add_member(client: FlaskClient, values: dict[str, str], **extra: str) -> Any
 
 
 POSTS = [
+    f"{BASE}/municipalities",
     f"{BASE}/municipalities/{UWAJIMA}",
     f"{BASE}/groups",
     f"{BASE}/rooms",
     f"{BASE}/rooms/sync",
 ]
-GETS = [f"{BASE}/", f"{BASE}/municipalities/{UWAJIMA}", f"{BASE}/groups", f"{BASE}/rooms"]
+GETS = [
+    f"{BASE}/",
+    f"{BASE}/municipalities/{UWAJIMA}",
+    f"{BASE}/municipalities/hq",
+    f"{BASE}/groups",
+    f"{BASE}/rooms",
+]
 
 
 def test_only_administrators_open_or_post(site: Site) -> None:
@@ -323,3 +330,73 @@ def test_rooms_sync_creates_a_missing_room_and_writes_its_channel_id(tmp_path: P
     finally:
         hotline.sender.shutdown()
         side.stop()
+
+
+def test_adding_and_removing_a_municipality(site: Site) -> None:
+    client = site.client()
+    form = page_form(client, f"{BASE}/")
+    response = client.post(
+        f"{BASE}/municipalities",
+        data={
+            **form,
+            "code": "389991",
+            "name": "試験町",
+            "member_name": "試験 次郎",
+            "member_email": "fukuchocho@shiken.example",
+        },
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("/municipalities/389991")
+    assert site.hotline.config().municipalities["389991"].members[0].role == "deputy_mayor"
+    assert 'code = "389991"' in (site.root / "counterparts.toml").read_text()
+    # A municipality still used by a group is refused, with the reason, and nothing changes.
+    before = files(site.root)
+    url = f"{BASE}/municipalities/{UWAJIMA}"
+    refused = client.post(url, data={**page_form(client, url), "op": "remove"})
+    assert refused.status_code == 400 and "宇和島市" in refused.text
+    assert files(site.root) == before
+    # The new one, used nowhere, can go.
+    url = f"{BASE}/municipalities/389991"
+    removed = client.post(url, data={**page_form(client, url), "op": "remove"})
+    assert removed.status_code == 302 and "389991" not in site.hotline.config().municipalities
+    assert sorted(e["action"] for e in site.audit()) == [
+        "config.municipality.add",
+        "config.municipality.remove",
+    ]
+
+
+def test_a_bad_new_municipality_is_refused_next_to_its_fields(site: Site) -> None:
+    client = site.client()
+    before = files(site.root)
+    response = client.post(
+        f"{BASE}/municipalities",
+        data={
+            **page_form(client, f"{BASE}/"),
+            "code": UWAJIMA,
+            "name": "重複市",
+            "member_name": "x",
+            "member_email": "x@dup.example",
+        },
+    )
+    assert response.status_code == 400 and 'data-testid="add-municipality-form"' in response.text
+    assert files(site.root) == before and site.audit() == []
+
+
+def test_hq_members_are_edited_like_a_towns(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/municipalities/hq"
+    page = client.get(url).text
+    assert "本部員" in page and 'data-testid="rename-form"' not in page
+    response = client.post(
+        url,
+        data={
+            **page_form(client, url),
+            "op": "member_add",
+            "name": "新任 一郎",
+            "role": "hq_staff",
+            "email": "hq.shinnin@pref-ehime.example",
+            "user_id": "",
+            "order": "4",
+        },
+    )
+    assert response.status_code == 302
+    assert site.hotline.config().hq_members[-1].name == "新任 一郎"
