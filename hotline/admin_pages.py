@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
 
 from hotline import accounts, audit, dashboard
 from hotline.accounts import ROLE_LABELS, ROLES, AccountError
@@ -23,25 +22,7 @@ AUDIT_PAGE_SIZE = 500  # the page shows the newest entries; the CSV has them all
 
 admin = Blueprint("admin", __name__, url_prefix="/dashboard/admin")
 
-
-@admin.before_request
-def _guard() -> Any:
-    refused = dashboard.login_required(as_json=False, role=ADMIN_ROLE)
-    if refused is not None:
-        return refused
-    if request.method not in dashboard.SAFE_METHODS:
-        dashboard.check_csrf()
-    return None
-
-
-@admin.after_request
-def _headers(response: Response) -> Response:
-    return dashboard.security_headers(response)
-
-
-@admin.errorhandler(HTTPException)
-def _error(exc: HTTPException) -> Any:
-    return dashboard.error_response(exc, as_json=False)
+dashboard.protect(admin, ADMIN_ROLE)
 
 
 def _hotline() -> Hotline:

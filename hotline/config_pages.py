@@ -16,8 +16,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from hotline import config_edit, dashboard, directory
 from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Config, Member, Municipality, Room
@@ -36,25 +35,7 @@ _MAX_FIELD = 200  # longer form values are cut (the validator judges the rest)
 
 config_pages = Blueprint("config", __name__, url_prefix="/dashboard/admin/config")
 
-
-@config_pages.before_request
-def _guard() -> Any:
-    refused = dashboard.login_required(as_json=False, role=ADMIN_ROLE)
-    if refused is not None:
-        return refused
-    if request.method not in dashboard.SAFE_METHODS:
-        dashboard.check_csrf()
-    return None
-
-
-@config_pages.after_request
-def _headers(response: Response) -> Response:
-    return dashboard.security_headers(response)
-
-
-@config_pages.errorhandler(HTTPException)
-def _error(exc: HTTPException) -> Any:
-    return dashboard.error_response(exc, as_json=False)
+dashboard.protect(config_pages, ADMIN_ROLE)
 
 
 def _hotline() -> Hotline:

@@ -633,3 +633,26 @@ def incident_csv(incident_id: int) -> Response:
 def incident_print(incident_id: int) -> Any:
     view = _incident_or_404(incident_id)
     return render_template("dashboard_print.html", view=view)
+
+
+def protect(blueprint: Blueprint, role: str) -> None:
+    """Put a blueprint of pages behind the login with `role`, CSRF on every change, the
+    security headers and the Japanese error pages (the admin and configuration pages)."""
+
+    def guard() -> Any:
+        refused = login_required(as_json=False, role=role)
+        if refused is not None:
+            return refused
+        if request.method not in SAFE_METHODS:
+            check_csrf()
+        return None
+
+    def headers(response: Response) -> Response:
+        return security_headers(response)
+
+    def error(exc: HTTPException) -> Any:
+        return error_response(exc, as_json=False)
+
+    blueprint.before_request(guard)
+    blueprint.after_request(headers)
+    blueprint.register_error_handler(HTTPException, error)
