@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser
 
 from hotline import config as config_module
 from hotline.clock import FixedClock
@@ -23,6 +24,7 @@ from hotline.demo import make_keys
 from hotline.service import Hotline
 from hotline.settings import Credentials, Settings
 from hotline.web import create_app
+from tests.browser import launch_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "https://lw.test/v1.0"
@@ -31,6 +33,13 @@ BOT_ID = "2000001"
 
 # 03:12 JST on 21 November 2026
 T0 = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium for the browser tests (fails, never skips, when missing)."""
+    with launch_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

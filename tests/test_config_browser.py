@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from hotline import accounts
 from hotline.config import load
-from tests.browser import launch_chromium
 from tests.live import LiveStack
 from tests.test_config_pages import copy_config, files
 
@@ -33,12 +32,6 @@ def live(tmp_path: Path) -> Iterator[LiveStack]:
     assert stack.hotline.reload_config() == []
     yield stack
     stack.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with launch_chromium() as launched:
-        yield launched
 
 
 def log_in(browser: Browser, live: LiveStack) -> Page:

@@ -15,7 +15,6 @@ from playwright.sync_api import Browser, Page, expect
 from hotline import accounts
 from hotline.config import Config
 from hotline.demo import demo_user_id
-from tests.browser import launch_chromium
 from tests.live import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 10_000
@@ -31,12 +30,6 @@ def live(tmp_path: Path, sample_config: Config) -> Iterator[LiveStack]:
     stack = LiveStack(sample_config, tmp_path / "dashboard.sqlite3")
     yield stack
     stack.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with launch_chromium() as launched:
-        yield launched
 
 
 def group_channel(config: Config) -> str:

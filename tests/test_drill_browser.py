@@ -17,7 +17,6 @@ from playwright.sync_api import Browser, Page, expect
 from hotline import accounts
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
-from tests.browser import launch_chromium
 from tests.live import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 10_000
@@ -32,12 +31,6 @@ def live(tmp_path: Path, sample_config: Config) -> Iterator[LiveStack]:
     stack = LiveStack(sample_config, tmp_path / "drills.sqlite3")
     yield stack
     stack.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with launch_chromium() as launched:
-        yield launched
 
 
 def log_in(browser: Browser, live: LiveStack) -> Page:

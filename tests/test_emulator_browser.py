@@ -14,7 +14,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from hotline.emulator import Emulator
 
-from .browser import launch_chromium
 from .test_emulator import (
     BOT_ID,
     CHANNEL,
@@ -29,12 +28,6 @@ from .test_emulator import (
 
 UI_TIMEOUT_MS = 10_000
 HANAKO, TARO = "u-hanako-0001", "u-taro-0002"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with launch_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

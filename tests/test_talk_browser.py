@@ -12,7 +12,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
-from tests.browser import launch_chromium
 from tests.live import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 15_000
@@ -23,12 +22,6 @@ def live(tmp_path: Path, sample_config: Config) -> Iterator[LiveStack]:
     stack = LiveStack(sample_config, tmp_path / "talk.sqlite3")
     yield stack
     stack.stop()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with launch_chromium() as launched:
-        yield launched
 
 
 def open_room(browser: Browser, base: str, member: Member, channel_id: str) -> Page:
