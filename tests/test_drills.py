@@ -50,6 +50,15 @@ def tap(bot: Bot, lw: FakeLineWorks, person: Member, choice: str) -> None:
     raise AssertionError(f"{person.name} has no button {choice}")
 
 
+def start_drill(bot: Bot) -> int:
+    """The usual drill: 宇和島市's staff, at AT; fired and its questions sent."""
+    bot.hotline.drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
+    bot.clock.current = AT
+    (run_id,) = bot.hotline.drills.run_due()
+    bot.drain()
+    return run_id
+
+
 def hq_texts(bot: Bot, lw: FakeLineWorks) -> list[str]:
     return lw.texts_to(room(bot.config, "hq"))
 
@@ -87,10 +96,7 @@ def test_send_time_estimate_uses_the_sustained_rate() -> None:
 
 def test_answers_are_taps_history_is_kept_and_late_answers_marked(bot: Bot, lw: FakeLineWorks) -> None:
     drills = bot.hotline.drills
-    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = drills.run_due()
-    bot.drain()
+    run_id = start_drill(bot)
     deputy, head = members(bot.config)[:2]
     bot.clock.advance(minutes=3)
     tap(bot, lw, deputy, "無事")
@@ -313,10 +319,7 @@ def test_forged_answer_is_refused(bot: Bot, lw: FakeLineWorks) -> None:
 
 def test_csv_export_has_every_answer_with_a_bom(bot: Bot, lw: FakeLineWorks) -> None:
     drills = bot.hotline.drills
-    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = drills.run_due()
-    bot.drain()
+    run_id = start_drill(bot)
     tap(bot, lw, members(bot.config)[0], "重傷")
     data = drills.csv(run_id)
     assert data.startswith(b"\xef\xbb\xbf")
@@ -327,10 +330,7 @@ def test_csv_export_has_every_answer_with_a_bom(bot: Bot, lw: FakeLineWorks) -> 
 
 def test_a_real_target_with_a_tampered_answer_is_refused_and_told(bot: Bot, lw: FakeLineWorks) -> None:
     drills = bot.hotline.drills
-    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = drills.run_due()
-    bot.drain()
+    run_id = start_drill(bot)
     person = members(bot.config)[0]
     good = sent_to(lw, person)[0]["actions"][0]["postback"]
     tampered = good[:-1] + ("0" if good[-1] != "0" else "1")
@@ -342,10 +342,7 @@ def test_a_real_target_with_a_tampered_answer_is_refused_and_told(bot: Bot, lw: 
 
 def test_text_long_after_an_answer_is_not_taken_as_a_drill_comment(bot: Bot, lw: FakeLineWorks) -> None:
     drills = bot.hotline.drills
-    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = drills.run_due()
-    bot.drain()
+    run_id = start_drill(bot)
     person = members(bot.config)[0]
     tap(bot, lw, person, "無事")
     bot.clock.advance(minutes=31)
@@ -409,10 +406,7 @@ def test_one_broken_drill_does_not_stop_the_others(bot: Bot) -> None:
 
 def test_csv_cells_that_look_like_formulas_stay_text(bot: Bot, lw: FakeLineWorks) -> None:
     drills = bot.hotline.drills
-    drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = drills.run_due()
-    bot.drain()
+    run_id = start_drill(bot)
     person = members(bot.config)[0]
     tap(bot, lw, person, "無事")
     bot.post_event(message_event(uid(person), {"type": "text", "text": '=HYPERLINK("http://x","y")'}))
