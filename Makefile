@@ -16,8 +16,8 @@ run: $(STAMP)
 	$(BIN)/python run.py --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check hotline tests bench run.py
-	$(BIN)/ruff format --check hotline tests bench run.py
+	$(BIN)/ruff check hotline lineworks_emulator tests bench run.py
+	$(BIN)/ruff format --check hotline lineworks_emulator tests bench run.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

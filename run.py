@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hotline.config import ConfigError
-from hotline.settings import SettingsError
+from hotline.config.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parent
 
@@ -37,7 +37,7 @@ def main() -> int:
 
             demo.run(args.config or ROOT, port=args.port, emulator_port=args.emulator_port)
         else:
-            from hotline import server
+            from hotline.web import server
 
             server.serve_production(args.config)
     except (SettingsError, ConfigError) as exc:

@@ -26,11 +26,11 @@ import requests
 
 from hotline import config as config_module
 from hotline.config import Config, Member
-from hotline.server import make_server
-from hotline.service import Hotline
-from hotline.settings import Settings
+from hotline.config.settings import Settings
+from hotline.runtime.service import Hotline
 from hotline.storage import Storage
-from tests.live import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
+from hotline.web.server import make_server
+from tests.support.live import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 API_TOKEN = "bench-token-" + secrets.token_hex(8)

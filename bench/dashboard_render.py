@@ -21,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hotline import acknowledgements
 from hotline.clock import iso
-from hotline.counterparts import linked_municipalities
-from hotline.dashboard import incident_view
+from hotline.config.counterparts import linked_municipalities
+from hotline.config.settings import Settings
 from hotline.demo import DEMO_DOMAIN_ID, make_credentials
-from hotline.service import Hotline
-from hotline.settings import Settings
-from hotline.web import create_app
+from hotline.domain import acknowledgements
+from hotline.runtime.service import Hotline
+from hotline.web.app import create_app
+from hotline.web.dashboard import incident_view
 
 from .common import API_TOKEN, Figure, Town, median, percentile, write_config
 

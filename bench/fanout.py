@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hotline.counterparts import linked_rooms
+from hotline.config.counterparts import linked_rooms
 from hotline.demo import demo_user_id
-from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
+from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
 
 from .common import (
     STRICKEN,

@@ -30,17 +30,17 @@ from typing import Any
 
 import requests
 
-from hotline.acknowledgements import sign_postback
 from hotline.clock import Clock, iso
 from hotline.config import Config
+from hotline.config.settings import Credentials, Settings
 from hotline.demo import DEMO_DOMAIN_ID
-from hotline.drills import ARRIVAL, SAFETY, Drills, Targets
-from hotline.drills import sign as sign_drill
-from hotline.emulator import sign
-from hotline.service import Hotline
-from hotline.settings import Credentials, Settings
+from hotline.domain.acknowledgements import sign_postback
+from hotline.domain.drills import ARRIVAL, SAFETY, Drills, Targets
+from hotline.domain.drills import sign as sign_drill
+from hotline.runtime.service import Hotline
 from hotline.storage import Storage
-from hotline.web import create_app
+from hotline.web.app import create_app
+from lineworks_emulator import sign
 
 from .common import (
     API_TOKEN,

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from hotline.clock import Clock
-from hotline.counterparts import hq_rooms
-from hotline.drills import Drills, Targets
-from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
+from hotline.config.counterparts import hq_rooms
+from hotline.domain.drills import Drills, Targets
+from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
 
 from .common import (
     SUPPORTERS,

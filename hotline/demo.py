@@ -18,11 +18,11 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hotline import accounts
 from hotline import config as config_module
 from hotline.config import Config, Member
-from hotline.counterparts import room_members
-from hotline.settings import Credentials, Settings
+from hotline.config.counterparts import room_members
+from hotline.config.settings import Credentials, Settings
+from hotline.domain import accounts
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,9 @@ def _free(port: int) -> int:
 
 
 def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> None:
-    from hotline.emulator import Emulator
-    from hotline.server import make_server
-    from hotline.service import Hotline
+    from hotline.runtime.service import Hotline
+    from hotline.web.server import make_server
+    from lineworks_emulator import Emulator
 
     config = config_module.load(config_dir)
     credentials, public_pem = make_credentials()

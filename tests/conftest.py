@@ -20,11 +20,11 @@ from playwright.sync_api import Browser
 from hotline import config as config_module
 from hotline.clock import FixedClock
 from hotline.config import Config
+from hotline.config.settings import Credentials, Settings
 from hotline.demo import make_keys
-from hotline.service import Hotline
-from hotline.settings import Credentials, Settings
-from hotline.web import create_app
-from tests.browser import launch_chromium
+from hotline.runtime.service import Hotline
+from hotline.web.app import create_app
+from tests.support.browser import launch_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "https://lw.test/v1.0"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from hotline.acknowledgements import sign_postback
 from hotline.config import Config, Member
-from hotline.service import Hotline
-from hotline.web import create_app
+from hotline.domain.acknowledgements import sign_postback
+from hotline.runtime.service import Hotline
+from hotline.web.app import create_app
 from tests.conftest import Bot, message_event
 from tests.test_relay import REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
 
@@ -184,7 +184,7 @@ def test_hq_hears_which_towns_are_still_silent_and_nothing_once_all_acknowledged
     run_reminders(bot)
     hq = room(bot.config, "hq")
     assert not any("【未確認】" in t for t in lw.texts_to(hq))
-    from hotline.counterparts import linked_municipalities
+    from hotline.config.counterparts import linked_municipalities
 
     others = [c for c in linked_municipalities(bot.config, UWAJIMA) if c != UWAJIMA]
     for code in others[1:]:
@@ -205,7 +205,7 @@ def test_escalation_is_cancelled_when_everyone_acknowledged_before_it_went(
     first_report(bot)
     bot.clock.advance(minutes=20)
     bot.hotline.reminders.run_due()  # enqueued, not sent yet
-    from hotline.counterparts import linked_municipalities
+    from hotline.config.counterparts import linked_municipalities
 
     for code in linked_municipalities(bot.config, UWAJIMA)[1:]:
         tap(bot, member(bot.config, code), 1)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hotline import settings as settings_module
-from hotline.settings import SettingsError
+from hotline.config import settings as settings_module
+from hotline.config.settings import SettingsError
 from tests.conftest import BOT_ID, Bot, message_event, sign
 
 

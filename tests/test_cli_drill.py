@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline import cli
+from hotline.cli import main as cli
 from tests.conftest import ROOT
 
 
@@ -76,7 +76,7 @@ def test_export_writes_the_csv_of_a_run(tmp_path: Path, capsys: pytest.CaptureFi
     assert run(capsys, db, "export", "1")[0] == 1  # no such run
     from hotline.clock import Clock
     from hotline.config import load
-    from hotline.drills import Drills, Targets
+    from hotline.domain.drills import Drills, Targets
     from hotline.storage import Storage
 
     config = load(ROOT)

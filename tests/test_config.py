@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline import cli
+from hotline.cli import main as cli
 from hotline.config import ConfigError, load
 from tests.conftest import ROOT
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from hotline import accounts
 from hotline.config import load
-from tests.live import LiveStack
+from hotline.domain import accounts
+from tests.support.live import LiveStack
 from tests.test_config_pages import copy_config, files
 
 UI_TIMEOUT_MS = 10_000

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from hotline import config_edit
 from hotline.clock import FixedClock, iso
 from hotline.config import COUNTERPARTS_FILE, Config, load
-from hotline.config_edit import Change, Outcome, apply, snapshot
-from hotline.reminders import Reminders
-from hotline.service import Hotline
-from hotline.settings import Credentials, Settings
+from hotline.config import editing as config_edit
+from hotline.config.editing import Change, Outcome, apply, snapshot
+from hotline.config.settings import Credentials, Settings
+from hotline.domain.reminders import Reminders
+from hotline.runtime.service import Hotline
 from tests.conftest import ROOT, T0
 
 MAIN = COUNTERPARTS_FILE

@@ -15,16 +15,17 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
-from hotline import accounts, config_edit
 from hotline.clock import FixedClock
 from hotline.config import COUNTERPARTS_FILE, load
-from hotline.config_pages import SAVED_MESSAGE, STALE_MESSAGE
-from hotline.dashboard import CSRF_MESSAGE, FORBIDDEN_MESSAGES
-from hotline.service import Hotline
-from hotline.settings import Credentials, Settings
-from hotline.web import create_app
+from hotline.config import editing as config_edit
+from hotline.config.settings import Credentials, Settings
+from hotline.domain import accounts
+from hotline.runtime.service import Hotline
+from hotline.web.app import create_app
+from hotline.web.config_pages import SAVED_MESSAGE, STALE_MESSAGE
+from hotline.web.dashboard import CSRF_MESSAGE, FORBIDDEN_MESSAGES
 from tests.conftest import ROOT, T0
-from tests.live import EmulatorSide
+from tests.support.live import EmulatorSide
 from tests.test_dashboard import LOGIN, PASSWORD, csrf_of, login
 
 UWAJIMA = "382035"

@@ -19,10 +19,10 @@ import requests
 import responses
 from flask.testing import FlaskClient
 
-from hotline import accounts
-from hotline.acknowledgements import RELATION_LABELS, relation
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
+from hotline.domain import accounts
+from hotline.domain.acknowledgements import RELATION_LABELS, relation
 from tests.conftest import API, AUTH, BOT_ID, Bot
 
 UWAJIMA = "382035"  # the stricken city in these tests

@@ -12,10 +12,10 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from hotline import accounts
 from hotline.config import Config
 from hotline.demo import demo_user_id
-from tests.live import LiveStack, wait_until
+from hotline.domain import accounts
+from tests.support.live import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 10_000
 UWAJIMA = "382035"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hotline import cli
+from hotline.cli import main as cli
 from hotline.config import Config, load
 from hotline.demo import demo_user_id
-from hotline.emulator.state import User
+from lineworks_emulator.state import User
 from tests.conftest import ROOT
-from tests.live import EmulatorSide, free_port, hotline_env
+from tests.support.live import EmulatorSide, free_port, hotline_env
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from hotline.config import Config, Member
-from hotline.drills import DrillError, Targets
-from hotline.service import Hotline
-from hotline.web import create_app
+from hotline.domain.drills import DrillError, Targets
+from hotline.runtime.service import Hotline
+from hotline.web.app import create_app
 from tests.conftest import Bot, message_event
 from tests.test_relay import FakeLineWorks, lw, room, uid
 
@@ -88,7 +88,7 @@ def test_a_drill_fires_once_at_its_time_and_asks_every_target(bot: Bot, lw: Fake
 
 
 def test_send_time_estimate_uses_the_sustained_rate() -> None:
-    from hotline.drills import send_minutes
+    from hotline.domain.drills import send_minutes
 
     assert send_minutes(2000, 240) == pytest.approx(16.7)  # 120 per minute sustained
     assert send_minutes(2000, 60) == pytest.approx(66.7)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from hotline.emulator import Emulator
+from lineworks_emulator import Emulator
 
 BOT_ID = "2000001"
 CLIENT_ID = "client-abc"

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, Page, expect
 
-from hotline.emulator import Emulator
+from lineworks_emulator import Emulator
 
 from .test_emulator import (
     BOT_ID,

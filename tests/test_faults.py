@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotline.config import Config, ConfigError, Problem, load
-from hotline.counterparts import linked_rooms
+from hotline.config.counterparts import linked_rooms
 from tests.conftest import ROOT, Bot, sign
-from tests.live import LiveStack, wait_until
+from tests.support.live import LiveStack, wait_until
 from tests.test_relay import FakeLineWorks, lw
 
 __all__ = ["lw"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline import cli
+from hotline.cli import main as cli
 from hotline.config import load
 from tests.conftest import ROOT, Bot
 from tests.test_dashboard import add_account, login

@@ -7,7 +7,7 @@ import json
 
 import responses
 
-from hotline.acknowledgements import sign_postback
+from hotline.domain.acknowledgements import sign_postback
 from tests.conftest import Bot, message_event
 from tests.test_relay import API, REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
 

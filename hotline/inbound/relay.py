@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from hotline import messages as msg
-from hotline.acknowledgements import is_ack_word, sign_postback, verify_postback
 from hotline.clock import Clock, iso, jst, parse_iso
 from hotline.config import Config, Member
-from hotline.counterparts import hq_rooms, linked_rooms
-from hotline.drills import Drills
-from hotline.events import BadEvent, Event, parse
-from hotline.lineworks import LineWorksClient, LineWorksError
+from hotline.config.counterparts import hq_rooms, linked_rooms
+from hotline.domain.acknowledgements import is_ack_word, sign_postback, verify_postback
+from hotline.domain.drills import Drills
+from hotline.inbound.events import BadEvent, Event, parse
+from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.storage import (
     PRIORITY_DRILL,
     PRIORITY_NOTICE,

@@ -20,7 +20,7 @@ import jwt
 import requests
 import requests.adapters
 
-from hotline.settings import Credentials, load_private_key
+from hotline.config.settings import Credentials, load_private_key
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from hotline import messages as msg
 from hotline.clock import Clock, iso, parse_iso
-from hotline.lineworks import LineWorksClient, LineWorksError
+from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.storage import OutboxRow, Storage
 
 log = logging.getLogger(__name__)

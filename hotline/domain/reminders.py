@@ -14,10 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 from hotline import messages as msg
-from hotline.acknowledgements import sign_postback
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
-from hotline.counterparts import hq_rooms, linked_municipalities
+from hotline.config.counterparts import hq_rooms, linked_municipalities
+from hotline.domain.acknowledgements import sign_postback
 from hotline.storage import PRIORITY_REMINDER, NewMessage, OutboxRow, Storage
 
 Row = Any  # sqlite3.Row of a report

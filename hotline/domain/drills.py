@@ -32,7 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from hotline.clock import JST, Clock, iso, jst, parse_iso
 from hotline.config import Config, Member
-from hotline.counterparts import hq_rooms, room_members
+from hotline.config.counterparts import hq_rooms, room_members
 from hotline.storage import PRIORITY_DRILL, PRIORITY_NOTICE, PRIORITY_REAL_CALL, NewMessage, Storage
 
 log = logging.getLogger(__name__)

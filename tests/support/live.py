@@ -20,13 +20,13 @@ from typing import Any
 import requests
 
 from hotline.config import Config, Member
+from hotline.config.settings import Credentials, Settings
 from hotline.demo import demo_user_id, make_credentials, seed
-from hotline.emulator import Emulator
-from hotline.server import make_server
-from hotline.service import Hotline
-from hotline.settings import Credentials, Settings
+from hotline.runtime.service import Hotline
+from hotline.web.server import make_server
+from lineworks_emulator import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition") -> Any:

@@ -36,11 +36,12 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from hotline import audit, dashboard
 from hotline.clock import JST, iso, jst, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
-from hotline.drills import SAFETY, DrillError, Targets, send_minutes, send_time_text
-from hotline.service import Hotline
+from hotline.domain import audit
+from hotline.domain.drills import SAFETY, DrillError, Targets, send_minutes, send_time_text
+from hotline.runtime.service import Hotline
+from hotline.web import dashboard
 
 CRON_EXAMPLE = "0 9 1-7 * mon"
 CRON_EXAMPLE_MEANING = "毎月第1月曜 9:00"

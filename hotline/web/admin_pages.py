@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from hotline import accounts, audit, dashboard
-from hotline.accounts import ROLE_LABELS, ROLES, AccountError
-from hotline.incidents import local_time
-from hotline.service import Hotline
+from hotline.domain import accounts, audit
+from hotline.domain.accounts import ROLE_LABELS, ROLES, AccountError
+from hotline.domain.incidents import local_time
+from hotline.runtime.service import Hotline
+from hotline.web import dashboard
 
 ADMIN_ROLE = "admin"
 AUDIT_PAGE_SIZE = 500  # the page shows the newest entries; the CSV has them all

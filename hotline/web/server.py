@@ -9,9 +9,9 @@ from pathlib import Path
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from hotline import config as config_module
-from hotline import settings as settings_module
-from hotline.service import Hotline
-from hotline.web import create_app
+from hotline.config import settings as settings_module
+from hotline.runtime.service import Hotline
+from hotline.web.app import create_app
 
 log = logging.getLogger(__name__)
 

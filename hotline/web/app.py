@@ -17,12 +17,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from hotline import acknowledgements, admin_pages, config_pages, drill_pages
-from hotline import dashboard as dashboard_module
 from hotline.clock import iso
-from hotline.counterparts import linked_municipalities
-from hotline.events import signature_valid
-from hotline.service import Hotline
+from hotline.config.counterparts import linked_municipalities
+from hotline.domain import acknowledgements
+from hotline.inbound.events import signature_valid
+from hotline.runtime.service import Hotline
+from hotline.web import admin_pages, config_pages, drill_pages
+from hotline.web import dashboard as dashboard_module
 
 log = logging.getLogger(__name__)
 

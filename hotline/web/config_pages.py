@@ -18,10 +18,12 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from hotline import config_edit, dashboard, directory
 from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Config, Member, Municipality, Room
-from hotline.config_edit import Change, FieldProblem, Outcome
-from hotline.service import Hotline
+from hotline.config import editing as config_edit
+from hotline.config.editing import Change, FieldProblem, Outcome
+from hotline.domain import directory
+from hotline.runtime.service import Hotline
+from hotline.web import dashboard
 
 ADMIN_ROLE = "admin"
 SAVED_MESSAGE = "保存しました（反映済み）"

@@ -11,13 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline import audit, cli_users
 from hotline import config as config_module
+from hotline.cli import users as cli_users
 from hotline.clock import JST, Clock
-from hotline.drills import DrillError, Drills, Targets, send_minutes
-from hotline.incidents import local_time
-from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
-from hotline.settings import SettingsError
+from hotline.config.settings import SettingsError
+from hotline.domain import audit
+from hotline.domain.drills import DrillError, Drills, Targets, send_minutes
+from hotline.domain.incidents import local_time
+from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
 from hotline.storage import Storage
 
 
@@ -52,7 +53,7 @@ def _reload(args: argparse.Namespace) -> int:
 
 
 def _client() -> LineWorksClient:
-    from hotline.settings import PLANS, credentials_from_env
+    from hotline.config.settings import PLANS, credentials_from_env
 
     plan = os.environ.get("HOTLINE_PLAN", "paid").strip() or "paid"
     return LineWorksClient(
@@ -62,7 +63,7 @@ def _client() -> LineWorksClient:
 
 def _members(args: argparse.Namespace) -> int:
     """`hotline members verify`: every member looked up in the LINE WORKS directory."""
-    from hotline.directory import verify_members
+    from hotline.domain.directory import verify_members
 
     config = config_module.load(args.config)
     checks = verify_members(config, _client(), Storage(args.database), Clock())
@@ -77,7 +78,7 @@ def _members(args: argparse.Namespace) -> int:
 
 def _rooms(args: argparse.Namespace) -> int:
     """`hotline rooms sync`: create missing rooms, show who is missing from existing ones."""
-    from hotline.directory import sync_rooms
+    from hotline.domain.directory import sync_rooms
 
     config = config_module.load(args.config)
     results = sync_rooms(config, _client(), Storage(args.database))
@@ -106,7 +107,7 @@ def _rooms(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hotline import server
+    from hotline.web import server
 
     try:
         server.serve_production(config_dir=args.config)

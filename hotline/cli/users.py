@@ -18,10 +18,10 @@ import os
 import sys
 from typing import Any
 
-from hotline import accounts
-from hotline.accounts import ROLE_LABELS, ROLES, AccountError
 from hotline.clock import Clock
-from hotline.incidents import local_time
+from hotline.domain import accounts
+from hotline.domain.accounts import ROLE_LABELS, ROLES, AccountError
+from hotline.domain.incidents import local_time
 from hotline.storage import Storage
 
 

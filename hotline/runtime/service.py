@@ -16,16 +16,16 @@ from datetime import timedelta
 from typing import Any
 
 from hotline import config as config_module
-from hotline.boards import poll_readers
 from hotline.clock import Clock, iso
 from hotline.config import Config, ConfigError, Problem
-from hotline.delivery import GIVE_UP_AFTER, STALE_AFTER, Sender
-from hotline.drills import Drills
-from hotline.lineworks import LineWorksClient, RateLimiter, default_limits
-from hotline.relay import Relay
-from hotline.reminders import Reminders
-from hotline.scheduler import Scheduler
-from hotline.settings import Settings
+from hotline.config.settings import Settings
+from hotline.domain.boards import poll_readers
+from hotline.domain.drills import Drills
+from hotline.domain.reminders import Reminders
+from hotline.inbound.relay import Relay
+from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
+from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
+from hotline.runtime.scheduler import Scheduler
 from hotline.storage import OutboxRow, Storage
 
 log = logging.getLogger(__name__)

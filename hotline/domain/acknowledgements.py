@@ -18,7 +18,7 @@ from typing import Any
 
 from hotline.clock import parse_iso
 from hotline.config import Config, Member
-from hotline.counterparts import linked_municipalities, room_members
+from hotline.config.counterparts import linked_municipalities, room_members
 from hotline.messages import ACK_WORDS
 from hotline.storage import Storage
 

@@ -16,8 +16,8 @@ import tomlkit
 
 from hotline.clock import Clock, iso
 from hotline.config import Config, Member, Room
-from hotline.counterparts import room_members
-from hotline.lineworks import LineWorksClient, LineWorksError
+from hotline.config.counterparts import room_members
+from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.storage import Storage
 
 MAX_ROOM_MEMBERS = 100  # LINE WORKS: 1-100 members when a bot creates a room

@@ -40,12 +40,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.validators import ValidationError
 
-from hotline import accounts, acknowledgements, audit, incidents
-from hotline.acknowledgements import RELATION_LABELS
 from hotline.clock import iso
 from hotline.config import Config
-from hotline.incidents import PURPOSE_LABELS, local_time
-from hotline.service import Hotline
+from hotline.domain import accounts, acknowledgements, audit, incidents
+from hotline.domain.acknowledgements import RELATION_LABELS
+from hotline.domain.incidents import PURPOSE_LABELS, local_time
+from hotline.runtime.service import Hotline
 
 SESSION_ACCOUNT = "account_id"  # the logged-in account's id (the role is looked up every request)
 SESSION_ROLE = "role"  # the role at login, for information; the database decides

@@ -64,7 +64,7 @@ from hotline.config import (
     Problem,
     load,
 )
-from hotline.directory import write_atomically
+from hotline.domain.directory import write_atomically
 
 KINDS = ("municipality", "member", "group", "counterpart", "room")
 ACTIONS = ("add", "update", "remove")

@@ -18,11 +18,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hotline.clock import Clock, iso
-from hotline.incidents import local_time
+from hotline.domain.incidents import local_time
 from hotline.storage import Storage
 
 if TYPE_CHECKING:
-    from hotline.drills import Drills
+    from hotline.domain.drills import Drills
 
 CONFIG_KINDS = {
     "municipality": "市町",

@@ -21,8 +21,8 @@ from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from hotline import audit
 from hotline.clock import iso
+from hotline.domain import audit
 from hotline.storage import Storage
 
 ROLES = ("viewer", "coordinator", "admin")  # each may do everything the ones before it may

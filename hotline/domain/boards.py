@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from hotline.clock import Clock, iso
-from hotline.lineworks import LineWorksClient, LineWorksError
+from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.storage import Storage
 
 log = logging.getLogger(__name__)

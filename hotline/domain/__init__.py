@@ -1,0 +1,1 @@
+"""The domain: reports, acknowledgements, reminders, drills, incidents, boards, directory, accounts."""

@@ -1,0 +1,1 @@
+"""Inbound: callback events from LINE WORKS, parsed and dispatched."""

@@ -1,0 +1,1 @@
+"""Outbound: the LINE WORKS client and the sender."""

@@ -1,0 +1,1 @@
+"""Runtime: the running bot's wiring, worker loops and scheduler."""

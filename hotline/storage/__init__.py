@@ -1,0 +1,3 @@
+"""Storage: every SQL statement, behind one facade."""
+
+from hotline.storage.database import *  # noqa: F403
