@@ -48,3 +48,14 @@ def parse_iso(value: str) -> datetime:
 
 def jst(moment: datetime) -> datetime:
     return moment.astimezone(JST)
+
+
+def jst_text(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A moment (or one of our stored UTC stamps) as JST text for people; '' for none.
+
+    The one JST formatter: messages, pages, exports and the chronology all call it, so a
+    time reads the same everywhere."""
+    if value is None or value == "":
+        return ""
+    moment = parse_iso(value) if isinstance(value, str) else value
+    return jst(moment).strftime(fmt)
