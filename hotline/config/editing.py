@@ -11,7 +11,7 @@ Every save goes through `apply(root, changes)`:
    validated there by `hotline.config.load()`: the same rules as at start-up.
 3. If anything is wrong, nothing is written; the problems come back, each mapped to the form
    field to highlight, with a message in Japanese for people and the original `Problem`.
-4. Otherwise each changed file is replaced atomically (`directory.write_atomically`: a crash
+4. Otherwise each changed file is replaced atomically (`hotline.config.files.write_atomically`: a crash
    mid-write leaves the old file, never half a file; a removed room file is unlinked) and the
    new, validated `Config` is returned. The caller then calls `Hotline.reload_config()` so the
    running bot uses it at once (the file watcher would also pick it up within seconds).
@@ -37,7 +37,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
-import os
 import re
 import stat
 import tempfile
@@ -64,7 +63,7 @@ from hotline.config import (
     Problem,
     load,
 )
-from hotline.domain.directory import write_atomically
+from hotline.config.files import config_files, write_atomically
 
 KINDS = ("municipality", "member", "group", "counterpart", "room")
 ACTIONS = ("add", "update", "remove")
@@ -217,8 +216,7 @@ def _read(root: Path) -> dict[str, str]:
     """The text of counterparts.toml and rooms/*.toml, by path relative to `root` (exact
     bytes decoded, so line endings survive); unreadable files are left to the validator."""
     out: dict[str, str] = {}
-    rooms = root / ROOMS_DIR
-    for path in [root / COUNTERPARTS_FILE, *(sorted(rooms.glob("*.toml")) if rooms.is_dir() else [])]:
+    for path in config_files(root):
         try:
             out[path.relative_to(root).as_posix()] = path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError):
@@ -283,10 +281,8 @@ def _write(root: Path, order: Sequence[str], changed: Mapping[str, str | None]) 
         if text is None:
             path.unlink(missing_ok=True)
             continue
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else default_mode
-        write_atomically(path, text)
-        # write_atomically's temporary file is created 0600; keep the file readable as before
-        os.chmod(path, mode)
+        # a new room file is as readable as counterparts.toml (an existing one keeps its mode)
+        write_atomically(path, text, new_file_mode=default_mode)
 
 
 def _diff(before: Mapping[str, str], changed: Mapping[str, str | None]) -> str:

@@ -1,4 +1,5 @@
-"""Load and validate counterparts.toml and rooms/*.toml into frozen objects.
+"""Load and validate counterparts.toml and rooms/*.toml into the frozen objects of
+`hotline.config.model`.
 
 Validation runs once, at start-up (and on `hotline check`). Every mistake is collected, not
 just the first, and each names the file, the line (or the key path when no line is known),
@@ -9,24 +10,25 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-COUNTERPARTS_FILE = "counterparts.toml"
-ROOMS_DIR = "rooms"
-
-MUNICIPALITY_ROLES = {
-    "mayor": ("市長", "町長"),
-    "deputy_mayor": ("副市長", "副町長"),
-    "disaster_head": ("防災担当部長", "防災担当部長"),
-    "personnel_head": ("人事担当課長", "人事担当課長"),
-    "staff": ("担当職員", "担当職員"),
-}
-HQ_ROLES = {"hq_head": "本部長", "hq_staff": "本部員"}
-ROOM_LINKS = ("hq", "group", "municipality")
+from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR, room_files
+from hotline.config.model import (
+    HQ_ROLES,
+    MUNICIPALITY_ROLES,
+    ROOM_LINKS,
+    Config,
+    Counterpart,
+    Group,
+    Member,
+    Municipality,
+    ReminderPolicy,
+    Room,
+)
 
 _CODE_RE = re.compile(r"^\d{6}$")
 _GROUP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -34,104 +36,9 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
-class Member:
-    """A person the bot knows: a municipality's registered staff or HQ staff."""
-
-    name: str
-    role: str
-    email: str
-    user_id: str
-    municipality_code: str | None  # None for HQ members
-    order: int  # position in the municipality's list: the order reminders reach them
-
-    @property
-    def key(self) -> str:
-        """A stable identity for storage: the userId when known, else the e-mail."""
-        return self.user_id or self.email
-
-
-@dataclass(frozen=True)
-class Municipality:
-    code: str
-    name: str
-    members: tuple[Member, ...]
-
-    @property
-    def is_town(self) -> bool:
-        return self.name.endswith(("町", "村"))
-
-
-@dataclass(frozen=True)
-class Group:
-    id: str
-    name: str
-    municipalities: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Counterpart:
-    stricken: str
-    primary: str
-    secondary: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Room:
-    key: str  # file stem, e.g. "group-nanyo"
-    title: str
-    channel_id: str
-    link: str  # "hq" | "group" | "municipality"
-    target: str | None  # group id or municipality code
-    path: Path
-
-
-@dataclass(frozen=True)
-class ReminderPolicy:
-    """When to chase linked municipalities that have not acknowledged a report."""
-
-    municipality_after_minutes: int = 10  # 1:1 reminders to the silent town's members
-    hq_after_minutes: int = 20  # the HQ rooms get the list of towns still silent
-    give_up_after_hours: int = 24  # reports older than this are not chased any more
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole validated configuration. Immutable; a reload builds a new one."""
-
-    prefecture_name: str
-    prefecture_code: str
-    hq_name: str
-    hq_contact: str
-    hq_members: tuple[Member, ...]
-    municipalities: Mapping[str, Municipality]
-    groups: Mapping[str, Group]
-    counterparts: Mapping[str, Counterpart]
-    rooms: tuple[Room, ...]
-    root: Path
-    reminders: ReminderPolicy
-    board_id: str  # "" when no board is configured
-    _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
-
-    def role_label(self, member: Member) -> str:
-        """The Japanese title of a member, e.g. 副町長 for a town's deputy mayor."""
-        if member.role in HQ_ROLES:
-            return HQ_ROLES[member.role]
-        city_label, town_label = MUNICIPALITY_ROLES[member.role]
-        muni = self.municipalities.get(member.municipality_code or "")
-        return town_label if muni is not None and muni.is_town else city_label
-
-    def all_members(self) -> Iterator[Member]:
-        yield from self.hq_members
-        for muni in self.municipalities.values():
-            yield from muni.members
-
-    def member_by_identity(self, identity: str) -> Member | None:
-        """Find a member by LINE WORKS userId or login e-mail (case-insensitive e-mail)."""
-        return self._members_by_identity.get(identity) or self._members_by_identity.get(identity.lower())
-
-
-@dataclass(frozen=True)
 class Problem:
+    """One mistake in the files, as `hotline check` prints it."""
+
     file: str
     line: int | None
     where: str
@@ -521,8 +428,7 @@ def _load_rooms(
     municipalities: Mapping[str, Municipality],
     problems: list[Problem],
 ) -> tuple[Room, ...]:
-    rooms_dir = root / ROOMS_DIR
-    files = sorted(rooms_dir.glob("*.toml")) if rooms_dir.is_dir() else []
+    files = room_files(root)
     rooms: list[Room] = []
     channel_ids: dict[str, str] = {}
     for file in files:
@@ -577,17 +483,3 @@ def _load_rooms(
             )
         )
     return tuple(rooms)
-
-
-def fingerprint(root: str | Path) -> tuple[tuple[str, int, int], ...]:
-    """What changes when anyone edits the configuration files: names, sizes, mtimes."""
-    root = Path(root)
-    files = [root / COUNTERPARTS_FILE, *sorted((root / ROOMS_DIR).glob("*.toml"))]
-    out = []
-    for file in files:
-        try:
-            stat = file.stat()
-        except OSError:
-            continue
-        out.append((str(file.relative_to(root)), stat.st_size, stat.st_mtime_ns))
-    return tuple(out)

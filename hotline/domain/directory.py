@@ -7,8 +7,6 @@ LINE WORKS client seam (paced: room creation is limited to 10 per minute).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import tomlkit
 from hotline.clock import Clock, iso
 from hotline.config import Config, Member, Room
 from hotline.config.counterparts import room_members
+from hotline.config.files import write_atomically
 from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.storage import Storage
 
@@ -124,25 +123,3 @@ def write_channel_id(path: Path, channel_id: str) -> None:
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     document["channel_id"] = channel_id
     write_atomically(path, tomlkit.dumps(document))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text`: a crash at any moment leaves the old file or the new one,
-    never half a file. The file keeps its permissions."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a power cut
-    finally:
-        os.close(directory)

@@ -1,0 +1,124 @@
+"""The validated configuration as frozen objects: who the people are, which municipality
+supports which, and which LINE WORKS rooms serve whom.
+
+Built by `hotline.config.load()` (the only place that checks them) and never changed: a
+reload builds a new `Config`, so a report being relayed keeps the one it started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MUNICIPALITY_ROLES = {
+    "mayor": ("市長", "町長"),
+    "deputy_mayor": ("副市長", "副町長"),
+    "disaster_head": ("防災担当部長", "防災担当部長"),
+    "personnel_head": ("人事担当課長", "人事担当課長"),
+    "staff": ("担当職員", "担当職員"),
+}
+HQ_ROLES = {"hq_head": "本部長", "hq_staff": "本部員"}
+ROOM_LINKS = ("hq", "group", "municipality")
+
+
+def names_a_town(name: str) -> bool:
+    """Whether a municipality's name is a town's or village's (町・村), whose mayor is 町長."""
+    return name.endswith(("町", "村"))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person the bot knows: a municipality's registered staff or HQ staff."""
+
+    name: str
+    role: str
+    email: str
+    user_id: str
+    municipality_code: str | None  # None for HQ members
+    order: int  # position in the municipality's list: the order reminders reach them
+
+    @property
+    def key(self) -> str:
+        """A stable identity for storage: the userId when known, else the e-mail."""
+        return self.user_id or self.email
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    members: tuple[Member, ...]
+
+    @property
+    def is_town(self) -> bool:
+        return names_a_town(self.name)
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    municipalities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    stricken: str
+    primary: str
+    secondary: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Room:
+    key: str  # file stem, e.g. "group-nanyo"
+    title: str
+    channel_id: str
+    link: str  # "hq" | "group" | "municipality"
+    target: str | None  # group id or municipality code
+    path: Path
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """When to chase linked municipalities that have not acknowledged a report."""
+
+    municipality_after_minutes: int = 10  # 1:1 reminders to the silent town's members
+    hq_after_minutes: int = 20  # the HQ rooms get the list of towns still silent
+    give_up_after_hours: int = 24  # reports older than this are not chased any more
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration. Immutable; a reload builds a new one."""
+
+    prefecture_name: str
+    prefecture_code: str
+    hq_name: str
+    hq_contact: str
+    hq_members: tuple[Member, ...]
+    municipalities: Mapping[str, Municipality]
+    groups: Mapping[str, Group]
+    counterparts: Mapping[str, Counterpart]
+    rooms: tuple[Room, ...]
+    root: Path
+    reminders: ReminderPolicy
+    board_id: str  # "" when no board is configured
+    _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
+
+    def role_label(self, member: Member) -> str:
+        """The Japanese title of a member, e.g. 副町長 for a town's deputy mayor."""
+        if member.role in HQ_ROLES:
+            return HQ_ROLES[member.role]
+        city_label, town_label = MUNICIPALITY_ROLES[member.role]
+        muni = self.municipalities.get(member.municipality_code or "")
+        return town_label if muni is not None and muni.is_town else city_label
+
+    def all_members(self) -> Iterator[Member]:
+        yield from self.hq_members
+        for muni in self.municipalities.values():
+            yield from muni.members
+
+    def member_by_identity(self, identity: str) -> Member | None:
+        """Find a member by LINE WORKS userId or login e-mail (case-insensitive e-mail)."""
+        return self._members_by_identity.get(identity) or self._members_by_identity.get(identity.lower())
