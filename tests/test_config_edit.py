@@ -1,4 +1,4 @@
-"""Editing the configuration (`hotline.config_edit`): each edit on a copy of the sample,
+"""Editing the configuration (`hotline.config.editing`): each edit on a copy of the sample,
 validated like at start-up, refused with reasons and nothing written when invalid, written
 back keeping comments and formatting, atomically, and used by the running bot at once."""
 
