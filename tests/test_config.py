@@ -10,6 +10,7 @@ import pytest
 
 from hotline.cli import main as cli
 from hotline.config import ConfigError, load
+from hotline.config.settings import SettingsError, plan_from_env
 from tests.conftest import ROOT
 
 
@@ -122,3 +123,42 @@ def test_malformed_main_file_names_file_and_line(copy: Path) -> None:
     line = edit(copy / "counterparts.toml", 'name = "愛媛県"', 'name = "愛媛県')
     found = problems(copy)
     assert found[0].startswith(f"counterparts.toml:{line}: (syntax)")
+
+
+def test_plan_is_paid_unless_set_and_a_bad_one_names_the_variable() -> None:
+    assert plan_from_env({}) == "paid"
+    assert plan_from_env({"HOTLINE_PLAN": " "}) == "paid"
+    assert plan_from_env({"HOTLINE_PLAN": "free"}) == "free"
+    with pytest.raises(SettingsError, match=r"HOTLINE_PLAN='bogus': expected one of \['free', 'paid'\]"):
+        plan_from_env({"HOTLINE_PLAN": "bogus"})
+
+
+@pytest.mark.parametrize("command", [["members", "verify"], ["rooms", "sync"]])
+def test_cli_refuses_a_bad_plan_instead_of_falling_back(
+    command: list[str],
+    keypair: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Credentials are fine; only the plan is wrong. `serve` refuses it, so must the commands
+    that talk to LINE WORKS, rather than pacing themselves for a plan nobody chose."""
+    nowhere = "http://127.0.0.1:9"  # the discard port: nothing may be sent anyway
+    env = {
+        "LW_API_CLIENT_ID": "client-1",
+        "LW_API_CLIENT_SECRET": "client-secret",
+        "LW_API_SERVICE_ACCOUNT": "svc.serviceaccount@tenant.example",
+        "LW_API_PRIVATEKEY": keypair[0],
+        "LW_API_BOT_ID": "2000001",
+        "LW_API_BOT_SECRET": "bot-secret",
+        "LW_API_BASE_URL": nowhere,
+        "LW_AUTH_URL": nowhere,
+        "HOTLINE_PLAN": "bogus",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    database = tmp_path / "cli.sqlite3"
+    assert cli.main(["--config", str(ROOT), *command, "--database", str(database)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "HOTLINE_PLAN='bogus'" in err and "['free', 'paid']" in err

@@ -53,12 +53,10 @@ def _reload(args: argparse.Namespace) -> int:
 
 
 def _client() -> LineWorksClient:
-    from hotline.config.settings import PLANS, credentials_from_env
+    from hotline.config.settings import PLANS, credentials_from_env, plan_from_env
 
-    plan = os.environ.get("HOTLINE_PLAN", "paid").strip() or "paid"
-    return LineWorksClient(
-        credentials_from_env(os.environ), limiter=RateLimiter(default_limits(PLANS.get(plan, 240)))
-    )
+    plan = plan_from_env(os.environ)  # a bad value stops the command, as it stops `serve`
+    return LineWorksClient(credentials_from_env(os.environ), limiter=RateLimiter(default_limits(PLANS[plan])))
 
 
 def _members(args: argparse.Namespace) -> int:

@@ -126,12 +126,19 @@ def _number(env: Mapping[str, str], name: str, default: float, cast: type) -> fl
     return float(value)
 
 
-def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment (os.environ by default)."""
-    env = os.environ if env is None else env
+def plan_from_env(env: Mapping[str, str]) -> str:
+    """The LINE WORKS plan in HOTLINE_PLAN ("paid" when unset), which sets the rate limits.
+    Every command that talks to LINE WORKS reads it here, so a typo stops them all alike."""
     plan = env.get("HOTLINE_PLAN", "paid").strip() or "paid"
     if plan not in PLANS:
         raise SettingsError(f"HOTLINE_PLAN={plan!r}: expected one of {sorted(PLANS)}")
+    return plan
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (os.environ by default)."""
+    env = os.environ if env is None else env
+    plan = plan_from_env(env)
     return Settings(
         credentials=credentials_from_env(env),
         api_token=_required(env, "HOTLINE_API_TOKEN", "a long random token for the /api/ routes"),
