@@ -75,7 +75,7 @@ def build(work: Path) -> tuple[Hotline, int, list[int]]:
         storage.claim(row.id, now)
         storage.mark_sent(row.id, now)
     for report_id in report_ids:
-        hotline.relay.after_delivery(report_id)
+        hotline.receipts.after_delivery(report_id)
     for row in storage.due_messages(now, limit=100_000):
         storage.claim(row.id, now)
         storage.mark_sent(row.id, now)

@@ -15,7 +15,8 @@ from typing import Any
 
 from hotline.config.counterparts import linked_rooms
 from hotline.demo import demo_user_id
-from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
+from hotline.outbound.client import LineWorksClient
+from hotline.outbound.ratelimit import RateLimiter, default_limits
 
 from .common import (
     STRICKEN,

@@ -229,7 +229,7 @@ def profile_door(
             "of which the COMMIT's fsync (sqlite3 execute)": cum(
                 "<method 'execute' of 'sqlite3.Connection' objects>"
             ),
-            "signature check (HMAC-SHA256)": cum("events.py:signature_valid"),
+            "signature check (HMAC-SHA256)": cum("signature.py:signature_valid"),
             "hotline's callback view in all": cum("web.py:callback"),
             "Flask/werkzeug request handling in all": cum("app.py:full_dispatch_request"),
         }

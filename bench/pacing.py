@@ -24,7 +24,8 @@ from typing import Any
 from hotline.clock import Clock
 from hotline.config.counterparts import hq_rooms
 from hotline.domain.drills import Drills, Targets
-from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
+from hotline.outbound.client import LineWorksClient
+from hotline.outbound.ratelimit import RateLimiter, default_limits
 
 from .common import (
     SUPPORTERS,

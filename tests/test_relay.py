@@ -16,7 +16,7 @@ import responses
 
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
-from hotline.inbound.relay import parse_trigger
+from hotline.domain.reports import parse_trigger
 from hotline.storage import PRIORITY_DRILL, NewMessage
 from tests.conftest import API, AUTH, BOT_ID, Bot, message_event
 

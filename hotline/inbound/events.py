@@ -1,4 +1,4 @@
-"""Callback events: signature check and turning a stored body into a plain object.
+"""Callback events: turning a stored body into a plain object.
 
 Nothing here trusts the body: every field is type-checked, and a body that is not a
 LINE WORKS event becomes `BadEvent` (stored as rejected, never a crash).
@@ -6,29 +6,15 @@ LINE WORKS event becomes `BadEvent` (stored as rejected, never a crash).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-KNOWN_TYPES = frozenset({"message", "postback", "join", "leave", "joined", "left", "begin", "end"})
 MAX_TEXT = 10_000  # LINE WORKS caps text far lower; anything longer is not from LINE WORKS
 
 
 class BadEvent(ValueError):
     """The body is not an event hotline can act on; the message says why (for the record)."""
-
-
-def signature_valid(secret: str, body: bytes, signature: str | None) -> bool:
-    """X-WORKS-Signature: base64 HMAC-SHA256 of the raw body with the bot secret,
-    compared in constant time."""
-    if not signature:
-        return False
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    expected = base64.b64encode(digest).decode()
-    return hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace"))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Wiring: the storage, the client, the relay and the sender, and the two worker loops.
+"""Wiring: the storage, the client, the dispatcher, the domain and the sender, and the two
+worker loops.
 
 The callback view only stores events and calls `wake_inbox()`; the inbox loop turns them into
 outbox rows; the outbox loop sends them. Both loops also poll, so nothing depends on a wake-up
@@ -21,9 +22,14 @@ from hotline.config import Config, ConfigError, Problem
 from hotline.config.settings import Settings
 from hotline.domain.boards import poll_readers
 from hotline.domain.drills import Drills
+from hotline.domain.identities import Identities
 from hotline.domain.reminders import Reminders
-from hotline.inbound.relay import Relay
-from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
+from hotline.domain.reports import Receipts, Reports
+from hotline.inbound.context import Context
+from hotline.inbound.dispatcher import Dispatcher
+from hotline.inbound.handlers import default_handlers
+from hotline.outbound.client import LineWorksClient
+from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.runtime.scheduler import Scheduler
 from hotline.storage import OutboxRow, Storage
@@ -74,15 +80,25 @@ class Hotline:
             per_minute_limit=settings.per_minute_limit,
             on_enqueue=self._outbox_wake.set,
         )
-        self.relay = Relay(
+        self.identities = Identities(self.storage, self.client, self.clock)
+        self.reports = Reports(
             self.storage,
             self.config,
-            self.client,
             self.clock,
             bot_secret=settings.credentials.bot_secret,
             attachment_window=timedelta(minutes=settings.attachment_window_minutes),
+        )
+        self.receipts = Receipts(self.storage, self.config, self.clock, on_enqueue=self._outbox_wake.set)
+        context = Context(
+            self.storage,
+            self.config,
+            self.clock,
+            self.identities,
+            bot_secret=settings.credentials.bot_secret,
             on_enqueue=self._outbox_wake.set,
-            drills=self.drills,
+        )
+        self.dispatcher = Dispatcher(
+            context, default_handlers(context, self.reports, self.receipts, self.drills)
         )
         self.reminders = Reminders(
             self.storage,
@@ -96,7 +112,7 @@ class Hotline:
             self.client,
             self.clock,
             threads=settings.send_threads,
-            after_delivery=self.relay.after_delivery,
+            after_delivery=self.receipts.after_delivery,
             before_send=self._before_send,
             max_backoff=settings.max_backoff,
             on_free=self._outbox_wake.set,
@@ -154,7 +170,7 @@ class Hotline:
     def process_inbox_once(self) -> int:
         now = time.monotonic()
         skip = {i for i, at in self._retry_at.items() if at > now}
-        retry = self.relay.process_pending(skip=skip)
+        retry = self.dispatcher.process_pending(skip=skip)
         for inbox_id in retry:
             self._retry_at[inbox_id] = now + RETRY_EVENT_AFTER
         for inbox_id in list(self._retry_at):
@@ -201,14 +217,17 @@ class Hotline:
             log.warning("%d messages were stuck while being sent; resending", stale)
             self._outbox_wake.set()
         for report_id in self.storage.reports_to_follow_up(iso(now - GIVE_UP_AFTER)):
-            self.relay.after_delivery(report_id)
+            self.receipts.after_delivery(report_id)
 
     def poll_board(self) -> int:
         if not self.config().board_id:
             return 0
         config = self.config()
         return poll_readers(
-            self.storage, self.client, self.clock, resolve=lambda user_id: self.relay.resolve(user_id, config)
+            self.storage,
+            self.client,
+            self.clock,
+            resolve=lambda user_id: self.identities.resolve(user_id, config),
         )
 
     def start(self) -> None:

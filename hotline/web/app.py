@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from hotline.clock import iso
 from hotline.config.counterparts import linked_municipalities
 from hotline.domain import acknowledgements
-from hotline.inbound.events import signature_valid
+from hotline.inbound.signature import signature_valid
 from hotline.runtime.service import Hotline
 from hotline.web import admin_pages, config_pages, drill_pages
 from hotline.web import dashboard as dashboard_module

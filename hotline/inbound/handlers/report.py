@@ -1,0 +1,45 @@
+"""A text starting with 第一報 / 第N報 / 続報: a report to relay (or a polite refusal)."""
+
+from __future__ import annotations
+
+from hotline import messages as msg
+from hotline.config import Config
+from hotline.domain.reports import Receipts, Reports, parse_trigger
+from hotline.inbound.context import Context
+from hotline.inbound.events import Event
+from hotline.inbound.handlers.base import text_of
+
+
+class ReportHandler:
+    def __init__(self, ctx: Context, reports: Reports, receipts: Receipts) -> None:
+        self.ctx = ctx
+        self.reports = reports
+        self.receipts = receipts
+
+    def matches(self, event: Event) -> bool:
+        text = text_of(event)
+        return text is not None and parse_trigger(text) is not None
+
+    def handle(self, inbox_id: int, event: Event, config: Config) -> None:
+        trigger = parse_trigger(event.text)
+        assert trigger is not None and event.user_id is not None
+        ctx = self.ctx
+        member = ctx.resolve(event.user_id, config)
+        if member is None:
+            ctx.record_refusal(inbox_id, event, "stranger", event.text[:200])
+            ctx.reply(inbox_id, event, msg.stranger(config.hq_contact), "stranger refused")
+            return
+        if member.municipality_code is None:
+            ctx.reply(inbox_id, event, msg.hq_cannot_report(), "HQ member cannot report")
+            return
+        if not trigger.body:
+            ctx.reply(inbox_id, event, msg.empty_report(trigger.label), "empty report")
+            return
+        with ctx.storage.transaction():
+            report_id, _ = self.reports.relay(
+                config, member, trigger, inbox_id=inbox_id, user_id=event.user_id, channel_id=event.channel_id
+            )
+            ctx.finish(inbox_id, "done", f"report {report_id}")
+        ctx.on_enqueue()
+        # Rooms with no channelId failed at once: the receipt may already be due.
+        self.receipts.after_delivery(report_id)
