@@ -18,7 +18,8 @@ from hotline.config.settings import SettingsError
 from hotline.domain import audit
 from hotline.domain.drills import DrillError, Drills, Targets, send_minutes
 from hotline.domain.incidents import local_time
-from hotline.outbound.client import LineWorksClient, RateLimiter, default_limits
+from hotline.outbound.client import LineWorksClient
+from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.storage import Storage
 
 

@@ -21,8 +21,7 @@ import requests
 import requests.adapters
 
 from hotline.config.settings import Credentials, load_private_key
-from hotline.outbound.ratelimit import RateLimiter as RateLimiter
-from hotline.outbound.ratelimit import default_limits as default_limits
+from hotline.outbound.ratelimit import RateLimiter, default_limits
 
 log = logging.getLogger(__name__)
 

@@ -65,8 +65,7 @@ class DrillReminderCheck:
 Instruction = UploadAttachment | BoardPost | ReminderCheck | EscalationCheck | DrillReminderCheck
 
 _BY_KIND: dict[str, type[Instruction]] = {
-    cls.kind: cls
-    for cls in (UploadAttachment, BoardPost, ReminderCheck, EscalationCheck, DrillReminderCheck)
+    cls.kind: cls for cls in (UploadAttachment, BoardPost, ReminderCheck, EscalationCheck, DrillReminderCheck)
 }
 
 
@@ -91,7 +90,9 @@ def _legacy(data: dict[str, Any]) -> Instruction:
         return UploadAttachment(int(data["uploadOf"]))
     if "boardPost" in data:
         post = data["boardPost"]
-        return BoardPost(str(post["boardId"]), str(post["title"]), str(post["body"]), str(post["mustReadUntil"]))
+        return BoardPost(
+            str(post["boardId"]), str(post["title"]), str(post["body"]), str(post["mustReadUntil"])
+        )
     if "reminderFor" in data:
         target = data["reminderFor"]
         return ReminderCheck(int(target["reportId"]), str(target["municipality"]))
