@@ -7,14 +7,13 @@ acknowledgement button, so they cannot be forged for another run.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from hotline import postbacks
 from hotline.clock import Clock, iso, jst, parse_iso
 from hotline.config import Member
 from hotline.domain.drills.model import label, priority
@@ -25,9 +24,8 @@ _POSTBACK_RE = re.compile(r"^drill:(\d{1,12}):(safety|arrival):(\d{1,2}):([0-9a-
 
 
 def sign(secret: str, run_id: int, question: str, index: int) -> str:
-    body = f"drill:{run_id}:{question}:{index}"
-    mac = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()[:12]
-    return f"{body}:{mac}"
+    """`drill:<run>:<question>:<choice>:<mac>` (see hotline.postbacks)."""
+    return postbacks.sign(secret, "drill", run_id, question, index)
 
 
 def parse_postback(secret: str, data: str) -> tuple[int, str, int] | None:
@@ -36,7 +34,7 @@ def parse_postback(secret: str, data: str) -> tuple[int, str, int] | None:
     if not match:
         return None
     run_id, question, index = int(match.group(1)), match.group(2), int(match.group(3))
-    if not hmac.compare_digest(sign(secret, run_id, question, index), data):
+    if not postbacks.verify(secret, data):
         return None
     return run_id, question, index
 
