@@ -13,9 +13,10 @@ Every drill message starts with 【訓練】; a real roll-call's with 【実参�
 
 from hotline.domain.drills.answers import parse_postback, sign
 from hotline.domain.drills.model import ARRIVAL, SAFETY, DrillError
-from hotline.domain.drills.runner import Drills, send_minutes, send_time_text
+from hotline.domain.drills.runner import Drills, send_minutes
 from hotline.domain.drills.schedule import next_fire
 from hotline.domain.drills.targets import Targets
+from hotline.messages import send_time_text
 
 __all__ = [
     "ARRIVAL",

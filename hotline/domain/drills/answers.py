@@ -13,10 +13,10 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline import postbacks
-from hotline.clock import Clock, iso, jst, parse_iso
+from hotline import messages, postbacks
+from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Member
-from hotline.domain.drills.model import label, priority
+from hotline.domain.drills.model import priority
 from hotline.storage import PRIORITY_DRILL, Storage
 
 COMMENT_WINDOW = timedelta(minutes=30)  # a typed text counts as a comment this long after an answer
@@ -40,33 +40,21 @@ def parse_postback(secret: str, data: str) -> tuple[int, str, int] | None:
 
 
 def question(
-    secret: str, drill: sqlite3.Row, run_id: int, question: str, deadline: datetime, *, first: bool
+    secret: str,
+    drill: sqlite3.Row,
+    run_id: int,
+    question: str,
+    deadline: datetime,
+    *,
+    first: bool,
+    reminder: bool = False,
 ) -> dict[str, Any]:
-    """One question with a signed button per choice."""
+    """One question with a signed button per choice; a reminder repeats the first one."""
     choices = json.loads(drill["questions"])[question]
-    head = label(drill["kind"])
-    if question == "safety":
-        intro = (
-            f"{head}{drill['title']}\n職員参集の確認です。{jst(deadline):%H:%M}までに回答してください。\n\n"
-            if first
-            else f"{head}"
-        )
-        text = intro + "1. あなたの安否を選んでください。"
-    else:
-        text = f"{head}2. 参集（職場に到着）できるのはいつ頃ですか。"
-    return {
-        "type": "button_template",
-        "contentText": text[:1000],
-        "actions": [
-            {
-                "type": "message",
-                "label": choice,
-                "text": choice,
-                "postback": sign(secret, run_id, question, i),
-            }
-            for i, choice in enumerate(choices)
-        ],
-    }
+    buttons = [(choice, sign(secret, run_id, question, i)) for i, choice in enumerate(choices)]
+    return messages.drill_question(
+        drill["kind"], drill["title"], question, deadline, buttons, first=first, reminder=reminder
+    )
 
 
 def answer(storage: Storage, clock: Clock, secret: str, member: Member, data: str) -> dict[str, Any] | None:
@@ -91,19 +79,13 @@ def answer(storage: Storage, clock: Clock, secret: str, member: Member, data: st
     now = clock.now()
     late = now > parse_iso(run["deadline_at"])
     storage.add_answer(run_id, member_key, asked, choices[index], iso(now), late)
-    head = label(drill["kind"])
     mine = storage.answers_of(run_id, member_key)
     if asked == "safety" and not any(a["question"] == "arrival" for a in mine):
         return question(secret, drill, run_id, "arrival", parse_iso(run["deadline_at"]), first=False)
     current = {a["question"]: a["answer"] for a in mine}  # the latest of each
-    text = (
-        f"{head}回答を受け付けました: "
-        f"{current.get('safety', '未回答')}・{current.get('arrival', '未回答')}"
-        + ("（締め切り後の回答として記録しました）" if late else "")
-        + "\n変更するときは、もう一度ボタンを押してください。"
-        + "コメントがあれば30分以内にこのまま書いて送ってください。"
+    return messages.drill_answer_received(
+        drill["kind"], current.get("safety"), current.get("arrival"), late=late
     )
-    return {"type": "text", "text": text}
 
 
 def comment(storage: Storage, clock: Clock, member: Member, text: str) -> dict[str, Any] | None:
@@ -126,7 +108,7 @@ def comment(storage: Storage, clock: Clock, member: Member, text: str) -> dict[s
         iso(now),
         now > parse_iso(run["deadline_at"]),
     )
-    return {"type": "text", "text": f"{label(drill['kind'])}コメントを受け付けました。"}
+    return messages.drill_comment_received(drill["kind"])
 
 
 def _run_and_drill(storage: Storage, secret: str, data: str) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
@@ -145,11 +127,6 @@ def priority_of(storage: Storage, secret: str, data: str) -> int:
 def refusal(storage: Storage, secret: str, data: str) -> dict[str, Any]:
     """What to tell someone whose tap could not be taken, in the run's own label."""
     run, drill = _run_and_drill(storage, secret, data)
-    head = label(drill["kind"]) if drill is not None else ""
-    if run is not None and run["status"] == "aborted":
-        return {"type": "text", "text": f"{head}この訓練は中止されました。回答は不要です。"}
-    return {
-        "type": "text",
-        "text": f"{head}この回答は受け付けられませんでした（対象者でないか、ボタンが正しくありません）。"
-        "担当者に確認してください。",
-    }
+    return messages.drill_answer_refused(
+        drill["kind"] if drill is not None else None, aborted=run is not None and run["status"] == "aborted"
+    )

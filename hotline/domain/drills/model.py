@@ -7,22 +7,17 @@ without importing one another in a circle.
 
 from __future__ import annotations
 
+from hotline.messages import DRILL_ARRIVAL_CHOICES, DRILL_SAFETY_CHOICES
 from hotline.storage import PRIORITY_DRILL, PRIORITY_REAL_CALL
 
 KINDS = ("drill", "real")  # 職員参集訓練, 実参集
 
-# The choices are sent as button labels and stored as the answers themselves, so the
-# summary counts them by these exact words.
-SAFETY = ("無事", "軽傷", "重傷")
-ARRIVAL = ("すぐ参集可", "30分以内", "1時間以内", "3時間以内", "参集不可")
-# Minutes until on site, for the arrival forecast (None: cannot come).
-ARRIVAL_MINUTES: dict[str, int | None] = {
-    "すぐ参集可": 0,
-    "30分以内": 30,
-    "1時間以内": 60,
-    "3時間以内": 180,
-    "参集不可": None,
-}
+# The choices are worded in hotline.messages (they are button labels) and stored as the
+# answers themselves, so the summary counts them by these exact words.
+SAFETY = DRILL_SAFETY_CHOICES
+ARRIVAL = DRILL_ARRIVAL_CHOICES
+# Minutes until on site for each arrival choice, for the arrival forecast (None: cannot come).
+ARRIVAL_MINUTES: dict[str, int | None] = dict(zip(ARRIVAL, (0, 30, 60, 180, None), strict=True))
 DEFAULT_QUESTIONS = {"safety": list(SAFETY), "arrival": list(ARRIVAL)}
 
 
@@ -33,7 +28,3 @@ class DrillError(ValueError):
 def priority(kind: str) -> int:
     """A real roll-call goes right after reports; a drill after every real message."""
     return PRIORITY_REAL_CALL if kind == "real" else PRIORITY_DRILL
-
-
-def label(kind: str) -> str:
-    return "【実参集】" if kind == "real" else "【訓練】"

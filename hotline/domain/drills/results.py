@@ -12,9 +12,9 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from hotline.clock import jst, parse_iso
+from hotline.clock import jst_text, parse_iso
 from hotline.config import Config
-from hotline.domain.drills.model import ARRIVAL_MINUTES, SAFETY, label
+from hotline.domain.drills.model import ARRIVAL_MINUTES, SAFETY
 from hotline.storage import Storage
 
 
@@ -125,7 +125,7 @@ def csv(storage: Storage, config: Config, run_id: int) -> bytes:
                 name,
                 labels[a["question"]],
                 cell(a["answer"]),
-                f"{jst(parse_iso(a['answered_at'])):%Y-%m-%d %H:%M:%S}",
+                jst_text(a["answered_at"]),
                 "はい" if a["late"] else "",
             ]
         )
@@ -161,21 +161,3 @@ def public(storage: Storage, drill: sqlite3.Row) -> dict[str, Any]:
             for r in runs
         ],
     }
-
-
-def summary_text(drill: sqlite3.Row, s: dict[str, Any]) -> str:
-    head = label(drill["kind"])
-    lines = [
-        f"{head}「{drill['title']}」の結果",
-        f"回答率 {s['answered']}/{s['targets']}人（{s['answerRate'] * 100:.0f}%）",
-        "安否: " + "、".join(f"{k} {v}人" for k, v in s["safety"].items()),
-        "市町別の参集見込み（30分以内 / 1時間以内 / 3時間以内 / 参集不可）:",
-    ]
-    for t in s["municipalities"]:
-        lines.append(
-            f"・{t['name']}: {t['by30']} / {t['by60']} / {t['by180']} / {t['cannot']}"
-            f"（回答 {t['answered']}/{t['targets']}）"
-        )
-    if s["silent"]:
-        lines.append("未回答: " + "、".join(s["silent"]))
-    return "\n".join(lines)[:2000]

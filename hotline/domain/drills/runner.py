@@ -20,21 +20,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotline.clock import Clock, iso, jst, parse_iso
+from hotline import messages
+from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms
 from hotline.domain.drills import answers, results, schedule
-from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, label, priority
+from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
 from hotline.domain.drills.targets import Targets
 from hotline.storage import PRIORITY_NOTICE, NewMessage, Storage
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(minutes=15)
-
-
-def send_time_text(minutes: float) -> str:
-    return "1分以内" if minutes < 1 else f"約{minutes}分"
 
 
 def send_minutes(targets: int, per_minute_limit: int) -> float:
@@ -208,11 +205,7 @@ class Drills:
                     self._to_coordinator(
                         drill,
                         f"missed:{run_id}",
-                        (
-                            f"{label(drill['kind'])}「{drill['title']}」は {jst(moment):%m月%d日 %H:%M} に"
-                            "実施する予定でしたが、"
-                            "サーバーが停止していたため実施できませんでした。必要なら改めて実施してください。"
-                        ),
+                        messages.drill_missed(drill["kind"], drill["title"], moment),
                     )
             self.on_enqueue()
             return None
@@ -255,16 +248,12 @@ class Drills:
             self._to_coordinator(
                 drill,
                 f"fired:{run_id}",
-                (
-                    f"{label(drill['kind'])}「{drill['title']}」を開始しました（{jst(now):%H:%M}）。"
-                    f"対象 {len(targets)}人、送信には{send_time_text(minutes)}かかります。"
-                    f"締め切り {jst(deadline):%H:%M}。"
-                ),
+                messages.drill_started(drill["kind"], drill["title"], now, len(targets), minutes, deadline),
             )
         self.on_enqueue()
         return run_id
 
-    def _to_coordinator(self, drill: sqlite3.Row, key: str, text: str) -> None:
+    def _to_coordinator(self, drill: sqlite3.Row, key: str, content: dict[str, Any]) -> None:
         """A notice to the drill's report room, or to the HQ rooms."""
         config = self.config()
         channels = (
@@ -278,7 +267,7 @@ class Drills:
                     dedupe_key=f"drillnotice:{drill['id']}:{key}:{c}",
                     purpose="notice",
                     priority=PRIORITY_NOTICE,
-                    content={"type": "text", "text": text[:2000]},
+                    content=content,
                     channel_id=c,
                 )
                 for c in channels
@@ -301,11 +290,13 @@ class Drills:
                 if target["member_key"] in answered or self.storage.has_message(key):
                     continue
                 content = answers.question(
-                    self.bot_secret, drill, run["id"], "safety", parse_iso(run["deadline_at"]), first=True
-                )
-                content["contentText"] = (
-                    f"{label(drill['kind'])}まだ回答がありません。\n"
-                    + content["contentText"][len(label(drill["kind"])) :]
+                    self.bot_secret,
+                    drill,
+                    run["id"],
+                    "safety",
+                    parse_iso(run["deadline_at"]),
+                    first=True,
+                    reminder=True,
                 )
                 content["hotline"] = {"drillReminder": {"runId": run["id"], "member": target["member_key"]}}
                 rows.append(
@@ -354,11 +345,7 @@ class Drills:
                         dedupe_key=f"drill:{run_id}:aborted:{t['member_key']}",
                         purpose="drill",
                         priority=priority(drill["kind"]),
-                        content={
-                            "type": "text",
-                            "text": f"{label(drill['kind'])}「{drill['title']}」は中止されました。"
-                            "回答は不要です。",
-                        },
+                        content=messages.drill_aborted(drill["kind"], drill["title"]),
                         user_id=t["member_key"],
                     )
                     for t in self.storage.targets(run_id)
@@ -381,7 +368,9 @@ class Drills:
             ):
                 return False
             self.storage.cancel_pending(f"drill:{run_id}:remind", iso(self.clock.now()), "締め切り")
-            self._to_coordinator(drill, f"summary:{run_id}", results.summary_text(drill, summary))
+            self._to_coordinator(
+                drill, f"summary:{run_id}", messages.drill_summary(drill["kind"], drill["title"], summary)
+            )
         self.on_enqueue()
         return True
 
