@@ -2,8 +2,8 @@
 
 LINE WORKS' bot API has no read status for talk messages (lineworks-api.md §9), so hotline
 records explicit acknowledgements. The postback of every report's button carries the report
-id and a short HMAC made with the bot secret, so a postback for another bot's (another
-prefecture's) report, or a hand-made one, is refused and recorded, never counted.
+id and a short HMAC made with the bot secret (hotline.postbacks), so a postback for another
+bot's (another prefecture's) report, or a hand-made one, is refused and recorded, never counted.
 """
 
 from __future__ import annotations
