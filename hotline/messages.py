@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from hotline.clock import jst
+from hotline.clock import jst, jst_text
 
 ACK_LABEL = "確認しました"
 TRUNCATED = "\n（以下省略。全文は本部の記録にあります）"
@@ -37,10 +37,11 @@ ACK_WORDS = frozenset(
 
 
 def hhmm(moment: datetime) -> str:
-    return jst(moment).strftime("%H:%M")
+    return jst_text(moment, "%H:%M")
 
 
 def stamp(moment: datetime) -> str:
+    # Month and day without leading zeros, which strftime cannot say portably (%-m is glibc's).
     local = jst(moment)
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
@@ -250,3 +251,125 @@ def event_failed(inbox_id: int) -> dict[str, Any]:
         f"【要確認】受信したメッセージ（受信番号 {inbox_id}）を処理できませんでした。"
         "報告だった可能性があります。管理者が記録を確認してください。"
     )
+
+
+# -- drills (職員参集訓練) and real roll-calls (実参集) ---------------------------------------------
+# Every drill message starts with 【訓練】; a real roll-call's with 【実参集】 and never 【訓練】.
+
+DRILL_LABEL = "【訓練】"
+REAL_CALL_LABEL = "【実参集】"
+# The choices are button labels and also the stored answers: the drill summary counts them by
+# these exact words, so changing one splits the history of its answers.
+DRILL_SAFETY_CHOICES = ("無事", "軽傷", "重傷")
+DRILL_ARRIVAL_CHOICES = ("すぐ参集可", "30分以内", "1時間以内", "3時間以内", "参集不可")
+
+
+def drill_label(kind: str) -> str:
+    return REAL_CALL_LABEL if kind == "real" else DRILL_LABEL
+
+
+def send_time_text(minutes: float) -> str:
+    """How long sending a roll-call takes, for the coordinator (also on the drill pages)."""
+    return "1分以内" if minutes < 1 else f"約{minutes}分"
+
+
+def drill_question(
+    kind: str,
+    title: str,
+    question: str,
+    deadline: datetime,
+    buttons: Sequence[tuple[str, str]],
+    *,
+    first: bool,
+    reminder: bool = False,
+) -> dict[str, Any]:
+    """One question of a roll-call, a button per (choice, postback). The first question
+    carries the title and the deadline; a reminder repeats it after 「まだ回答がありません。」."""
+    head = drill_label(kind)
+    if question == "safety":
+        intro = (
+            f"{head}{title}\n職員参集の確認です。{hhmm(deadline)}までに回答してください。\n\n"
+            if first
+            else head
+        )
+        body = (intro + "1. あなたの安否を選んでください。")[:BUTTON_TEXT_LIMIT]
+    else:
+        body = f"{head}2. 参集（職場に到着）できるのはいつ頃ですか。"[:BUTTON_TEXT_LIMIT]
+    if reminder:
+        body = f"{head}まだ回答がありません。\n" + body[len(head) :]
+    return {
+        "type": "button_template",
+        "contentText": body,
+        "actions": [
+            {"type": "message", "label": choice, "text": choice, "postback": postback}
+            for choice, postback in buttons
+        ],
+    }
+
+
+def drill_started(
+    kind: str, title: str, started: datetime, targets: int, send_minutes: float, deadline: datetime
+) -> dict[str, Any]:
+    """To the coordinator: the run has fired."""
+    return text(
+        f"{drill_label(kind)}「{title}」を開始しました（{hhmm(started)}）。"
+        f"対象 {targets}人、送信には{send_time_text(send_minutes)}かかります。"
+        f"締め切り {hhmm(deadline)}。"
+    )
+
+
+def drill_missed(kind: str, title: str, moment: datetime) -> dict[str, Any]:
+    """To the coordinator: a fire time passed while the server was down."""
+    return text(
+        f"{drill_label(kind)}「{title}」は {jst_text(moment, '%m月%d日 %H:%M')} に実施する予定でしたが、"
+        "サーバーが停止していたため実施できませんでした。必要なら改めて実施してください。"
+    )
+
+
+def drill_answer_received(
+    kind: str, safety: str | None, arrival: str | None, *, late: bool
+) -> dict[str, Any]:
+    return text(
+        f"{drill_label(kind)}回答を受け付けました: {safety or '未回答'}・{arrival or '未回答'}"
+        + ("（締め切り後の回答として記録しました）" if late else "")
+        + "\n変更するときは、もう一度ボタンを押してください。"
+        + "コメントがあれば30分以内にこのまま書いて送ってください。"
+    )
+
+
+def drill_comment_received(kind: str) -> dict[str, Any]:
+    return text(f"{drill_label(kind)}コメントを受け付けました。")
+
+
+def drill_answer_refused(kind: str | None, *, aborted: bool) -> dict[str, Any]:
+    """A tap that could not be taken; in the run's own label when the run is known."""
+    head = drill_label(kind) if kind is not None else ""
+    if aborted:
+        return text(f"{head}この訓練は中止されました。回答は不要です。")
+    return text(
+        f"{head}この回答は受け付けられませんでした（対象者でないか、ボタンが正しくありません）。"
+        "担当者に確認してください。"
+    )
+
+
+def drill_aborted(kind: str, title: str) -> dict[str, Any]:
+    """To every target of a run that was stopped."""
+    return text(f"{drill_label(kind)}「{title}」は中止されました。回答は不要です。")
+
+
+def drill_summary(kind: str, title: str, s: dict[str, Any]) -> dict[str, Any]:
+    """To the coordinator at the deadline: the run's summary (see drills.results.summary)."""
+    lines = [
+        f"{drill_label(kind)}「{title}」の結果",
+        f"回答率 {s['answered']}/{s['targets']}人（{s['answerRate'] * 100:.0f}%）",
+        "安否: " + "、".join(f"{k} {v}人" for k, v in s["safety"].items()),
+        "市町別の参集見込み（30分以内 / 1時間以内 / 3時間以内 / 参集不可）:",
+    ]
+    for t in s["municipalities"]:
+        lines.append(
+            f"・{t['name']}: {t['by30']} / {t['by60']} / {t['by180']} / {t['cannot']}"
+            f"（回答 {t['answered']}/{t['targets']}）"
+        )
+    if s["silent"]:
+        lines.append("未回答: " + "、".join(s["silent"]))
+    return text("\n".join(lines))

@@ -249,6 +249,24 @@ def test_roles_and_rooms_and_the_other_schedules(client: FlaskClient, bot: Bot, 
     assert view(client, now)["drill"]["statusLabel"] == "まもなく開始"
 
 
+def test_next_time_of_a_crontab_weekday_is_the_day_the_drill_fires(
+    client: FlaskClient, bot: Bot, lw: FakeLineWorks
+) -> None:
+    # In crontab, 1 is Monday (APScheduler alone would read it as Tuesday). The page once
+    # parsed the crontab itself and announced Tuesday for a drill that fires on Monday.
+    bot.clock.current = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)  # Saturday 21 Nov 03:12 JST
+    confirmed = post_new(client, "confirm", when="cron", cron="0 9 * * 1", at="")
+    assert 'data-testid="confirm-when">繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）<' in confirmed.text
+    drill_id = create(client, when="cron", cron="0 9 * * 1", at="")
+    assert "繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）" in client.get(f"{BASE}/{drill_id}").text
+    assert view(client, drill_id)["drill"]["schedule"] == "繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）"
+    # ...and the drill does fire then: Monday 23 Nov, 09:00 JST.
+    bot.clock.current = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    assert len(bot.hotline.drills.run_due()) == 1
+    (run,) = bot.hotline.storage.runs(drill_id)
+    assert jst(parse_iso(run["scheduled_for"])).strftime("%a %Y-%m-%d %H:%M") == "Mon 2026-11-23 09:00"
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -2,20 +2,19 @@
 
 LINE WORKS' bot API has no read status for talk messages (lineworks-api.md §9), so hotline
 records explicit acknowledgements. The postback of every report's button carries the report
-id and a short HMAC made with the bot secret, so a postback for another bot's (another
-prefecture's) report, or a hand-made one, is refused and recorded, never counted.
+id and a short HMAC made with the bot secret (hotline.postbacks), so a postback for another
+bot's (another prefecture's) report, or a hand-made one, is refused and recorded, never counted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from hotline import postbacks
 from hotline.clock import parse_iso
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_municipalities, room_members
@@ -26,11 +25,8 @@ _POSTBACK_RE = re.compile(r"^ack:(\d{1,12}):([0-9a-f]{12})$")
 
 
 def sign_postback(secret: str, report_id: int) -> str:
-    return f"ack:{report_id}:{_mac(secret, report_id)}"
-
-
-def _mac(secret: str, report_id: int) -> str:
-    return hmac.new(secret.encode(), f"ack:{report_id}".encode(), hashlib.sha256).hexdigest()[:12]
+    """`ack:<report>:<mac>` (see hotline.postbacks)."""
+    return postbacks.sign(secret, "ack", report_id)
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ def verify_postback(secret: str, data: str) -> PostbackCheck:
     if not match:
         return PostbackCheck(None, "malformed acknowledgement postback")
     report_id = int(match.group(1))
-    if not hmac.compare_digest(match.group(2), _mac(secret, report_id)):
+    if not postbacks.verify(secret, data):
         return PostbackCheck(report_id, "acknowledgement postback with a bad signature")
     return PostbackCheck(report_id, None)
 

@@ -10,7 +10,7 @@ import csv
 import io
 from typing import Any
 
-from hotline.clock import jst, parse_iso
+from hotline.clock import jst_text
 from hotline.config import Config
 from hotline.storage import Storage
 
@@ -34,9 +34,7 @@ STATUS_LABELS = {
 
 def local_time(value: str | None) -> str:
     """'2026-11-21 03:12:05' in JST, for people and exports."""
-    if not value:
-        return ""
-    return jst(parse_iso(value)).strftime("%Y-%m-%d %H:%M:%S")
+    return jst_text(value)
 
 
 def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[str, Any]]:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
 from flask import (
     Blueprint,
     Response,
@@ -39,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 from hotline.clock import JST, iso, jst, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.domain import audit
-from hotline.domain.drills import SAFETY, DrillError, Targets, send_minutes, send_time_text
+from hotline.domain.drills import SAFETY, DrillError, Targets, next_fire, send_minutes, send_time_text
 from hotline.runtime.service import Hotline
 from hotline.web import dashboard
 
@@ -133,8 +132,9 @@ def _estimate_text(count: int, per_minute_limit: int) -> str:
 
 
 def _next_cron(cron: str, now: datetime) -> str:
+    """The next fire time as the drill runner computes it (crontab weekdays: 1 = Monday)."""
     try:
-        moment = CronTrigger.from_crontab(cron, timezone=JST).get_next_fire_time(None, jst(now))
+        moment = next_fire(cron, now)
     except ValueError:
         return ""
     return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else ""
