@@ -17,10 +17,10 @@ from hotline.storage.boards import BoardRecords
 from hotline.storage.drills import DrillRecords
 from hotline.storage.identities import IdentityRecords
 from hotline.storage.inbox import InboxRecords
+from hotline.storage.migrations import migrate
 from hotline.storage.outbox import OutboxRecords
 from hotline.storage.refusals import RefusalRecords
 from hotline.storage.reports import ReportRecords
-from hotline.storage.schema import SCHEMA_V1
 
 
 class Storage(
@@ -38,5 +38,5 @@ class Storage(
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
         super().__init__(path, busy_timeout_ms=busy_timeout_ms)
-        # Every statement is IF NOT EXISTS: running the schema twice is harmless.
-        self._conn().executescript(SCHEMA_V1)
+        # Brings any database, new or made by older code, to the current schema (migrations.py).
+        migrate(self)
