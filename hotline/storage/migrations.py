@@ -15,6 +15,7 @@ pending. A database with nothing pending is opened without taking the write lock
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlite_utils import Database, Migrations
@@ -37,6 +38,30 @@ def schema_of_640e222(db: Database) -> None:
     statement is IF NOT EXISTS), and is adopted as version 1 once its columns are checked."""
     db.executescript(SCHEMA_V1)
     _check_columns(db, SCHEMA_V1)
+
+
+@MIGRATIONS(name="m002_outbox_instruction")
+def outbox_instruction(db: Database) -> None:
+    """Instructions for the sender get their own column, out of the message content.
+
+    They travelled inside `content` under "hotline", a key LINE WORKS never received (the
+    sender removed it before sending). Rows already stored move it to `instruction`."""
+    db.table("outbox").add_column("instruction", str)  # nullable TEXT, JSON
+    moved = []
+    for row in db.query("SELECT id, content FROM outbox WHERE content LIKE '%\"hotline\"%'"):
+        content = json.loads(row["content"])
+        if not isinstance(content, dict) or "hotline" not in content:
+            continue  # the word inside a text, not the key
+        instruction = content.pop("hotline")
+        moved.append(
+            (
+                json.dumps(content, ensure_ascii=False),
+                None if instruction is None else json.dumps(instruction, ensure_ascii=False),
+                row["id"],
+            )
+        )
+    # Hand-written: one statement for all rows (table.update would look each row up first).
+    db.conn.executemany("UPDATE outbox SET content = ?, instruction = ? WHERE id = ?", moved)
 
 
 def migrate(storage: Connection) -> list[str]:

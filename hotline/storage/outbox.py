@@ -37,6 +37,7 @@ class OutboxRow:
     content: dict[str, Any]
     attempts: int
     created_at: str
+    instruction: dict[str, Any] | None = None  # for the sender, never sent; None when NULL
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class NewMessage:
     report_id: int | None = None
     status: str = "pending"
     error: str | None = None
+    instruction: dict[str, Any] | None = None  # for the sender, never sent (stored as JSON)
 
 
 class OutboxRecords(Connection):
@@ -65,8 +67,8 @@ class OutboxRecords(Connection):
         for m in messages:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO outbox (dedupe_key, created_at, priority, purpose, report_id, "
-                "room_key, channel_id, user_id, content, status, next_attempt_at, error, sent_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "room_key, channel_id, user_id, content, status, next_attempt_at, error, sent_at, "
+                "instruction) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.dedupe_key,
                     now,
@@ -81,6 +83,7 @@ class OutboxRecords(Connection):
                     now,
                     m.error,
                     now if m.status == "failed" else None,
+                    None if m.instruction is None else json.dumps(m.instruction, ensure_ascii=False),
                 ),
             )
             added += cur.rowcount
@@ -241,4 +244,5 @@ def _outbox_row(row: sqlite3.Row) -> OutboxRow:
         content=json.loads(row["content"]),
         attempts=row["attempts"],
         created_at=row["created_at"],
+        instruction=None if row["instruction"] is None else json.loads(row["instruction"]),
     )
