@@ -1,0 +1,43 @@
+"""Inbox: every callback body received, stored durably before the 200 goes back.
+
+A row is `new` until the inbox worker finishes it (`done`, `rejected` or `failed`);
+`finish_event` is a conditional UPDATE, so two workers never both process one row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from hotline.storage.connection import Connection
+
+
+class InboxRecords(Connection):
+    """The inbox table."""
+
+    def store_event(self, body: str, now: str, *, status: str = "new", reason: str | None = None) -> int:
+        """Store a received callback body durably; returns its inbox id."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO inbox (received_at, body, status, reason) VALUES (?, ?, ?, ?)",
+                (now, body, status, reason),
+            )
+            return int(cur.lastrowid or 0)
+
+    def pending_events(self, limit: int = 100) -> list[sqlite3.Row]:
+        return (
+            self._conn()
+            .execute("SELECT * FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,))
+            .fetchall()
+        )
+
+    def finish_event(self, inbox_id: int, status: str, now: str, reason: str | None = None) -> bool:
+        """Mark an inbox row processed; False if someone else already did."""
+        cur = self._conn().execute(
+            "UPDATE inbox SET status = ?, reason = ?, processed_at = ? WHERE id = ? AND status = 'new'",
+            (status, reason, now, inbox_id),
+        )
+        return cur.rowcount == 1
+
+    def inbox_counts(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall()
+        return {row[0]: row[1] for row in rows}

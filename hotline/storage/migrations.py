@@ -1,0 +1,115 @@
+"""Recorded, ordered schema migrations, applied when `Storage` opens a database.
+
+The bookkeeping is sqlite-utils' `Migrations` (built into sqlite-utils 4; simonw's separate
+sqlite-migrate package is now only a deprecated re-export of it): each migration is a
+function, applied in the order it is registered below, and recorded by name in the
+`_sqlite_migrations` table in the same transaction as its changes. A migration's name is its
+identity in every database that recorded it: never rename, reorder or edit one that has
+shipped; add a new one at the end.
+
+Concurrency: `migrate` applies the pending ones inside `Storage.transaction()`, i.e. under
+BEGIN IMMEDIATE, which SQLite grants to one connection at a time across processes. A second
+process starting at the same moment waits for the first (the busy timeout), then finds nothing
+pending. A database with nothing pending is opened without taking the write lock at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlite_utils import Database, Migrations
+
+from hotline.storage.connection import Connection
+from hotline.storage.schema import SCHEMA_V1
+
+MIGRATIONS = Migrations("hotline")
+
+
+class SchemaError(RuntimeError):
+    """The database is not one hotline can adopt (its tables differ from a known version)."""
+
+
+@MIGRATIONS(name="m001_schema_of_640e222")
+def schema_of_640e222(db: Database) -> None:
+    """Version 1: the schema as it was before migrations were recorded.
+
+    Creates it in a new database; a database created by earlier code already holds it (every
+    statement is IF NOT EXISTS), and is adopted as version 1 once its columns are checked."""
+    db.executescript(SCHEMA_V1)
+    _check_columns(db, SCHEMA_V1)
+
+
+@MIGRATIONS(name="m002_outbox_instruction")
+def outbox_instruction(db: Database) -> None:
+    """Instructions for the sender get their own column, out of the message content.
+
+    They travelled inside `content` under "hotline", a key LINE WORKS never received (the
+    sender removed it before sending). Rows already stored move it to `instruction`."""
+    db.table("outbox").add_column("instruction", str)  # nullable TEXT, JSON
+    moved = []
+    for row in db.query("SELECT id, content FROM outbox WHERE content LIKE '%\"hotline\"%'"):
+        content = json.loads(row["content"])
+        if not isinstance(content, dict) or "hotline" not in content:
+            continue  # the word inside a text, not the key
+        instruction = content.pop("hotline")
+        moved.append(
+            (
+                json.dumps(content, ensure_ascii=False),
+                None if instruction is None else json.dumps(instruction, ensure_ascii=False),
+                row["id"],
+            )
+        )
+    # Hand-written: one statement for all rows (table.update would look each row up first).
+    db.conn.executemany("UPDATE outbox SET content = ?, instruction = ? WHERE id = ?", moved)
+
+
+def migrate(storage: Connection) -> list[str]:
+    """Apply every pending migration; returns the names applied (none when up to date)."""
+    db = _database(storage)
+    if not MIGRATIONS.pending(db):
+        return []
+    with storage.transaction():
+        # Looked at again under the write lock: another process may have just applied them.
+        names = [m.name for m in MIGRATIONS.pending(db)]
+        MIGRATIONS.apply(db)
+    return names
+
+
+def applied(storage: Connection) -> list[str]:
+    """The names of the migrations this database has recorded, in the order applied."""
+    return [m.name for m in MIGRATIONS.applied(_database(storage))]
+
+
+def _database(storage: Connection) -> Database:
+    # On this thread's own connection, so the migrations join Storage.transaction(). No
+    # plugins, and no PRAGMA recursive_triggers: the connection stays as Connection set it.
+    return Database(storage._conn(), recursive_triggers=False, execute_plugins=False)
+
+
+def _check_columns(db: Database, schema: str) -> None:
+    """Refuse a database whose tables differ in columns from `schema` (one made by code older
+    than the schema, say): better a clear error at start than a failed query later."""
+    reference = Database(memory=True, recursive_triggers=False, execute_plugins=False)
+    try:
+        reference.executescript(schema)
+        problems = []
+        for name in reference.table_names():
+            want, have = _columns(reference, name), _columns(db, name)
+            missing = [c for c in want if c not in have]
+            extra = [c for c in have if c not in want]
+            changed = [c for c in want if c in have and have[c] != want[c]]
+            for what, columns in (("missing", missing), ("unexpected", extra), ("different", changed)):
+                if columns:
+                    problems.append(f"{name}: {what} {', '.join(columns)}")
+    finally:
+        reference.close()
+    if problems:
+        raise SchemaError("the database is not at schema version 1 (" + "; ".join(problems) + ")")
+
+
+def _columns(db: Database, table: str) -> dict[str, tuple[str, bool, Any, int]]:
+    """Each column's type, NOT NULL, default and place in the primary key, by name."""
+    return {
+        c.name: (c.type.upper(), bool(c.notnull), c.default_value, c.is_pk) for c in db.table(table).columns
+    }
