@@ -36,6 +36,9 @@ ACK_WORDS = frozenset(
 )
 
 
+NOT_NEEDED = "送信不要になりました"  # why a reminder was cancelled just before it went
+
+
 def hhmm(moment: datetime) -> str:
     return jst_text(moment, "%H:%M")
 

@@ -19,14 +19,23 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hotline.clock import FixedClock
+from hotline.config import Config
+from hotline.config.settings import Credentials, Settings
+from hotline.runtime.service import Hotline
 from hotline.storage import Storage
 from hotline.storage.migrations import SchemaError, applied
 from hotline.storage.schema import SCHEMA_V1
+from tests.conftest import ROOT
+from tests.test_relay import FakeLineWorks, lw
+
+__all__ = ["lw"]  # the fixture
 
 FIXTURE = Path(__file__).parent / "fixtures" / "db-v1-640e222.sqlite3"
 ALL = ["m001_schema_of_640e222", "m002_outbox_instruction"]
@@ -186,3 +195,59 @@ def test_a_database_that_is_not_version_1_is_refused_and_left_alone(tmp_path: Pa
     with pytest.raises(SchemaError, match="outbox: missing told_retrying"):
         Storage(path)
     assert schema(path) == before  # rolled back: no migrations table, no new column
+
+
+def run_sender(hotline: Hotline) -> None:
+    while hotline.sender.run_once():
+        assert hotline.sender.idle.wait(10), "sender did not finish"
+
+
+def hotline_on(path: Path, credentials: Credentials, config: Config, at: datetime) -> Hotline:
+    settings = Settings(credentials=credentials, api_token="api-token-123", config_dir=ROOT, database=path)
+    return Hotline(settings, config, clock=FixedClock(at))
+
+
+def test_rows_pending_at_the_upgrade_are_sent_with_their_instructions(
+    old_db: Path, credentials: Credentials, sample_config: Config, lw: FakeLineWorks
+) -> None:
+    """A drill reminder and an HQ escalation were waiting when the old version stopped: the
+    new sender still gives them their last look (their instruction now lives in its own
+    column) and sends only what LINE WORKS should see."""
+    hotline = hotline_on(old_db, credentials, sample_config, datetime(2026, 11, 21, 0, 34, tzinfo=UTC))
+    try:
+        run_sender(hotline)
+    finally:
+        hotline.sender.shutdown()
+    reminders = [
+        (to, c)
+        for kind, to, c in lw.sent
+        if kind == "user" and "まだ回答がありません" in json.dumps(c, ensure_ascii=False)
+    ]
+    # Nobody of the four had answered: each gets both pending reminders (10 and 20 minutes).
+    people = ["bosai", "bosai.tanto", "jinji", "shicho"]
+    assert sorted(to for to, _ in reminders) == sorted(f"{p}@uwajima.example" for p in people * 2)
+    assert all("hotline" not in c for _, c in reminders)
+    escalations = [c for kind, _, c in lw.sent if kind == "channel" and "【未確認】" in c.get("text", "")]
+    assert len(escalations) == 1
+    assert "hotline" not in escalations[0]
+    assert "今治市" not in escalations[0]["text"]  # it acknowledged: listed as it is now
+
+
+def test_drill_reminders_pending_at_the_upgrade_are_cancelled_after_the_deadline(
+    old_db: Path, credentials: Credentials, sample_config: Config, lw: FakeLineWorks
+) -> None:
+    hotline = hotline_on(old_db, credentials, sample_config, datetime(2026, 11, 21, 1, 1, tzinfo=UTC))
+    try:
+        run_sender(hotline)
+    finally:
+        hotline.sender.shutdown()
+    assert not [
+        c
+        for kind, _, c in lw.sent
+        if kind == "user" and "まだ回答がありません" in json.dumps(c, ensure_ascii=False)
+    ]
+    with closing(sqlite3.connect(old_db)) as conn:
+        statuses = {
+            s for (s,) in conn.execute("SELECT status FROM outbox WHERE purpose = 'drill' AND id >= 44")
+        }
+    assert statuses == {"cancelled"}

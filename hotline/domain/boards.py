@@ -2,8 +2,9 @@
 
 Talk messages have no read status in the bot API (lineworks-api.md §9), but board posts do.
 When `[board] board_id` is configured, every first report is also posted there as a
-must-read post (an outbox row, see `relay`), and `poll_readers` fetches who has read each
-recent post, within the board API's 60 calls/min budget.
+must-read post (an outbox row enqueued by `reports.relay`, posted by `create_post`), and
+`poll_readers` fetches who has read each recent post, within the board API's 60 calls/min
+budget.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import timedelta
 
 from hotline.clock import Clock, iso
 from hotline.outbound.client import LineWorksClient, LineWorksError
-from hotline.storage import Storage
+from hotline.outbound.instructions import BoardPost
+from hotline.storage import OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +53,14 @@ def poll_readers(
             storage.save_board_readers(post["report_id"], readers, iso(clock.now()))
         polled += 1
     return polled
+
+
+def create_post(
+    storage: Storage, client: LineWorksClient, clock: Clock, row: OutboxRow, post: BoardPost
+) -> None:
+    """The outbox row of a first report's board post: create the must-read post and keep its
+    id, so that its readers can be polled."""
+    if row.report_id is None:
+        raise LineWorksError("board post without a report", retryable=False)
+    post_id = client.create_board_post(post.board_id, post.title, post.body, post.must_read_until)
+    storage.save_board_post(row.report_id, post.board_id, post_id, iso(clock.now()))

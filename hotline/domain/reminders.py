@@ -18,6 +18,7 @@ from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
 from hotline.config.counterparts import hq_rooms, linked_municipalities
 from hotline.domain.acknowledgements import sign_postback
+from hotline.outbound.instructions import EscalationCheck, ReminderCheck, to_json
 from hotline.storage import PRIORITY_REMINDER, NewMessage, OutboxRow, Storage
 
 Row = Any  # sqlite3.Row of a report
@@ -91,7 +92,6 @@ class Reminders:
                 report["text"],
                 sign_postback(self.bot_secret, report["id"]),
             )
-            content["hotline"] = {"reminderFor": {"reportId": report["id"], "municipality": code}}
             out.append(
                 NewMessage(
                     dedupe_key=key,
@@ -100,6 +100,7 @@ class Reminders:
                     content=content,
                     user_id=person.key,
                     report_id=report["id"],
+                    instruction=to_json(ReminderCheck(report["id"], code)),
                 )
             )
         return out
@@ -111,7 +112,6 @@ class Reminders:
             if not room.channel_id or self.storage.has_message(key):
                 continue
             content = self._escalation_content(config, report, silent)
-            content["hotline"] = {"escalationFor": report["id"]}
             out.append(
                 NewMessage(
                     dedupe_key=key,
@@ -121,6 +121,7 @@ class Reminders:
                     channel_id=room.channel_id,
                     room_key=room.key,
                     report_id=report["id"],
+                    instruction=to_json(EscalationCheck(report["id"])),
                 )
             )
         return out
@@ -134,24 +135,26 @@ class Reminders:
             config.reminders.hq_after_minutes,
         )
 
-    def before_send(
-        self, row: OutboxRow, meta: dict[str, Any], content: dict[str, Any]
+    def before_reminder(
+        self, row: OutboxRow, check: ReminderCheck, content: dict[str, Any]
     ) -> dict[str, Any] | None:
-        """Re-check a reminder or escalation just before it is sent (see the module doc)."""
-        config: Config = self.config()
-        if "reminderFor" in meta:
-            target = meta["reminderFor"]
-            if target["municipality"] in self.storage.acked_municipalities(int(target["reportId"])):
-                return None
-        elif "escalationFor" in meta:
-            report = self.storage.report(int(meta["escalationFor"]))
-            if report is None:
-                return None
-            silent = self.silent(config, report)
-            if not silent:
-                return None
-            return self._escalation_content(config, report, silent)  # the list as it is now
+        """A reminder goes only if the town has still not acknowledged (see the module doc)."""
+        if check.municipality in self.storage.acked_municipalities(check.report_id):
+            return None
         return content
+
+    def before_escalation(
+        self, row: OutboxRow, check: EscalationCheck, content: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """An escalation goes only while towns are silent, listing them as they are now."""
+        config: Config = self.config()
+        report = self.storage.report(check.report_id)
+        if report is None:
+            return None
+        silent = self.silent(config, report)
+        if not silent:
+            return None
+        return self._escalation_content(config, report, silent)
 
 
 def _town_name(config: Config, code: str) -> str:

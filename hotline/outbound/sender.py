@@ -1,5 +1,10 @@
 """The sender: claims outbox rows in priority order and delivers them concurrently.
 
+A row's content is what goes to LINE WORKS; a row that needs more carries a typed instruction
+(`outbound.instructions`), handed to the handler the runtime registered for its type: `prepare`
+handlers may change the content or cancel the row just before it goes, `perform` handlers do
+the row's work instead of a message send (a board post). The sender knows no domain.
+
 Each row is claimed with a conditional UPDATE, sent through the LINE WORKS client, then
 marked sent, retried later (transient errors, 429) or failed (permanent errors). Rows of
 different rooms go out in parallel on a thread pool, so a fan-out to 25 rooms takes about one
@@ -9,10 +14,9 @@ report queued behind a drill is the next thing sent, not the 2,000th.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -20,6 +24,7 @@ from typing import Any
 from hotline import messages as msg
 from hotline.clock import Clock, iso, parse_iso
 from hotline.outbound.client import LineWorksClient, LineWorksError
+from hotline.outbound.instructions import Instruction, from_json
 from hotline.storage import OutboxRow, Storage
 
 log = logging.getLogger(__name__)
@@ -27,9 +32,12 @@ log = logging.getLogger(__name__)
 GIVE_UP_AFTER = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=5)  # a row 'sending' this long has lost its worker
 
-# Called just before a row is sent: returns the content to send, or None when the message
+# Called just before a row with an instruction of its type is sent: returns the content to
+# send (a fileId filled in, an escalation's list brought up to date), or None when the message
 # is no longer needed (a reminder whose town has acknowledged meanwhile).
-BeforeSend = Callable[[OutboxRow, dict[str, Any], dict[str, Any]], dict[str, Any] | None]
+Prepare = Callable[[OutboxRow, Any, dict[str, Any]], dict[str, Any] | None]
+# Does a row's work instead of sending a message (a board post).
+Perform = Callable[[OutboxRow, Any], None]
 MAX_BACKOFF = 60.0
 
 
@@ -42,7 +50,8 @@ class Sender:
         *,
         threads: int = 16,
         after_delivery: Callable[[int], None] = lambda report_id: None,
-        before_send: BeforeSend | None = None,
+        prepare: Mapping[type, Prepare] | None = None,
+        perform: Mapping[type, Perform] | None = None,
         max_backoff: float = MAX_BACKOFF,
         on_free: Callable[[], None] = lambda: None,
     ) -> None:
@@ -53,11 +62,11 @@ class Sender:
         self.clock = clock
         self.threads = threads
         self.after_delivery = after_delivery
-        self.before_send: BeforeSend = before_send or (lambda row, meta, content: content)
+        self.prepare: dict[type, Prepare] = dict(prepare or {})
+        self.perform: dict[type, Perform] = dict(perform or {})
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send")
         self._busy = 0
         self._lock = threading.Lock()
-        self._upload_locks: dict[int, threading.Lock] = {}
         self._inflight: set[str] = set()  # rooms/people with a message being sent now
         self.idle = threading.Event()
         self.idle.set()
@@ -119,22 +128,19 @@ class Sender:
 
     def deliver(self, row: OutboxRow) -> None:
         """Send one claimed row and record the outcome."""
-        content = dict(row.content)
-        # Instructions for the sender travel with the row under "hotline"; never sent.
-        meta: dict[str, Any] = content.pop("hotline", None) or {}
         try:
-            if "boardPost" in meta:
-                self._post_to_board(row, meta["boardPost"])
+            instruction = from_json(row.instruction)
+            if instruction is not None and type(instruction) in self.perform:
+                self.perform[type(instruction)](row, instruction)
             else:
-                prepared = self.before_send(row, meta, content)
-                if prepared is None:
-                    self.storage.mark_cancelled(row.id, iso(self.clock.now()), "送信不要になりました")
+                content = self._prepared(row, instruction)
+                if content is None:
+                    self.storage.mark_cancelled(row.id, iso(self.clock.now()), msg.NOT_NEEDED)
                     return
-                prepared = self._attach(prepared, meta)
                 if row.channel_id:
-                    self.client.send_to_channel(row.channel_id, prepared)
+                    self.client.send_to_channel(row.channel_id, content)
                 elif row.user_id:
-                    self.client.send_to_user(row.user_id, prepared)
+                    self.client.send_to_user(row.user_id, content)
                 else:
                     raise LineWorksError("no recipient", retryable=False)
         except LineWorksError as exc:
@@ -152,13 +158,16 @@ class Sender:
             except Exception:  # the row's outcome is recorded; the sweep follows it up later
                 log.exception("follow-up of report %s failed; the sweep will retry", row.report_id)
 
-    def _post_to_board(self, row: OutboxRow, post: dict[str, Any]) -> None:
-        if row.report_id is None:
-            raise LineWorksError("board post without a report", retryable=False)
-        post_id = self.client.create_board_post(
-            str(post["boardId"]), str(post["title"]), str(post["body"]), str(post["mustReadUntil"])
-        )
-        self.storage.save_board_post(row.report_id, str(post["boardId"]), post_id, iso(self.clock.now()))
+    def _prepared(self, row: OutboxRow, instruction: Instruction | None) -> dict[str, Any] | None:
+        """The content to send now, after the handler of the row's instruction (if any)."""
+        content = dict(row.content)
+        if instruction is None:
+            return content
+        prepare = self.prepare.get(type(instruction))
+        if prepare is None:  # a wiring bug: send the content as it is, and say so
+            log.error("outbox %s: no handler for %s; sent as it is", row.id, instruction.kind)
+            return content
+        return prepare(row, instruction, content)
 
     def _failed_attempt(self, row: OutboxRow, exc: LineWorksError) -> None:
         now = self.clock.now()
@@ -179,31 +188,6 @@ class Sender:
         reason = msg.GAVE_UP if exc.retryable else msg.failure_reason(exc.status, exc.code)
         log.error("outbox %s failed for good: %s", row.id, exc)
         self.storage.mark_failed(row.id, iso(now), reason)
-
-    def _attach(self, content: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-        """Fill in the fileId of a relayed photo or file: downloaded and uploaded once per
-        attachment, whatever the number of rooms."""
-        upload_of = meta.get("uploadOf")
-        if upload_of is None:
-            return content
-        report_id = int(upload_of)
-        with self._lock:
-            lock = self._upload_locks.setdefault(report_id, threading.Lock())
-        with lock:
-            file_id = self.storage.upload_for(report_id)
-            if file_id is None:
-                report = self.storage.report(report_id)
-                if report is None:
-                    raise LineWorksError("attachment record missing", retryable=False)
-                source = json.loads(report["content"])
-                data, name = self.client.download(str(source["fileId"]))
-                name = str(source.get("fileName") or name or "photo.jpg")
-                if "." not in name:
-                    name += ".jpg" if content.get("type") == "image" else ".bin"
-                file_id = self.client.upload(name, data)
-                self.storage.save_upload(report_id, file_id, iso(self.clock.now()))
-        content["fileId"] = file_id
-        return content
 
 
 def _target(row: OutboxRow) -> str:

@@ -14,25 +14,34 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from functools import partial
 
 from hotline import config as config_module
 from hotline.clock import Clock, iso
 from hotline.config import Config, ConfigError, Problem
 from hotline.config.settings import Settings
+from hotline.domain import boards
 from hotline.domain.boards import poll_readers
 from hotline.domain.drills import Drills
 from hotline.domain.identities import Identities
 from hotline.domain.reminders import Reminders
 from hotline.domain.reports import Receipts, Reports
+from hotline.domain.reports.attachments import AttachmentUploads
 from hotline.inbound.context import Context
 from hotline.inbound.dispatcher import Dispatcher
 from hotline.inbound.handlers import default_handlers
 from hotline.outbound.client import LineWorksClient
+from hotline.outbound.instructions import (
+    BoardPost,
+    DrillReminderCheck,
+    EscalationCheck,
+    ReminderCheck,
+    UploadAttachment,
+)
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.runtime.scheduler import Scheduler
-from hotline.storage import OutboxRow, Storage
+from hotline.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +122,14 @@ class Hotline:
             self.clock,
             threads=settings.send_threads,
             after_delivery=self.receipts.after_delivery,
-            before_send=self._before_send,
+            # Each typed instruction to its domain handler (outbound.instructions).
+            prepare={
+                UploadAttachment: AttachmentUploads(self.storage, self.client, self.clock).prepare,
+                ReminderCheck: self.reminders.before_reminder,
+                EscalationCheck: self.reminders.before_escalation,
+                DrillReminderCheck: self.drills.before_reminder,
+            },
+            perform={BoardPost: partial(boards.create_post, self.storage, self.client, self.clock)},
             max_backoff=settings.max_backoff,
             on_free=self._outbox_wake.set,
         )
@@ -199,14 +215,6 @@ class Hotline:
             if not claimed:
                 self._outbox_wake.wait(0.05)
                 self._outbox_wake.clear()
-
-    def _before_send(
-        self, row: OutboxRow, meta: dict[str, Any], content: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Last look before a chasing message goes out: is it still needed?"""
-        if "drillReminder" in meta:
-            return content if self.drills.before_send(meta) else None
-        return self.reminders.before_send(row, meta, content)
 
     def sweep(self) -> None:
         """Follow up what a crash or a failed write may have left: rows stuck 'sending',

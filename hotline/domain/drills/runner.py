@@ -27,7 +27,8 @@ from hotline.config.counterparts import hq_rooms
 from hotline.domain.drills import answers, results, schedule
 from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
 from hotline.domain.drills.targets import Targets
-from hotline.storage import PRIORITY_NOTICE, NewMessage, Storage
+from hotline.outbound.instructions import DrillReminderCheck, to_json
+from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +299,6 @@ class Drills:
                     first=True,
                     reminder=True,
                 )
-                content["hotline"] = {"drillReminder": {"runId": run["id"], "member": target["member_key"]}}
                 rows.append(
                     NewMessage(
                         dedupe_key=key,
@@ -306,6 +306,7 @@ class Drills:
                         priority=priority(drill["kind"]),
                         content=content,
                         user_id=target["member_key"],
+                        instruction=to_json(DrillReminderCheck(run["id"], target["member_key"])),
                     )
                 )
         if rows:
@@ -313,17 +314,19 @@ class Drills:
                 self.storage.enqueue(rows, iso(now))
             self.on_enqueue()
 
-    def before_send(self, meta: dict[str, Any]) -> bool:
-        """Whether a drill reminder is still needed: not after an answer, not after the
-        deadline, not for a run that was aborted."""
-        target = meta["drillReminder"]
-        run = self.storage.run(int(target["runId"]))
+    def before_reminder(
+        self, row: OutboxRow, check: DrillReminderCheck, content: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A drill reminder goes only while it is still needed: not after an answer, not after
+        the deadline, not for a run that was aborted."""
+        run = self.storage.run(check.run_id)
         if run is None or run["status"] != "running" or parse_iso(run["deadline_at"]) <= self.clock.now():
-            return False
-        return not any(
-            a["member_key"] == target["member"] and a["question"] == "safety"
+            return None
+        answered = any(
+            a["member_key"] == check.member and a["question"] == "safety"
             for a in self.storage.answers(run["id"])
         )
+        return None if answered else content
 
     # -- ending -------------------------------------------------------------------------------
     def abort(self, run_id: int) -> bool:

@@ -20,6 +20,7 @@ from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.reports.trigger import Trigger
+from hotline.outbound.instructions import BoardPost, UploadAttachment, to_json
 from hotline.storage import PRIORITY_NOTICE, PRIORITY_REPORT, NewMessage, Storage
 
 log = logging.getLogger(__name__)
@@ -129,17 +130,9 @@ class Reports:
             dedupe_key=f"board:{report_id}",
             purpose="board",
             priority=PRIORITY_NOTICE,
-            content={
-                "hotline": {
-                    "boardPost": {
-                        "boardId": config.board_id,
-                        "title": title,
-                        "body": body,
-                        "mustReadUntil": until,
-                    }
-                }
-            },
+            content={},
             report_id=report_id,
+            instruction=to_json(BoardPost(config.board_id, title, body, until)),
         )
 
     # -- attachments ------------------------------------------------------------------------
@@ -193,9 +186,9 @@ class Reports:
                 label, town.name if town else parent["municipality_code"], role, poster
             )
             relayed = msg.attachment_content(kind, content, header=header, file_id=None)
-            if kind != "location":
-                # The sender downloads the file once, uploads it once, and fills in fileId.
-                relayed["hotline"] = {"uploadOf": report_id}
+            # The file is downloaded once, uploaded once, and its fileId filled in just before
+            # each room's copy is sent (reports.attachments).
+            upload = None if kind == "location" else to_json(UploadAttachment(report_id))
             # Attachments follow their report: the same rooms it was relayed to, even if the
             # configuration changed since.
             rows = [
@@ -209,6 +202,7 @@ class Reports:
                     report_id=report_id,
                     status="pending" if d["channel_id"] else "failed",
                     error=None if d["channel_id"] else msg.NO_CHANNEL,
+                    instruction=upload,
                 )
                 for d in self.storage.deliveries(parent["id"])
             ]
