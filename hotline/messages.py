@@ -376,3 +376,11 @@ def drill_summary(kind: str, title: str, s: dict[str, Any]) -> dict[str, Any]:
     if s["silent"]:
         lines.append("未回答: " + "、".join(s["silent"]))
     return text("\n".join(lines))
+
+
+def room_created() -> dict[str, Any]:
+    """The first message in a room the bot created (`hotline rooms sync`)."""
+    return text(
+        "このトークルームは、災害時の連絡のために hotline ボットが作成しました。"
+        "報告は「第一報」で始めて送ってください。"
+    )

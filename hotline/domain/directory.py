@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tomlkit
 
+from hotline import messages as msg
 from hotline.clock import Clock, iso
 from hotline.config import Config, Member, Room
 from hotline.config.counterparts import room_members
@@ -20,10 +21,6 @@ from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.storage import Storage
 
 MAX_ROOM_MEMBERS = 100  # LINE WORKS: 1-100 members when a bot creates a room
-FIRST_MESSAGE = (
-    "このトークルームは、災害時の連絡のために hotline ボットが作成しました。"
-    "報告は「第一報」で始めて送ってください。"
-)
 
 
 @dataclass
@@ -100,7 +97,7 @@ def sync_rooms(config: Config, client: LineWorksClient, storage: Storage) -> lis
             else:
                 try:
                     channel_id = client.create_channel(list(expected), room.title)
-                    client.send_to_channel(channel_id, {"type": "text", "text": FIRST_MESSAGE})
+                    client.send_to_channel(channel_id, msg.room_created())
                     write_channel_id(room.path, channel_id)
                     result.created_channel_id = channel_id
                 except LineWorksError as exc:
