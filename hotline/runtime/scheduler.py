@@ -1,5 +1,8 @@
-"""The only module that knows APScheduler. It calls plain functions on a timer, in JST;
-those functions take their time from the hotline's clock, so tests call them directly."""
+"""The one module that runs APScheduler: it calls plain functions on a timer, in JST; those
+functions take their time from the hotline's clock, so tests call them directly.
+
+(`domain.drills.schedule` also imports APScheduler, but only its CronTrigger arithmetic to
+compute a crontab's fire times; nothing is scheduled there.)"""
 
 from __future__ import annotations
 
