@@ -22,8 +22,10 @@ from hotline.config.counterparts import linked_municipalities
 from hotline.domain import acknowledgements
 from hotline.inbound.signature import signature_valid
 from hotline.runtime.service import Hotline
-from hotline.web import admin_pages, config_pages, drill_pages
-from hotline.web import dashboard as dashboard_module
+from hotline.web.pages import admin as admin_pages
+from hotline.web.pages import config as config_pages
+from hotline.web.pages import dashboard as dashboard_module
+from hotline.web.pages import drills as drill_pages
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.domain import audit
 from hotline.domain.drills import SAFETY, DrillError, Targets, next_fire, send_minutes, send_time_text
 from hotline.runtime.service import Hotline
-from hotline.web import dashboard
+from hotline.web.pages import dashboard
 
 CRON_EXAMPLE = "0 9 1-7 * mon"
 CRON_EXAMPLE_MEANING = "毎月第1月曜 9:00"

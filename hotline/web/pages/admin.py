@@ -16,7 +16,7 @@ from hotline.domain import accounts, audit
 from hotline.domain.accounts import ROLE_LABELS, ROLES, AccountError
 from hotline.domain.incidents import local_time
 from hotline.runtime.service import Hotline
-from hotline.web import dashboard
+from hotline.web.pages import dashboard
 
 ADMIN_ROLE = "admin"
 AUDIT_PAGE_SIZE = 500  # the page shows the newest entries; the CSV has them all

@@ -23,7 +23,7 @@ from hotline.config import editing as config_edit
 from hotline.config.editing import Change, FieldProblem, Outcome
 from hotline.domain import directory
 from hotline.runtime.service import Hotline
-from hotline.web import dashboard
+from hotline.web.pages import dashboard
 
 ADMIN_ROLE = "admin"
 SAVED_MESSAGE = "保存しました（反映済み）"

@@ -79,8 +79,7 @@ dashboard = Blueprint(
     "dashboard",
     __name__,
     url_prefix="/dashboard",
-    template_folder="templates",
-    static_folder="static",
+    static_folder="../static",  # hotline/web/static; the app itself finds hotline/web/templates
     static_url_path="/static",
 )
 
