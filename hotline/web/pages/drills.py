@@ -1,10 +1,10 @@
 """The drill coordinator's pages (`/dashboard/drills`): the list of drills, the creation form
 with its confirmation step, each drill's live page, and the history of closed runs.
 
-They sit behind the dashboard's login and reuse its CSRF token, security headers, error page
-and escaped JSON (hotline/dashboard.py). Every account may look; only coordinators and
-administrators may create, fire, cancel or abort (the form and every POST), and each such
-action is written to the audit log. Every POST needs the session's CSRF token. The drill
+They sit behind the login (hotline/web/auth's `protect`: CSRF token, security headers, error
+page, escaped JSON). Every account may look; only coordinators and administrators may create,
+fire, cancel or abort (the form and every POST), and each such action is written to the audit
+log. Every POST needs the session's CSRF token. The drill
 page polls `/dashboard/drills/<id>.json`; static/drills.js rebuilds the live sections from it
 with `textContent` and draws the answer-rate chart as inline SVG.
 
@@ -26,21 +26,20 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
 
 from hotline.clock import JST, iso, jst, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.domain import audit
 from hotline.domain.drills import SAFETY, DrillError, Targets, next_fire, send_minutes, send_time_text
 from hotline.runtime.service import Hotline
-from hotline.web.pages import dashboard
+from hotline.web import auth
+from hotline.web.context import POLL_INTERVAL_MS, current_hotline
 
 CRON_EXAMPLE = "0 9 1-7 * mon"
 CRON_EXAMPLE_MEANING = "毎月第1月曜 9:00"
@@ -59,6 +58,9 @@ ACTION_ENDPOINTS = frozenset({"drills.new", "drills.abort_run", "drills.cancel",
 REAL_CONFIRM_MESSAGE = "実参集を作成するには「訓練ではなく実際の参集です」の確認にチェックを入れてください。"
 
 drills = Blueprint("drills", __name__, url_prefix="/dashboard/drills")
+auth.protect(
+    drills, None, acting_role=ACTING_ROLE, acting_endpoints=ACTION_ENDPOINTS, json_endpoints=JSON_ENDPOINTS
+)  # None: every account may look
 
 
 def role_labels() -> dict[str, str]:
@@ -68,47 +70,16 @@ def role_labels() -> dict[str, str]:
     }
 
 
-# -- login, CSRF, headers: the dashboard's ------------------------------------------------------
-
-
-@drills.before_request
-def _guard() -> Any:
-    acting = request.endpoint in ACTION_ENDPOINTS or request.method not in dashboard.SAFE_METHODS
-    refused = dashboard.login_required(
-        as_json=request.endpoint in JSON_ENDPOINTS, role=ACTING_ROLE if acting else None
-    )
-    if refused is not None:
-        return refused
-    if request.method not in dashboard.SAFE_METHODS:
-        dashboard.check_csrf()
-    return None
-
-
 def _for_this_account(view: dict[str, Any]) -> dict[str, Any]:
     """A viewer sees the drill without its buttons (the routes refuse them anyway)."""
-    if not dashboard.may(ACTING_ROLE):
+    if not auth.may(ACTING_ROLE):
         view["actions"].update(abortRunId=None, cancel=False, fire=False)
     return view
 
 
 def _audit_drill(action: str, drill_id: int, before: dict[str, Any] | None) -> None:
-    after = audit.drill_snapshot(_hotline().drills, drill_id)
-    dashboard.audit_here(action, f"drill:{drill_id}", before, after)
-
-
-@drills.after_request
-def _headers(response: Response) -> Response:
-    return dashboard.security_headers(response)
-
-
-@drills.errorhandler(HTTPException)
-def _error(exc: HTTPException) -> Any:
-    return dashboard.error_response(exc, as_json=request.endpoint in JSON_ENDPOINTS)
-
-
-def _hotline() -> Hotline:
-    hotline: Hotline = current_app.extensions["hotline"]
-    return hotline
+    after = audit.drill_snapshot(current_hotline().drills, drill_id)
+    auth.audit_here(action, f"drill:{drill_id}", before, after)
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -417,7 +388,7 @@ class DrillForm:
 
 
 def _creator() -> str:
-    account = dashboard.current_account()
+    account = auth.current_account()
     return account.username if account is not None else "dashboard"
 
 
@@ -497,7 +468,7 @@ def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict
 
 
 def _form_page(form: DrillForm, *, error: str | None = None, preview: dict[str, Any] | None = None) -> Any:
-    config = _hotline().config()
+    config = current_hotline().config()
     return render_template(
         "drill_new.html",
         form=form,
@@ -517,7 +488,7 @@ def _form_page(form: DrillForm, *, error: str | None = None, preview: dict[str, 
 
 @drills.get("/")
 def index() -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     now = hotline.clock.now()
     items = [_list_item(hotline, d, now) for d in hotline.storage.drills()]
     return render_template("drill_list.html", drills=items)
@@ -527,7 +498,7 @@ def index() -> Any:
 def new() -> Any:
     if request.method == "GET":
         return _form_page(DrillForm())
-    hotline = _hotline()
+    hotline = current_hotline()
     config = hotline.config()
     form = DrillForm.from_form(request.form)
     step = request.form.get("step", "confirm")
@@ -549,23 +520,23 @@ def new() -> Any:
 @drills.get("/<int:drill_id>")
 def page(drill_id: int) -> Any:
     view = _for_this_account(_view_or_404(drill_id))
-    return render_template("drill_page.html", view=view, poll_ms=dashboard.POLL_INTERVAL_MS)
+    return render_template("drill_page.html", view=view, poll_ms=POLL_INTERVAL_MS)
 
 
 @drills.get("/<int:drill_id>.json")
 def drill_json(drill_id: int) -> Response:
-    return dashboard.json_response(_for_this_account(_view_or_404(drill_id)))
+    return auth.json_response(_for_this_account(_view_or_404(drill_id)))
 
 
 def _view_or_404(drill_id: int) -> dict[str, Any]:
-    view = drill_view(_hotline(), drill_id)
+    view = drill_view(current_hotline(), drill_id)
     if view is None:
         abort(404, f"訓練（ID {drill_id}）は見つかりません。")
     return view
 
 
 def _drill_or_404(drill_id: int) -> sqlite3.Row:
-    drill = _hotline().storage.drill(drill_id)
+    drill = current_hotline().storage.drill(drill_id)
     if drill is None:
         abort(404, f"訓練（ID {drill_id}）は見つかりません。")
     return drill
@@ -573,7 +544,7 @@ def _drill_or_404(drill_id: int) -> sqlite3.Row:
 
 @drills.post("/<int:drill_id>/abort")
 def abort_run(drill_id: int) -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     _drill_or_404(drill_id)
     before = audit.drill_snapshot(hotline.drills, drill_id)
     running = [r for r in hotline.storage.runs(drill_id, status="running")]
@@ -590,8 +561,8 @@ def abort_run(drill_id: int) -> Any:
 @drills.post("/<int:drill_id>/cancel")
 def cancel(drill_id: int) -> Any:
     _drill_or_404(drill_id)
-    before = audit.drill_snapshot(_hotline().drills, drill_id)
-    if _hotline().drills.cancel(drill_id):
+    before = audit.drill_snapshot(current_hotline().drills, drill_id)
+    if current_hotline().drills.cancel(drill_id):
         _audit_drill("drill_cancel", drill_id, before)
         flash("予定を取り消しました。この訓練はもう実施されません。", "ok")
     else:
@@ -601,7 +572,7 @@ def cancel(drill_id: int) -> Any:
 
 @drills.post("/<int:drill_id>/fire")
 def fire(drill_id: int) -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     drill = _drill_or_404(drill_id)
     before = audit.drill_snapshot(hotline.drills, drill_id)
     if drill["status"] == "cancelled":
@@ -618,7 +589,7 @@ def fire(drill_id: int) -> Any:
 
 @drills.get("/runs/<int:run_id>.csv")
 def run_csv(run_id: int) -> Response:
-    hotline = _hotline()
+    hotline = current_hotline()
     run = hotline.storage.run(run_id)
     if run is None or not run["fired_at"]:
         abort(404, f"実施回（ID {run_id}）は見つかりません。")
@@ -629,7 +600,7 @@ def run_csv(run_id: int) -> Response:
 
 @drills.get("/history")
 def history() -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     chosen = request.args.get("drill", type=int)
     titles = {d["id"]: d for d in hotline.storage.drills()}
     rows = []
