@@ -10,6 +10,7 @@ from flask import current_app
 from hotline.runtime.service import Hotline
 
 POLL_INTERVAL_MS = 2500  # the live pages (incident, drill) ask for fresh data this often
+TO_THE_MINUTE = "%Y-%m-%d %H:%M"  # how the pages show most moments (clock.jst_text's format)
 
 
 def current_hotline() -> Hotline:

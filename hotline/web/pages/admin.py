@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
+from hotline.clock import jst_text
 from hotline.domain import accounts, audit
 from hotline.domain.accounts import ROLE_LABELS, ROLES, AccountError
-from hotline.domain.incidents import local_time
 from hotline.web import auth
-from hotline.web.context import current_hotline
+from hotline.web.context import TO_THE_MINUTE, current_hotline
 
 ADMIN_ROLE = "admin"
 AUDIT_PAGE_SIZE = 500  # the page shows the newest entries; the CSV has them all
@@ -43,9 +43,9 @@ def _accounts_page(form: dict[str, str] | None = None, error: str | None = None)
             "role": a.role,
             "roleLabel": a.role_label,
             "active": a.active,
-            "createdAt": local_time(a.created_at)[:16],
+            "createdAt": jst_text(a.created_at, TO_THE_MINUTE),
             "createdBy": a.created_by,
-            "lastLoginAt": local_time(a.last_login_at)[:16] if a.last_login_at else "—",
+            "lastLoginAt": jst_text(a.last_login_at, TO_THE_MINUTE) if a.last_login_at else "—",
             "me": a.id == _me().id,
         }
         for a in accounts.all_accounts(current_hotline().storage)

@@ -62,15 +62,11 @@ def _codes(name: str) -> list[str]:
 # -- views of the configuration -----------------------------------------------------------------
 
 
-def _is_town(municipality: Municipality) -> bool:
-    return municipality.name.endswith(("町", "村"))
-
-
 def role_options(municipality: Municipality | None) -> list[tuple[str, str]]:
     """(value, Japanese label) of the roles a member may have (市長 or 町長 as fits)."""
     if municipality is None:
         return list(HQ_ROLES.items())
-    index = 1 if _is_town(municipality) else 0
+    index = 1 if municipality.is_town else 0
     return [(role, labels[index]) for role, labels in MUNICIPALITY_ROLES.items()]
 
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, render_template
 
-from hotline.clock import iso
+from hotline.clock import jst_text
 from hotline.config import Config
 from hotline.domain import acknowledgements, incidents
 from hotline.domain.acknowledgements import RELATION_LABELS
-from hotline.domain.incidents import PURPOSE_LABELS, local_time
+from hotline.domain.incidents import PURPOSE_LABELS
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.context import POLL_INTERVAL_MS, current_hotline
@@ -54,8 +54,7 @@ auth.protect(dashboard, None, json_endpoints=JSON_ENDPOINTS)  # None: any logged
 
 def _short(value: str | None) -> str:
     """'11/21 03:12:05' in JST for table cells."""
-    full = local_time(value)
-    return full[5:].replace("-", "/", 1) if full else ""
+    return jst_text(value, "%m/%d %H:%M:%S")
 
 
 def _minutes(value: float | None) -> str:
@@ -173,7 +172,7 @@ def _report_view(hotline: Hotline, config: Config, report: sqlite3.Row) -> dict[
         "kind": report["kind"],
         "label": report["label"],
         "poster": f"{town} {report['poster_role']} {report['poster_name']}",
-        "createdAt": local_time(report["created_at"]),
+        "createdAt": jst_text(report["created_at"]),
         "text": report["text"],
         "matrix": None,
     }
@@ -189,7 +188,7 @@ def _incident_head(config: Config, row: sqlite3.Row) -> dict[str, Any]:
         "id": row["id"],
         "municipality": _town_name(config, row["municipality_code"]),
         "municipalityCode": row["municipality_code"],
-        "openedAt": local_time(row["opened_at"]),
+        "openedAt": jst_text(row["opened_at"]),
         "status": row["status"],
         "statusLabel": STATUS_LABELS.get(row["status"], row["status"]),
     }
@@ -201,7 +200,7 @@ def _timeline_view(hotline: Hotline, config: Config, incident_id: int) -> list[d
         kind = str(e["kind"])
         out.append(
             {
-                "at": local_time(e["at"]),
+                "at": jst_text(e["at"]),
                 "kind": kind,
                 "kindLabel": KIND_LABELS.get(kind, kind),
                 "reportId": e["reportId"],
@@ -223,7 +222,7 @@ def incident_view(hotline: Hotline, incident_id: int) -> dict[str, Any] | None:
         "incident": _incident_head(config, row),
         "reports": reports,
         "timeline": _timeline_view(hotline, config, incident_id),
-        "updatedAt": local_time(iso(hotline.clock.now())),
+        "updatedAt": jst_text(hotline.clock.now()),
     }
 
 
@@ -250,7 +249,7 @@ def index() -> Any:
             {
                 **_incident_head(config, row),
                 "reportCount": row["report_count"],
-                "lastReportAt": local_time(row["last_report_at"]),
+                "lastReportAt": jst_text(row["last_report_at"]),
                 "latest": {
                     "label": latest["label"],
                     "acknowledged": result["summary"]["municipalitiesAcknowledged"],

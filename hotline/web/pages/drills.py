@@ -33,13 +33,13 @@ from flask import (
     url_for,
 )
 
-from hotline.clock import JST, iso, jst, parse_iso
+from hotline.clock import JST, jst_text, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.domain import audit
 from hotline.domain.drills import SAFETY, DrillError, Targets, next_fire, send_minutes, send_time_text
 from hotline.runtime.service import Hotline
 from hotline.web import auth
-from hotline.web.context import POLL_INTERVAL_MS, current_hotline
+from hotline.web.context import POLL_INTERVAL_MS, TO_THE_MINUTE, current_hotline
 
 CRON_EXAMPLE = "0 9 1-7 * mon"
 CRON_EXAMPLE_MEANING = "毎月第1月曜 9:00"
@@ -51,7 +51,6 @@ RUN_STATUS_LABELS = {
     "aborted": "中止",
     "missed": "未実施（サーバー停止中）",
 }
-WHEN_CHOICES = ("now", "at", "cron", "window")
 JSON_ENDPOINTS = frozenset({"drills.drill_json"})
 ACTING_ROLE = "coordinator"  # creating, firing, cancelling, aborting: coordinators and admins
 ACTION_ENDPOINTS = frozenset({"drills.new", "drills.abort_run", "drills.cancel", "drills.fire"})
@@ -85,9 +84,10 @@ def _audit_drill(action: str, drill_id: int, before: dict[str, Any] | None) -> N
 # -- formatting ---------------------------------------------------------------------------------
 
 
-def _when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC stamp as JST text for people ('' for none)."""
-    return jst(parse_iso(value)).strftime(fmt) if value else ""
+def _when(value: datetime | str | None, fmt: str = TO_THE_MINUTE) -> str:
+    """A moment or a stored UTC stamp as JST text for people, to the minute unless told
+    ('' for none)."""
+    return jst_text(value, fmt)
 
 
 def _rate_text(answered: int, targets: int, rate: float) -> str:
@@ -275,7 +275,7 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
         },
         "runs": [_run_row(hotline, r) for r in reversed(runs)],
         "live": _live(hotline, shown) if shown is not None else None,
-        "updatedAt": _when(iso(now), "%Y-%m-%d %H:%M:%S"),
+        "updatedAt": _when(now, "%Y-%m-%d %H:%M:%S"),
     }
 
 
@@ -441,16 +441,13 @@ def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict
         name = muni.name if muni is not None else config.hq_name
         towns[name] = towns.get(name, 0) + 1
     if "at" in definition:
-        when = f"{jst(definition['at']):%Y-%m-%d %H:%M}"
+        when = _when(definition["at"])
     elif "cron" in definition:
         upcoming = _next_cron(definition["cron"], hotline.clock.now())
         when = f"繰り返し「{definition['cron']}」（次回 {upcoming}）"
     elif "window" in definition:
         start, end = definition["window"]
-        when = (
-            f"抜き打ち {jst(start):%Y-%m-%d %H:%M}〜{jst(end):%Y-%m-%d %H:%M} のどこか"
-            "（実施時刻は表示されません）"
-        )
+        when = f"抜き打ち {_when(start)}〜{_when(end)} のどこか（実施時刻は表示されません）"
     else:
         when = "今すぐ（作成後、10秒ほどで開始します）"
     return {
