@@ -71,7 +71,7 @@ def role_options(municipality: Municipality | None) -> list[tuple[str, str]]:
 
 
 def member_key(member: Member) -> str:
-    """How config_edit finds a member: the e-mail, or the userId when there is none."""
+    """How the configuration edits find a member: the e-mail, or the userId when there is none."""
     return member.email or member.user_id
 
 
