@@ -28,7 +28,7 @@ from hotline.demo import DEMO_DOMAIN_ID, make_credentials
 from hotline.domain import acknowledgements
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from hotline.web.dashboard import incident_view
+from hotline.web.pages.dashboard import incident_view
 
 from .common import API_TOKEN, Figure, Town, median, percentile, write_config
 

@@ -21,7 +21,7 @@ from hotline.domain import accounts, audit
 from hotline.domain.accounts import AccountError
 from hotline.domain.drills import Targets
 from hotline.storage import Storage
-from hotline.web.dashboard import CSRF_MESSAGE, DISABLED_ERROR, FORBIDDEN_MESSAGES, LOGIN_ERROR
+from hotline.web.auth import CSRF_MESSAGE, DISABLED_ERROR, FORBIDDEN_MESSAGES, LOGIN_ERROR
 from tests.conftest import ROOT, Bot
 from tests.test_dashboard import LOGIN, PASSWORD, TOKEN, add_account, csrf_of, login
 from tests.test_drill_pages import create, form

@@ -22,8 +22,8 @@ from hotline.config.settings import Credentials, Settings
 from hotline.domain import accounts
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from hotline.web.config_pages import SAVED_MESSAGE, STALE_MESSAGE
-from hotline.web.dashboard import CSRF_MESSAGE, FORBIDDEN_MESSAGES
+from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
+from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
 from tests.conftest import ROOT, T0
 from tests.support.live import EmulatorSide
 from tests.test_dashboard import LOGIN, PASSWORD, csrf_of, login

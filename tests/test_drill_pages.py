@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from hotline.clock import iso, jst, parse_iso
 from hotline.config import Member
 from hotline.domain.drills import Targets
-from hotline.web.drill_pages import REAL_CONFIRM_MESSAGE
+from hotline.web.pages.drill_form import REAL_CONFIRM_MESSAGE
 from tests.conftest import Bot, message_event
 from tests.test_dashboard import LOGIN, PASSWORD, add_account, csrf_of, login
 from tests.test_drills import members

@@ -3,7 +3,7 @@
  * Polls the incident's JSON every few seconds and, when it changed, rebuilds the report
  * matrices and the chronology with the same markup the server renders
  * (templates/_dashboard_macros.html). Data only ever goes into the page through
- * textContent and attribute setters, never as HTML.
+ * textContent and attribute setters, never as HTML. The helpers come from common.js.
  */
 (function () {
   "use strict";
@@ -12,35 +12,13 @@
   if (!root) {
     return;
   }
-  var url = root.getAttribute("data-json-url");
-  var interval = parseInt(root.getAttribute("data-poll-ms"), 10) || 2500;
+  var page = window.hotlinePage;
+  var el = page.el;
   var lastBody = null;
-  var timer = null;
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        if (name === "className") {
-          node.className = attrs[name];
-        } else {
-          node.setAttribute(name, attrs[name]);
-        }
-      });
-    }
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
 
   function matrixTable(report) {
-    var table = el("table", { className: "matrix", "data-testid": "matrix-" + report.id });
-    var head = el("tr");
-    ["市町・氏名", "区分・役職", "配信", "既読", "確認"].forEach(function (title) {
-      head.appendChild(el("th", null, title));
-    });
-    table.appendChild(el("thead")).appendChild(head);
+    var table = page.headedTable({ className: "matrix", "data-testid": "matrix-" + report.id },
+      ["市町・氏名", "区分・役職", "配信", "既読", "確認"]);
     var body = el("tbody");
     var cellClasses = [["name", null], ["relation", null], ["delivered", "delivered-cell"],
       ["read", "read-cell"], ["ack", "ack-cell"]];
@@ -122,50 +100,13 @@
     box.replaceChildren(timelineList(view.timeline));
   }
 
-  function setStatus(text, bad) {
-    var node = document.getElementById("live-status");
-    node.textContent = text;
-    node.className = "live-status" + (bad ? " bad" : "");
-  }
-
-  function poll() {
-    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (response.status === 401) {
-          setStatus("ログインの有効期限が切れました。ページを開き直してください。", true);
-          return null;
-        }
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
-        }
-        return response.text();
-      })
-      .then(function (body) {
-        if (body === null) {
-          return;
-        }
-        var view = JSON.parse(body);
-        document.getElementById("updated-at").textContent = view.updatedAt;
-        // updatedAt changes on every answer; rebuild only when the data itself changed.
-        view.updatedAt = "";
-        var key = JSON.stringify(view);
-        if (key !== lastBody) {
-          lastBody = key;
-          render(view);
-        }
-        setStatus("自動更新中", false);
-        schedule();
-      })
-      .catch(function () {
-        setStatus("更新できません（再試行中）", true);
-        schedule();
-      });
-  }
-
-  function schedule() {
-    clearTimeout(timer);
-    timer = setTimeout(poll, interval);
-  }
-
-  schedule();
+  page.poll(root, function (view) {
+    // updatedAt changes on every answer; rebuild only when the data itself changed.
+    view.updatedAt = "";
+    var key = JSON.stringify(view);
+    if (key !== lastBody) {
+      lastBody = key;
+      render(view);
+    }
+  }, false);
 })();

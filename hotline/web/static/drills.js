@@ -1,76 +1,19 @@
-/* Drill coordinator pages.
+/* Drill coordinator pages (the confirmations and the check-all buttons are common.js's).
  *
- * - Buttons whose form has data-confirm ask first (中止, 予定の取り消し, 今すぐ実施).
- * - The creation form's 「すべて選択」/「選択を解除」 buttons.
  * - The drill page polls its JSON every few seconds and rebuilds the live sections with the
  *   same markup the server renders (templates/drill_macros.html), then draws the answer-rate
  *   chart as inline SVG from the run's answer curve.
  * - The history page draws its chart from the data-* attributes of the table beneath it.
  *
- * Data only ever reaches the page through textContent and attribute setters, never as HTML.
+ * Data only ever reaches the page through textContent and attribute setters, never as HTML;
+ * the helpers that build elements come from common.js.
  */
 (function () {
   "use strict";
 
-  var SVG_NS = "http://www.w3.org/2000/svg";
-
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    setAttrs(node, attrs);
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
-
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(SVG_NS, tag);
-    setAttrs(node, attrs);
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
-
-  function setAttrs(node, attrs) {
-    if (!attrs) {
-      return;
-    }
-    Object.keys(attrs).forEach(function (name) {
-      if (name === "className" && !(node instanceof SVGElement)) {
-        node.className = attrs[name];
-      } else {
-        node.setAttribute(name === "className" ? "class" : name, String(attrs[name]));
-      }
-    });
-  }
-
-  // -- confirmations and the form helpers ------------------------------------------------------
-
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    var message = form && form.getAttribute && form.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) {
-      event.preventDefault();
-    }
-  });
-
-  function checkAll(button, value) {
-    var box = document.getElementById(button.getAttribute(value ? "data-check-all" : "data-check-none"));
-    if (!box) {
-      return;
-    }
-    box.querySelectorAll("input[type=checkbox]").forEach(function (input) {
-      input.checked = value;
-    });
-  }
-
-  document.querySelectorAll("[data-check-all]").forEach(function (button) {
-    button.addEventListener("click", function () { checkAll(button, true); });
-  });
-  document.querySelectorAll("[data-check-none]").forEach(function (button) {
-    button.addEventListener("click", function () { checkAll(button, false); });
-  });
+  var page = window.hotlinePage;
+  var el = page.el;
+  var svg = page.svg;
 
   // -- charts ----------------------------------------------------------------------------------
 
@@ -263,12 +206,9 @@
   if (!root) {
     return;
   }
-  var url = root.getAttribute("data-json-url");
-  var interval = parseInt(root.getAttribute("data-poll-ms"), 10) || 2500;
   var lastState = null;
   var lastLive = null;
   var lastRuns = null;
-  var timer = null;
 
   function postForm(action, testid, label, className, confirmText, fields) {
     var form = el("form", { method: "post", action: action, "data-confirm": confirmText });
@@ -353,12 +293,8 @@
 
     var right = el("div");
     right.appendChild(el("h3", null, "市町別の参集見込み（人数）"));
-    var table = el("table", { className: "forecast", "data-testid": "forecast" });
-    var head = el("tr");
-    ["市町", "回答/対象", "+30分", "+1時間", "+3時間", "参集不可"].forEach(function (title) {
-      head.appendChild(el("th", null, title));
-    });
-    table.appendChild(el("thead")).appendChild(head);
+    var table = page.headedTable({ className: "forecast", "data-testid": "forecast" },
+      ["市町", "回答/対象", "+30分", "+1時間", "+3時間", "参集不可"]);
     var body = el("tbody");
     live.forecast.forEach(function (town) {
       var tr = el("tr", { "data-testid": "forecast-" + town.code });
@@ -384,12 +320,8 @@
   }
 
   function runsTable(runs) {
-    var table = el("table", { className: "runs", "data-testid": "runs" });
-    var head = el("tr");
-    ["実施日時", "状態", "締め切り", "回答", "回答までの時間（中央値）", "CSV"].forEach(function (title) {
-      head.appendChild(el("th", null, title));
-    });
-    table.appendChild(el("thead")).appendChild(head);
+    var table = page.headedTable({ className: "runs", "data-testid": "runs" },
+      ["実施日時", "状態", "締め切り", "回答", "回答までの時間（中央値）", "CSV"]);
     var body = el("tbody");
     runs.forEach(function (run) {
       var tr = el("tr", { "data-testid": "run-" + run.id, className: "run-" + run.status });
@@ -447,43 +379,5 @@
     document.getElementById("answer-chart").replaceChildren(answerChart(view.live));
   }
 
-  function setStatus(text, bad) {
-    var node = document.getElementById("live-status");
-    node.textContent = text;
-    node.className = "live-status" + (bad ? " bad" : "");
-  }
-
-  function poll() {
-    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        if (response.status === 401) {
-          setStatus("ログインの有効期限が切れました。ページを開き直してください。", true);
-          return null;
-        }
-        if (!response.ok) {
-          throw new Error("HTTP " + response.status);
-        }
-        return response.json();
-      })
-      .then(function (view) {
-        if (view === null) {
-          return;
-        }
-        document.getElementById("updated-at").textContent = view.updatedAt;
-        render(view);
-        setStatus("自動更新中", false);
-        schedule();
-      })
-      .catch(function () {
-        setStatus("更新できません（再試行中）", true);
-        schedule();
-      });
-  }
-
-  function schedule() {
-    clearTimeout(timer);
-    timer = setTimeout(poll, interval);
-  }
-
-  poll();
+  page.poll(root, render, true);  // the answer chart is drawn only here: ask at once
 })();

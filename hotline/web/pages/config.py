@@ -1,13 +1,13 @@
 """The configuration pages (`/dashboard/admin/config`): municipalities and their members,
 counterpart groups and assignments, and talk rooms, edited by prefecture administrators.
 
-Every save goes through `hotline.config_edit.apply` (all or nothing, validated with the
+Every save goes through `hotline.config.editing.apply` (all or nothing, validated with the
 start-up rules, comments kept), with the snapshot of the files the form was shown on, so a
 form left open while someone else saved is refused instead of undoing their change. A refused
 save re-renders the same page (400) with each problem next to its field and the submitted
 values kept; a good one reloads the running bot's configuration, writes the audit log (with
-the diff of the files) and redirects (PRG). The guard, CSRF check, security headers and error
-page are the admin pages' (hotline/admin_pages.py).
+the diff of the files) and redirects (PRG). Only administrators may open them
+(hotline/web/auth's `protect`: login, CSRF check, security headers, error page).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Config, Member, Municipality, Room
 from hotline.config import editing as config_edit
 from hotline.config.editing import Change, FieldProblem, Outcome
 from hotline.domain import directory
-from hotline.runtime.service import Hotline
-from hotline.web import dashboard
+from hotline.web import auth
+from hotline.web.context import current_hotline
 
 ADMIN_ROLE = "admin"
 SAVED_MESSAGE = "保存しました（反映済み）"
@@ -37,23 +37,18 @@ _MAX_FIELD = 200  # longer form values are cut (the validator judges the rest)
 
 config_pages = Blueprint("config", __name__, url_prefix="/dashboard/admin/config")
 
-dashboard.protect(config_pages, ADMIN_ROLE)
-
-
-def _hotline() -> Hotline:
-    hotline: Hotline = current_app.extensions["hotline"]
-    return hotline
+auth.protect(config_pages, ADMIN_ROLE)
 
 
 def _config() -> Config:
     """The running configuration, after picking up any hand edit of the files."""
-    hotline = _hotline()
+    hotline = current_hotline()
     hotline.check_config_files()
     return hotline.config()
 
 
 def _snapshot() -> str:
-    return config_edit.snapshot(_hotline().settings.config_dir)
+    return config_edit.snapshot(current_hotline().settings.config_dir)
 
 
 def _form(*names: str) -> dict[str, str]:
@@ -67,20 +62,16 @@ def _codes(name: str) -> list[str]:
 # -- views of the configuration -----------------------------------------------------------------
 
 
-def _is_town(municipality: Municipality) -> bool:
-    return municipality.name.endswith(("町", "村"))
-
-
 def role_options(municipality: Municipality | None) -> list[tuple[str, str]]:
     """(value, Japanese label) of the roles a member may have (市長 or 町長 as fits)."""
     if municipality is None:
         return list(HQ_ROLES.items())
-    index = 1 if _is_town(municipality) else 0
+    index = 1 if municipality.is_town else 0
     return [(role, labels[index]) for role, labels in MUNICIPALITY_ROLES.items()]
 
 
 def member_key(member: Member) -> str:
-    """How config_edit finds a member: the e-mail, or the userId when there is none."""
+    """How the configuration edits find a member: the e-mail, or the userId when there is none."""
     return member.email or member.user_id
 
 
@@ -126,7 +117,7 @@ def _errors(outcome: Outcome) -> dict[str, list[str]]:
 def _save(changes: Sequence[Change], target: str) -> Outcome:
     """Apply `changes` with the form's snapshot; when they are made, reload the running bot's
     configuration and record who made them, with the diff of the files."""
-    hotline = _hotline()
+    hotline = current_hotline()
     outcome = config_edit.apply(
         hotline.settings.config_dir, changes, expected_snapshot=request.form.get("snapshot", "")
     )
@@ -134,7 +125,7 @@ def _save(changes: Sequence[Change], target: str) -> Outcome:
         return outcome
     problems = hotline.reload_config()
     first = changes[0]
-    dashboard.audit_here(
+    auth.audit_here(
         f"config.{first.kind}.{first.action}",
         target,
         None,
@@ -411,7 +402,7 @@ def edit_rooms() -> Any:
 def sync_rooms() -> Any:
     """Create the rooms without a channelId (written back to their files) and compare the
     members of the others with who should be there."""
-    hotline = _hotline()
+    hotline = current_hotline()
     results = directory.sync_rooms(hotline.config(), hotline.client, hotline.storage)
     hotline.reload_config()
     rows = [
@@ -425,7 +416,7 @@ def sync_rooms() -> Any:
         }
         for result in results
     ]
-    dashboard.audit_here(
+    auth.audit_here(
         "config.room.sync",
         "rooms",
         None,

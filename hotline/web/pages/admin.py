@@ -1,38 +1,33 @@
 """The administrator's pages (`/dashboard/admin`): accounts (list, add, change role, disable,
 enable) and the audit log (newest first with the differences; `?format=csv` exports it).
 
-Only administrators may open them. They reuse the dashboard's login, CSRF check, security
-headers and error page (hotline/dashboard.py); every change goes through hotline/accounts.py,
-which writes the audit log.
+Only administrators may open them (hotline/web/auth's `protect`: login, CSRF check, security
+headers, error page); every change goes through hotline/domain/accounts.py, which writes the
+audit log.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
+from hotline.clock import jst_text
 from hotline.domain import accounts, audit
 from hotline.domain.accounts import ROLE_LABELS, ROLES, AccountError
-from hotline.domain.incidents import local_time
-from hotline.runtime.service import Hotline
-from hotline.web import dashboard
+from hotline.web import auth
+from hotline.web.context import TO_THE_MINUTE, current_hotline
 
 ADMIN_ROLE = "admin"
 AUDIT_PAGE_SIZE = 500  # the page shows the newest entries; the CSV has them all
 
 admin = Blueprint("admin", __name__, url_prefix="/dashboard/admin")
 
-dashboard.protect(admin, ADMIN_ROLE)
-
-
-def _hotline() -> Hotline:
-    hotline: Hotline = current_app.extensions["hotline"]
-    return hotline
+auth.protect(admin, ADMIN_ROLE)
 
 
 def _me() -> accounts.Account:
-    account = dashboard.current_account()
+    account = auth.current_account()
     assert account is not None  # the guard let only administrators in
     return account
 
@@ -48,12 +43,12 @@ def _accounts_page(form: dict[str, str] | None = None, error: str | None = None)
             "role": a.role,
             "roleLabel": a.role_label,
             "active": a.active,
-            "createdAt": local_time(a.created_at)[:16],
+            "createdAt": jst_text(a.created_at, TO_THE_MINUTE),
             "createdBy": a.created_by,
-            "lastLoginAt": local_time(a.last_login_at)[:16] if a.last_login_at else "—",
+            "lastLoginAt": jst_text(a.last_login_at, TO_THE_MINUTE) if a.last_login_at else "—",
             "me": a.id == _me().id,
         }
-        for a in accounts.all_accounts(_hotline().storage)
+        for a in accounts.all_accounts(current_hotline().storage)
     ]
     return render_template(
         "admin_accounts.html",
@@ -80,12 +75,12 @@ def add_account() -> Any:
         return _accounts_page(kept, "確認のため2回入力したパスワードが一致しません。"), 400
     try:
         account = accounts.create(
-            _hotline().storage,
+            current_hotline().storage,
             username,
             password,
             role,
             by=_me().username,
-            at=_hotline().clock.now(),
+            at=current_hotline().clock.now(),
             address=request.remote_addr,
         )
     except AccountError as exc:
@@ -96,7 +91,7 @@ def add_account() -> Any:
 
 def _other_account(account_id: int) -> accounts.Account:
     """The account an administrator acts on: never their own (no locking oneself out)."""
-    account = accounts.get(_hotline().storage, account_id)
+    account = accounts.get(current_hotline().storage, account_id)
     if account is None:
         abort(404, "アカウントが見つかりません。")
     if account.id == _me().id:
@@ -105,7 +100,7 @@ def _other_account(account_id: int) -> accounts.Account:
 
 
 def _change(account_id: int, *, role: str | None = None, active: bool | None = None) -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     by, at, address = _me().username, hotline.clock.now(), request.remote_addr
     try:
         account = _other_account(account_id)
@@ -140,7 +135,7 @@ def enable(account_id: int) -> Any:
 
 @admin.get("/audit")
 def audit_page() -> Any:
-    storage = _hotline().storage
+    storage = current_hotline().storage
     if request.args.get("format") == "csv":
         response = Response(audit.csv_bytes(storage), content_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = "attachment; filename=audit-log.csv"

@@ -1,10 +1,10 @@
 """The drill coordinator's pages (`/dashboard/drills`): the list of drills, the creation form
 with its confirmation step, each drill's live page, and the history of closed runs.
 
-They sit behind the dashboard's login and reuse its CSRF token, security headers, error page
-and escaped JSON (hotline/dashboard.py). Every account may look; only coordinators and
-administrators may create, fire, cancel or abort (the form and every POST), and each such
-action is written to the audit log. Every POST needs the session's CSRF token. The drill
+They sit behind the login (hotline/web/auth's `protect`: CSRF token, security headers, error
+page, escaped JSON). Every account may look; only coordinators and administrators may create,
+fire, cancel or abort (the form and every POST), and each such action is written to the audit
+log. Every POST needs the session's CSRF token. The drill
 page polls `/dashboard/drills/<id>.json`; static/drills.js rebuilds the live sections from it
 with `textContent` and draws the answer-rate chart as inline SVG.
 
@@ -15,10 +15,8 @@ such a drill shows its window, and once it has fired, the time its run fired.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -26,25 +24,22 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
 
-from hotline.clock import JST, iso, jst, parse_iso
+from hotline.clock import jst_text, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.domain import audit
 from hotline.domain.drills import SAFETY, DrillError, Targets, next_fire, send_minutes, send_time_text
 from hotline.runtime.service import Hotline
-from hotline.web import dashboard
+from hotline.web import auth
+from hotline.web.context import POLL_INTERVAL_MS, TO_THE_MINUTE, current_hotline
+from hotline.web.pages.drill_form import CRON_EXAMPLE, CRON_EXAMPLE_MEANING, KIND_LABELS, DrillForm, validate
 
-CRON_EXAMPLE = "0 9 1-7 * mon"
-CRON_EXAMPLE_MEANING = "毎月第1月曜 9:00"
-KIND_LABELS = {"drill": "訓練", "real": "実参集"}
 DRILL_STATUS_LABELS = {"scheduled": "予定", "cancelled": "取り消し済み", "done": "実施済み"}
 RUN_STATUS_LABELS = {
     "running": "実施中",
@@ -52,13 +47,14 @@ RUN_STATUS_LABELS = {
     "aborted": "中止",
     "missed": "未実施（サーバー停止中）",
 }
-WHEN_CHOICES = ("now", "at", "cron", "window")
 JSON_ENDPOINTS = frozenset({"drills.drill_json"})
 ACTING_ROLE = "coordinator"  # creating, firing, cancelling, aborting: coordinators and admins
 ACTION_ENDPOINTS = frozenset({"drills.new", "drills.abort_run", "drills.cancel", "drills.fire"})
-REAL_CONFIRM_MESSAGE = "実参集を作成するには「訓練ではなく実際の参集です」の確認にチェックを入れてください。"
 
 drills = Blueprint("drills", __name__, url_prefix="/dashboard/drills")
+auth.protect(
+    drills, None, acting_role=ACTING_ROLE, acting_endpoints=ACTION_ENDPOINTS, json_endpoints=JSON_ENDPOINTS
+)  # None: every account may look
 
 
 def role_labels() -> dict[str, str]:
@@ -68,55 +64,25 @@ def role_labels() -> dict[str, str]:
     }
 
 
-# -- login, CSRF, headers: the dashboard's ------------------------------------------------------
-
-
-@drills.before_request
-def _guard() -> Any:
-    acting = request.endpoint in ACTION_ENDPOINTS or request.method not in dashboard.SAFE_METHODS
-    refused = dashboard.login_required(
-        as_json=request.endpoint in JSON_ENDPOINTS, role=ACTING_ROLE if acting else None
-    )
-    if refused is not None:
-        return refused
-    if request.method not in dashboard.SAFE_METHODS:
-        dashboard.check_csrf()
-    return None
-
-
 def _for_this_account(view: dict[str, Any]) -> dict[str, Any]:
     """A viewer sees the drill without its buttons (the routes refuse them anyway)."""
-    if not dashboard.may(ACTING_ROLE):
+    if not auth.may(ACTING_ROLE):
         view["actions"].update(abortRunId=None, cancel=False, fire=False)
     return view
 
 
 def _audit_drill(action: str, drill_id: int, before: dict[str, Any] | None) -> None:
-    after = audit.drill_snapshot(_hotline().drills, drill_id)
-    dashboard.audit_here(action, f"drill:{drill_id}", before, after)
-
-
-@drills.after_request
-def _headers(response: Response) -> Response:
-    return dashboard.security_headers(response)
-
-
-@drills.errorhandler(HTTPException)
-def _error(exc: HTTPException) -> Any:
-    return dashboard.error_response(exc, as_json=request.endpoint in JSON_ENDPOINTS)
-
-
-def _hotline() -> Hotline:
-    hotline: Hotline = current_app.extensions["hotline"]
-    return hotline
+    after = audit.drill_snapshot(current_hotline().drills, drill_id)
+    auth.audit_here(action, f"drill:{drill_id}", before, after)
 
 
 # -- formatting ---------------------------------------------------------------------------------
 
 
-def _when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC stamp as JST text for people ('' for none)."""
-    return jst(parse_iso(value)).strftime(fmt) if value else ""
+def _when(value: datetime | str | None, fmt: str = TO_THE_MINUTE) -> str:
+    """A moment or a stored UTC stamp as JST text for people, to the minute unless told
+    ('' for none)."""
+    return jst_text(value, fmt)
 
 
 def _rate_text(answered: int, targets: int, rate: float) -> str:
@@ -304,7 +270,7 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
         },
         "runs": [_run_row(hotline, r) for r in reversed(runs)],
         "live": _live(hotline, shown) if shown is not None else None,
-        "updatedAt": _when(iso(now), "%Y-%m-%d %H:%M:%S"),
+        "updatedAt": _when(now, "%Y-%m-%d %H:%M:%S"),
     }
 
 
@@ -333,135 +299,6 @@ def _list_item(hotline: Hotline, drill: sqlite3.Row, now: datetime) -> dict[str,
 # -- the creation form --------------------------------------------------------------------------
 
 
-@dataclass
-class DrillForm:
-    """The form's fields as typed (strings), so that a refused form comes back as it was."""
-
-    title: str = ""
-    kind: str = "drill"
-    confirm_real: str = ""
-    municipality: list[str] = field(default_factory=list)
-    role: list[str] = field(default_factory=list)
-    room: list[str] = field(default_factory=list)
-    when: str = "now"
-    at: str = ""
-    cron: str = ""
-    window_start: str = ""
-    window_end: str = ""
-    deadline_minutes: str = "60"
-    remind_minutes: str = "10,20"
-    report_channel_id: str = ""
-
-    @classmethod
-    def from_form(cls, form: Any) -> DrillForm:
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in ("municipality", "role", "room"):
-                values[f.name] = [v for v in form.getlist(f.name) if isinstance(v, str)]
-            elif f.name in form:
-                values[f.name] = str(form.get(f.name, ""))[:500]
-        return cls(**values)
-
-    def hidden(self) -> list[tuple[str, str]]:
-        """The fields as (name, value) pairs, for the confirmation step's hidden inputs."""
-        out: list[tuple[str, str]] = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, list):
-                out.extend((f.name, v) for v in value)
-            else:
-                out.append((f.name, value))
-        return out
-
-    def targets(self) -> Targets:
-        return Targets(
-            municipalities=tuple(self.municipality), roles=tuple(self.role), rooms=tuple(self.room)
-        )
-
-    def definition(self, config: Config) -> dict[str, Any]:
-        """Keyword arguments for `Drills.create`; DrillError (Japanese) for what cannot be read."""
-        if self.kind not in KIND_LABELS:
-            raise DrillError("種別は「訓練」か「実参集」です。")
-        if self.kind == "real" and not self.confirm_real:
-            raise DrillError(REAL_CONFIRM_MESSAGE)
-        unknown_roles = [r for r in self.role if r not in MUNICIPALITY_ROLES]
-        if unknown_roles:
-            raise DrillError("役職が正しくありません: " + "、".join(unknown_roles))
-        if self.report_channel_id and not any(
-            r.channel_id == self.report_channel_id for r in config.rooms if r.channel_id
-        ):
-            raise DrillError("結果の送り先の部屋が見つかりません。")
-        out: dict[str, Any] = {
-            "title": self.title,
-            "kind": self.kind,
-            "targets": self.targets(),
-            "created_by": _creator(),
-            "deadline_minutes": _minutes(self.deadline_minutes, "締め切り"),
-            "remind_minutes": _minute_list(self.remind_minutes),
-            "report_channel_id": self.report_channel_id,
-        }
-        if self.when == "at":
-            out["at"] = _local(self.at, "実施日時")
-        elif self.when == "cron":
-            if not self.cron.strip():
-                raise DrillError(f"繰り返しの指定を入力してください（例: {CRON_EXAMPLE}）。")
-            out["cron"] = self.cron.strip()
-        elif self.when == "window":
-            out["window"] = (
-                _local(self.window_start, "抜き打ちの開始"),
-                _local(self.window_end, "抜き打ちの終了"),
-            )
-        elif self.when != "now":
-            raise DrillError("実施のタイミングを選んでください。")
-        return out
-
-
-def _creator() -> str:
-    account = dashboard.current_account()
-    return account.username if account is not None else "dashboard"
-
-
-def _minutes(value: str, what: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise DrillError(f"{what}は分の数（整数）で入力してください。") from None
-
-
-def _minute_list(value: str) -> tuple[int, ...]:
-    parts = [p for p in re.split(r"[,、，\s]+", value.strip()) if p]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise DrillError(
-            "催促は「10,20」のように、開始から何分後かをカンマで区切って入力してください。"
-        ) from None
-
-
-def _local(value: str, what: str) -> datetime:
-    """A datetime-local value, read as Japan time."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise DrillError(f"{what}を日時で入力してください。") from None
-    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment
-
-
-class _DryRun(Exception):
-    """Raised inside a transaction to roll back a trial `Drills.create`."""
-
-
-def _validate(hotline: Hotline, definition: dict[str, Any]) -> None:
-    """Run `Drills.create` and roll it back: the confirmation step refuses exactly what saving
-    would refuse (DrillError), and stores nothing."""
-    try:
-        with hotline.storage.transaction():
-            hotline.drills.create(**definition)
-            raise _DryRun
-    except _DryRun:
-        pass
-
-
 def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict[str, Any]) -> dict[str, Any]:
     people = form.targets().resolve(config)
     towns: dict[str, int] = {}
@@ -470,16 +307,13 @@ def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict
         name = muni.name if muni is not None else config.hq_name
         towns[name] = towns.get(name, 0) + 1
     if "at" in definition:
-        when = f"{jst(definition['at']):%Y-%m-%d %H:%M}"
+        when = _when(definition["at"])
     elif "cron" in definition:
         upcoming = _next_cron(definition["cron"], hotline.clock.now())
         when = f"繰り返し「{definition['cron']}」（次回 {upcoming}）"
     elif "window" in definition:
         start, end = definition["window"]
-        when = (
-            f"抜き打ち {jst(start):%Y-%m-%d %H:%M}〜{jst(end):%Y-%m-%d %H:%M} のどこか"
-            "（実施時刻は表示されません）"
-        )
+        when = f"抜き打ち {_when(start)}〜{_when(end)} のどこか（実施時刻は表示されません）"
     else:
         when = "今すぐ（作成後、10秒ほどで開始します）"
     return {
@@ -497,7 +331,7 @@ def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict
 
 
 def _form_page(form: DrillForm, *, error: str | None = None, preview: dict[str, Any] | None = None) -> Any:
-    config = _hotline().config()
+    config = current_hotline().config()
     return render_template(
         "drill_new.html",
         form=form,
@@ -517,7 +351,7 @@ def _form_page(form: DrillForm, *, error: str | None = None, preview: dict[str, 
 
 @drills.get("/")
 def index() -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     now = hotline.clock.now()
     items = [_list_item(hotline, d, now) for d in hotline.storage.drills()]
     return render_template("drill_list.html", drills=items)
@@ -527,7 +361,7 @@ def index() -> Any:
 def new() -> Any:
     if request.method == "GET":
         return _form_page(DrillForm())
-    hotline = _hotline()
+    hotline = current_hotline()
     config = hotline.config()
     form = DrillForm.from_form(request.form)
     step = request.form.get("step", "confirm")
@@ -536,7 +370,7 @@ def new() -> Any:
     try:
         definition = form.definition(config)
         if step != "create":
-            _validate(hotline, definition)
+            validate(hotline, definition)
             return _form_page(form, preview=_preview(hotline, config, form, definition))
         drill_id = hotline.drills.create(**definition)
     except DrillError as exc:
@@ -549,23 +383,23 @@ def new() -> Any:
 @drills.get("/<int:drill_id>")
 def page(drill_id: int) -> Any:
     view = _for_this_account(_view_or_404(drill_id))
-    return render_template("drill_page.html", view=view, poll_ms=dashboard.POLL_INTERVAL_MS)
+    return render_template("drill_page.html", view=view, poll_ms=POLL_INTERVAL_MS)
 
 
 @drills.get("/<int:drill_id>.json")
 def drill_json(drill_id: int) -> Response:
-    return dashboard.json_response(_for_this_account(_view_or_404(drill_id)))
+    return auth.json_response(_for_this_account(_view_or_404(drill_id)))
 
 
 def _view_or_404(drill_id: int) -> dict[str, Any]:
-    view = drill_view(_hotline(), drill_id)
+    view = drill_view(current_hotline(), drill_id)
     if view is None:
         abort(404, f"訓練（ID {drill_id}）は見つかりません。")
     return view
 
 
 def _drill_or_404(drill_id: int) -> sqlite3.Row:
-    drill = _hotline().storage.drill(drill_id)
+    drill = current_hotline().storage.drill(drill_id)
     if drill is None:
         abort(404, f"訓練（ID {drill_id}）は見つかりません。")
     return drill
@@ -573,7 +407,7 @@ def _drill_or_404(drill_id: int) -> sqlite3.Row:
 
 @drills.post("/<int:drill_id>/abort")
 def abort_run(drill_id: int) -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     _drill_or_404(drill_id)
     before = audit.drill_snapshot(hotline.drills, drill_id)
     running = [r for r in hotline.storage.runs(drill_id, status="running")]
@@ -590,8 +424,8 @@ def abort_run(drill_id: int) -> Any:
 @drills.post("/<int:drill_id>/cancel")
 def cancel(drill_id: int) -> Any:
     _drill_or_404(drill_id)
-    before = audit.drill_snapshot(_hotline().drills, drill_id)
-    if _hotline().drills.cancel(drill_id):
+    before = audit.drill_snapshot(current_hotline().drills, drill_id)
+    if current_hotline().drills.cancel(drill_id):
         _audit_drill("drill_cancel", drill_id, before)
         flash("予定を取り消しました。この訓練はもう実施されません。", "ok")
     else:
@@ -601,7 +435,7 @@ def cancel(drill_id: int) -> Any:
 
 @drills.post("/<int:drill_id>/fire")
 def fire(drill_id: int) -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     drill = _drill_or_404(drill_id)
     before = audit.drill_snapshot(hotline.drills, drill_id)
     if drill["status"] == "cancelled":
@@ -618,7 +452,7 @@ def fire(drill_id: int) -> Any:
 
 @drills.get("/runs/<int:run_id>.csv")
 def run_csv(run_id: int) -> Response:
-    hotline = _hotline()
+    hotline = current_hotline()
     run = hotline.storage.run(run_id)
     if run is None or not run["fired_at"]:
         abort(404, f"実施回（ID {run_id}）は見つかりません。")
@@ -629,7 +463,7 @@ def run_csv(run_id: int) -> Response:
 
 @drills.get("/history")
 def history() -> Any:
-    hotline = _hotline()
+    hotline = current_hotline()
     chosen = request.args.get("drill", type=int)
     titles = {d["id"]: d for d in hotline.storage.drills()}
     rows = []
