@@ -27,10 +27,10 @@ import requests
 from hotline import config as config_module
 from hotline.config import Config, Member
 from hotline.config.settings import Settings
+from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.runtime.service import Hotline
 from hotline.storage import Storage
 from hotline.web.server import make_server
-from tests.support.live import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 API_TOKEN = "bench-token-" + secrets.token_hex(8)

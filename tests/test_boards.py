@@ -12,7 +12,7 @@ import requests
 
 from hotline.config import Config
 from hotline.demo import demo_user_id
-from tests.support.live import LiveStack, wait_until
+from hotline.demo.stack import LiveStack, wait_until
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hotline.config import load
+from hotline.demo.stack import LiveStack
 from hotline.domain import accounts
-from tests.support.live import LiveStack
 from tests.test_config_pages import copy_config, files
 
 UI_TIMEOUT_MS = 10_000

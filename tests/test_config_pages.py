@@ -19,13 +19,13 @@ from hotline.clock import FixedClock
 from hotline.config import COUNTERPARTS_FILE, load
 from hotline.config import editing as config_edit
 from hotline.config.settings import Credentials, Settings
+from hotline.demo.stack import EmulatorSide
 from hotline.domain import accounts
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
 from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
 from tests.conftest import ROOT, T0
-from tests.support.live import EmulatorSide
 from tests.test_dashboard import LOGIN, PASSWORD, csrf_of, login
 
 UWAJIMA = "382035"

@@ -11,9 +11,9 @@ from hotline.clock import Clock
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.config.counterparts import linked_rooms
 from hotline.demo import demo_user_id
+from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.domain.drills import Drills, Targets
 from hotline.storage import Storage
-from tests.support.live import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 
 TOWNS = ["382035", "384844", "385069", "382141", "382043", "384429", "382078", "384224"]
 

@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from hotline.config import Config
 from hotline.demo import demo_user_id
+from hotline.demo.stack import LiveStack, wait_until
 from hotline.domain import accounts
-from tests.support.live import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 10_000
 UWAJIMA = "382035"

@@ -11,7 +11,7 @@ import requests
 
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
-from tests.support.live import LiveStack, wait_until
+from hotline.demo.stack import LiveStack, wait_until
 
 STRANGER = {"userId": "stranger-0001", "email": "someone@elsewhere.example", "name": "部外 者", "org": "他県"}
 UWAJIMA = "382035"

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from hotline.config import Config, ConfigError, Problem, load
 from hotline.config.counterparts import linked_rooms
+from hotline.demo.stack import LiveStack, wait_until
 from tests.conftest import ROOT, Bot, sign
-from tests.support.live import LiveStack, wait_until
 from tests.test_relay import FakeLineWorks, lw
 
 __all__ = ["lw"]

@@ -53,6 +53,7 @@ def test_wheel_has_the_product_and_no_emulator(tmp_path: Path) -> None:
     assert "hotline/web/templates/dashboard_base.html" in names
     assert any(n.startswith("hotline/web/static/") and n.endswith(".js") for n in names)
     assert not [n for n in names if n.startswith("lineworks_emulator/") or "/emulator" in n]
+    assert not [n for n in names if n.startswith("hotline/demo/")]  # it needs the emulator
     assert not [n for n in names if n.startswith(("tests/", "bench/"))]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "hotline = hotline.cli.main:main" in wheel.read(entry_points).decode()

@@ -15,7 +15,7 @@ import requests
 
 from hotline.config import Config
 from hotline.demo import demo_user_id
-from tests.support.live import ROOT, EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
+from hotline.demo.stack import ROOT, EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 
 
 def test_demo_mode_prints_both_addresses_and_relays_a_report(tmp_path: Path, sample_config: Config) -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
-from tests.support.live import LiveStack, wait_until
+from hotline.demo.stack import LiveStack, wait_until
 
 UI_TIMEOUT_MS = 15_000
 

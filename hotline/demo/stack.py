@@ -1,7 +1,9 @@
-"""A live stack for end-to-end tests: the emulator and hotline over real HTTP on 127.0.0.1.
+"""The emulator and hotline over real HTTP on 127.0.0.1, for end-to-end tests and benchmarks.
 
-`LiveStack` runs hotline in this process (waitress in a thread, real worker loops);
-`HotlineProcess` runs `python run.py` as a separate process that tests may kill -9.
+`EmulatorSide` is the emulator seeded from a configuration, acting as people; `LiveStack` runs
+hotline in this process (waitress in a thread, real worker loops); `HotlineProcess` runs
+`python run.py` as a separate process that tests may kill -9. Like the rest of `hotline.demo`
+it runs from a checkout only: the wheel ships neither it nor the emulator.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from hotline.runtime.service import Hotline
 from hotline.web.server import make_server
 from lineworks_emulator import Emulator
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the stack runs from a checkout
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition") -> Any:
