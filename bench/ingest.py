@@ -225,12 +225,12 @@ def profile_door(
             return entries.get(key, (0.0, 0.0))[1]
 
         shares = {
-            "Storage.store_event (INSERT + COMMIT, synchronous=FULL)": cum("storage.py:store_event"),
+            "Storage.store_event (INSERT + COMMIT, synchronous=FULL)": cum("inbox.py:store_event"),
             "of which the COMMIT's fsync (sqlite3 execute)": cum(
                 "<method 'execute' of 'sqlite3.Connection' objects>"
             ),
             "signature check (HMAC-SHA256)": cum("signature.py:signature_valid"),
-            "hotline's callback view in all": cum("web.py:callback"),
+            "hotline's callback view in all": cum("callback.py:callback"),
             "Flask/werkzeug request handling in all": cum("app.py:full_dispatch_request"),
         }
         top = sorted(entries.items(), key=lambda kv: kv[1][0], reverse=True)[:10]
