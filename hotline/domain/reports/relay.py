@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hotline import messages as msg
-from hotline.clock import Clock, iso, jst
+from hotline.clock import Clock, iso, jst_text
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
 from hotline.domain.acknowledgements import sign_postback
@@ -125,7 +125,7 @@ class Reports:
         """The must-read board post mirroring a first report (its readers are real read receipts)."""
         title, body = msg.board_post(trigger.label, town, role, poster, now, trigger.body)
         # mustReadEndDate: at most 30 days ahead (lineworks-api.md §9); a week is plenty.
-        until = jst(now + timedelta(days=7)).strftime("%Y-%m-%d")
+        until = jst_text(now + timedelta(days=7), "%Y-%m-%d")
         return NewMessage(
             dedupe_key=f"board:{report_id}",
             purpose="board",
