@@ -22,12 +22,10 @@ from hotline.domain.accounts import AccountError
 from hotline.domain.drills import Targets
 from hotline.storage import Storage
 from hotline.web.auth import CSRF_MESSAGE, DISABLED_ERROR, FORBIDDEN_MESSAGES, LOGIN_ERROR
-from tests.conftest import ROOT, Bot
-from tests.test_dashboard import LOGIN, PASSWORD, TOKEN, add_account, csrf_of, login
-from tests.test_drill_pages import create, form
-from tests.test_relay import FakeLineWorks, lw
-
-__all__ = ["lw"]
+from tests.support.bot import ROOT, T0, TOKEN, Bot
+from tests.support.drill_pages import create, form
+from tests.support.fake_lineworks import FakeLineWorks
+from tests.support.web import LOGIN, PASSWORD, add_account, csrf_of, login
 
 UWAJIMA = "382035"
 ADMIN, COORDINATOR, VIEWER = "hq-admin", "kunren-1", "etsuran-1"
@@ -154,8 +152,6 @@ def test_account_rules(tmp_path: Path) -> None:
 
 
 def _now() -> Any:
-    from tests.conftest import T0
-
     return T0
 
 

@@ -12,10 +12,9 @@ from hotline.config import Config, Member
 from hotline.domain.acknowledgements import sign_postback
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from tests.conftest import Bot, message_event
-from tests.test_relay import REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
-
-__all__ = ["lw"]  # the fixture, re-exported for pytest
+from tests.support.bot import Bot, message_event
+from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.sample import REPORT, UWAJIMA, member, room
 
 IMABARI = "382027"  # one of 宇和島市's secondary supporters
 

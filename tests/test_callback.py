@@ -8,7 +8,7 @@ import pytest
 
 from hotline.config import settings as settings_module
 from hotline.config.settings import SettingsError
-from tests.conftest import BOT_ID, Bot, message_event, sign
+from tests.support.bot import BOT_ID, Bot, message_event, sign
 
 
 def test_callback_with_bad_signature_is_rejected_and_stored_nowhere(bot: Bot) -> None:

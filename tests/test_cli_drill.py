@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotline.cli import main as cli
-from tests.conftest import ROOT
+from tests.support.bot import ROOT
 
 
 def run(capsys: pytest.CaptureFixture[str], db: Path, *args: str) -> tuple[int, str, str]:

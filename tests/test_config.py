@@ -11,7 +11,7 @@ import pytest
 from hotline.cli import main as cli
 from hotline.config import ConfigError, load
 from hotline.config.settings import SettingsError, plan_from_env
-from tests.conftest import ROOT
+from tests.support.bot import ROOT
 
 
 @pytest.fixture

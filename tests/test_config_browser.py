@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from hotline.config import load
 from hotline.demo.stack import LiveStack
 from hotline.domain import accounts
-from tests.test_config_pages import copy_config, files
+from tests.support.config_files import copy_config, files
 
 UI_TIMEOUT_MS = 10_000
 UWAJIMA = "382035"

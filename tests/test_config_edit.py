@@ -19,7 +19,7 @@ from hotline.config.editing import Change, Outcome, apply, snapshot
 from hotline.config.settings import Credentials, Settings
 from hotline.domain.reminders import Reminders
 from hotline.runtime.service import Hotline
-from tests.conftest import ROOT, T0
+from tests.support.bot import ROOT, T0
 
 MAIN = COUNTERPARTS_FILE
 

@@ -6,7 +6,6 @@ escaped, and the rooms synchronised with LINE WORKS (the emulator)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
 from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
-from tests.conftest import ROOT, T0
-from tests.test_dashboard import LOGIN, PASSWORD, csrf_of, login
+from tests.support.bot import T0
+from tests.support.config_files import copy_config, files
+from tests.support.web import LOGIN, PASSWORD, csrf_of, login
 
 UWAJIMA = "382035"
 BASE = "/dashboard/admin/config"
@@ -38,17 +38,6 @@ NEW = {
     "user_id": "",
     "order": "",
 }
-
-
-def copy_config(folder: Path) -> Path:
-    folder.mkdir()
-    shutil.copy(ROOT / COUNTERPARTS_FILE, folder / COUNTERPARTS_FILE)
-    shutil.copytree(ROOT / "rooms", folder / "rooms")
-    return folder
-
-
-def files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.toml"))}
 
 
 class Site:

@@ -21,17 +21,13 @@ from flask.testing import FlaskClient
 
 from hotline.config import Config, Member
 from hotline.demo import demo_user_id
-from hotline.domain import accounts
 from hotline.domain.acknowledgements import RELATION_LABELS, relation
-from tests.conftest import API, AUTH, BOT_ID, Bot
+from tests.support.bot import API, AUTH, BOT_ID, TOKEN, Bot
+from tests.support.web import ADMIN, LOGIN, PASSWORD, add_account, csrf_of, login
 
 UWAJIMA = "382035"  # the stricken city in these tests
 IMABARI = "382027"  # its primary supporter
-TOKEN = "api-token-123"  # the bot fixture's api_token (the /api/ bearer token)
-ADMIN = "hq-admin"  # the account these tests log in with
-PASSWORD = "correct horse battery staple"  # a test account's password
 REPORT = "第一報 午前3時頃から大雨、市内3か所で土砂崩れ、人的被害確認中"
-LOGIN = "/dashboard/login"
 
 
 # -- LINE WORKS at the requests boundary --------------------------------------------------------
@@ -39,7 +35,9 @@ LOGIN = "/dashboard/login"
 
 @pytest.fixture
 def lw(sample_config: Config) -> Iterator[responses.RequestsMock]:
-    """Accepts every send; answers user lookups with the member's e-mail."""
+    """Accepts every send; answers user lookups with the member's e-mail.
+
+    Replaces conftest's FakeLineWorks in this module: these tests use the demo userIds."""
     by_uid = {demo_user_id(m): m for m in sample_config.all_members()}
 
     def user(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
@@ -88,25 +86,6 @@ def acknowledge(bot: Bot, code: str) -> None:
 
 
 # -- the browser side ---------------------------------------------------------------------------
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def add_account(bot: Bot, username: str = ADMIN, role: str = "admin", password: str = PASSWORD) -> None:
-    accounts.create(bot.hotline.storage, username, password, role, by="test", at=bot.clock.now())
-
-
-def login(client: FlaskClient, password: str = PASSWORD, *, username: str = ADMIN, **extra: str) -> Any:
-    page = client.get(LOGIN)
-    assert page.status_code == 200
-    return client.post(
-        LOGIN,
-        data={"username": username, "password": password, "csrf_token": csrf_of(page.text), **extra},
-    )
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hotline.config import Config, load
 from hotline.demo import demo_user_id
 from hotline.demo.stack import EmulatorSide, free_port, hotline_env
 from lineworks_emulator.state import User
-from tests.conftest import ROOT
+from tests.support.bot import ROOT
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ CSRF on every route, the creation form and its confirmation step, refusals in Ja
 create nothing, the 実参集 confirmation, the hidden moment of an unannounced drill, the
 buttons (中止 / 予定の取り消し / 今すぐ実施), the live JSON, the CSV and escaping.
 
-LINE WORKS is faked at the requests boundary (tests/test_relay.FakeLineWorks)."""
+LINE WORKS is faked at the requests boundary (tests/support/fake_lineworks.FakeLineWorks)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,13 @@ from hotline.clock import iso, jst, parse_iso
 from hotline.config import Member
 from hotline.domain.drills import Targets
 from hotline.web.pages.drill_form import REAL_CONFIRM_MESSAGE
-from tests.conftest import Bot, message_event
-from tests.test_dashboard import LOGIN, PASSWORD, add_account, csrf_of, login
-from tests.test_drills import members
-from tests.test_relay import FakeLineWorks, lw, uid
-
-__all__ = ["lw"]
+from tests.support.bot import Bot, message_event
+from tests.support.drill_pages import BASE, create, form, post_new, token
+from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.sample import members
+from tests.support.web import LOGIN, PASSWORD, add_account, csrf_of, login
 
 UWAJIMA = "382035"
-BASE = "/dashboard/drills"
 AT = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)  # 09:00 JST, the day after T0 (03:12 JST)
 CSRF_ERROR = "フォームの有効期限が切れたか、不正な送信です"
 COORDINATOR = "kunren-1"  # the drill coordinator's account in these tests
@@ -42,40 +40,6 @@ def client(bot: Bot) -> FlaskClient:
     response = login(bot.client, username=COORDINATOR)
     assert response.status_code == 302
     return bot.client
-
-
-def token(client: FlaskClient) -> str:
-    return csrf_of(client.get(f"{BASE}/new").text)
-
-
-def form(**fields: Any) -> dict[str, Any]:
-    """A creation form: 宇和島市 on 21 Nov 09:00 JST unless told otherwise."""
-    out: dict[str, Any] = {
-        "title": "11月 参集訓練",
-        "kind": "drill",
-        "municipality": [UWAJIMA],
-        "when": "at",
-        "at": "2026-11-21T09:00",
-        "deadline_minutes": "60",
-        "remind_minutes": "10,20",
-    }
-    out.update(fields)
-    return out
-
-
-def post_new(client: FlaskClient, step: str, **fields: Any) -> Any:
-    return client.post(f"{BASE}/new", data={**form(**fields), "step": step, "csrf_token": token(client)})
-
-
-def create(client: FlaskClient, **fields: Any) -> int:
-    """Through the form: confirm, then create. Returns the new drill's id."""
-    confirmed = post_new(client, "confirm", **fields)
-    assert confirmed.status_code == 200, confirmed.text
-    response = post_new(client, "create", **fields)
-    assert response.status_code == 302, response.text
-    match = re.fullmatch(rf"{BASE}/(\d+)", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return int(match.group(1))
 
 
 def view(client: FlaskClient, drill_id: int) -> dict[str, Any]:

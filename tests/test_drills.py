@@ -14,17 +14,12 @@ from hotline.config import Config, Member
 from hotline.domain.drills import DrillError, Targets
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from tests.conftest import Bot, message_event
-from tests.test_relay import FakeLineWorks, lw, room, uid
-
-__all__ = ["lw"]
+from tests.support.bot import Bot, message_event
+from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.sample import members, room
 
 UWAJIMA = "382035"
 AT = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)  # 09:00 JST, the day after T0
-
-
-def members(config: Config, code: str = UWAJIMA) -> list[Member]:
-    return list(config.municipalities[code].members)
 
 
 def sent_to(lw: FakeLineWorks, person: Member) -> list[dict[str, Any]]:

@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Browser, Page, expect
 
 from lineworks_emulator import Emulator
-
-from .test_emulator import (
+from tests.support.emulator import (
     BOT_ID,
     CHANNEL,
     FakeClock,

@@ -21,10 +21,8 @@ from hypothesis import strategies as st
 from hotline.config import Config, ConfigError, Problem, load
 from hotline.config.counterparts import linked_rooms
 from hotline.demo.stack import LiveStack, wait_until
-from tests.conftest import ROOT, Bot, sign
-from tests.test_relay import FakeLineWorks, lw
-
-__all__ = ["lw"]
+from tests.support.bot import ROOT, Bot, sign
+from tests.support.fake_lineworks import FakeLineWorks
 
 TOWNS = ["382035", "384844", "385069", "382141", "382043", "384429"]
 

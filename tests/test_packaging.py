@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.bot import ROOT
 
 
 def build_wheel(tmp_path: Path) -> zipfile.ZipFile:

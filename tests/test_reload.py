@@ -12,11 +12,10 @@ import pytest
 
 from hotline.cli import main as cli
 from hotline.config import load
-from tests.conftest import ROOT, Bot
-from tests.test_dashboard import add_account, login
-from tests.test_relay import REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
-
-__all__ = ["lw"]
+from tests.support.bot import ROOT, Bot
+from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.sample import REPORT, UWAJIMA, member, room
+from tests.support.web import add_account, login
 
 
 @pytest.fixture

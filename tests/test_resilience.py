@@ -8,10 +8,9 @@ import json
 import responses
 
 from hotline.domain.acknowledgements import sign_postback
-from tests.conftest import Bot, message_event
-from tests.test_relay import API, REPORT, UWAJIMA, FakeLineWorks, lw, member, room, uid
-
-__all__ = ["lw"]
+from tests.support.bot import API, Bot, message_event
+from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.sample import REPORT, UWAJIMA, member, room
 
 
 def relayed(lw: FakeLineWorks, needle: str) -> set[str]:

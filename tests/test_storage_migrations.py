@@ -32,10 +32,8 @@ from hotline.runtime.service import Hotline
 from hotline.storage import Storage
 from hotline.storage.migrations import SchemaError, applied
 from hotline.storage.schema import SCHEMA_V1
-from tests.conftest import ROOT
-from tests.test_relay import FakeLineWorks, lw
-
-__all__ = ["lw"]  # the fixture
+from tests.support.bot import ROOT
+from tests.support.fake_lineworks import FakeLineWorks
 
 FIXTURE = Path(__file__).parent / "fixtures" / "db-v1-640e222.sqlite3"
 ALL = ["m001_schema_of_640e222", "m002_outbox_instruction"]
