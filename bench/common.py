@@ -1,8 +1,8 @@
 """What every benchmark shares: figures, statistics, synthetic configurations and the stacks.
 
 A stack is the LINE WORKS emulator (always in this process, on 127.0.0.1) plus hotline, either
-in this process (waitress in a thread and the real worker loops, like tests/live.LiveStack) or
-as `python run.py` in production mode in its own process (tests/live.HotlineProcess).
+in this process (waitress in a thread and the real worker loops, like hotline.demo.stack.LiveStack) or
+as `python run.py` in production mode in its own process (hotline.demo.stack.HotlineProcess).
 """
 
 from __future__ import annotations

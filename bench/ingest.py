@@ -1,7 +1,7 @@
 """(2) Callback ingest and (5, first half) the server's memory while it ingests.
 
-hotline runs as `python run.py` in production mode in its own process (tests/live.
-HotlineProcess: `hotline.server.make_server`, waitress, 16 threads, the worker loops running).
+hotline runs as `python run.py` in production mode in its own process (hotline.demo.stack.
+HotlineProcess: `hotline.web.server.make_server`, waitress, 16 threads, the worker loops running).
 16 client threads, each with its own requests.Session, POST 5,000 signed callbacks: half
 「確認しました」 taps (message events carrying a valid `sign_postback` postback) from members of
 the rooms a first report reached, half drill answers (signed `drill:` postbacks) from the
