@@ -45,6 +45,7 @@ ROUTES: dict[str, str | None] = {
     "api.drills": "api",
     "api.drill": "api",
     "api.drill_csv": "api",
+    "metrics.scrape": "api",  # /metrics: the bearer token or any logged-in account
     "dashboard.logout": "viewer",
     "dashboard.index": "viewer",
     "dashboard.incident_page": "viewer",

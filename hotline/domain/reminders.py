@@ -18,6 +18,7 @@ from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
 from hotline.config.counterparts import hq_rooms, linked_municipalities
 from hotline.domain.acknowledgements import sign_postback
+from hotline.metrics import Metrics
 from hotline.outbound.instructions import EscalationCheck, ReminderCheck, to_json
 from hotline.storage import PRIORITY_REMINDER, NewMessage, OutboxRow, Storage
 
@@ -33,12 +34,14 @@ class Reminders:
         *,
         bot_secret: str,
         on_enqueue: Any = lambda: None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.storage = storage
         self.config = config
         self.clock = clock
         self.bot_secret = bot_secret
         self.on_enqueue = on_enqueue
+        self.metrics = metrics or Metrics()
 
     def silent(self, config: Config, report: Row) -> list[str]:
         """Linked municipalities (other than the reporting town) with no acknowledgement."""
@@ -73,7 +76,11 @@ class Reminders:
         if not rows:
             return 0
         with self.storage.transaction():
-            added = self.storage.enqueue(rows, iso(now))
+            reminded = self.storage.enqueue([r for r in rows if r.purpose == "reminder"], iso(now))
+            escalated = self.storage.enqueue([r for r in rows if r.purpose == "escalation"], iso(now))
+        self.metrics.reminder("municipality", "enqueued", reminded)
+        self.metrics.reminder("escalation", "enqueued", escalated)
+        added = reminded + escalated
         if added:
             self.on_enqueue()
         return added
@@ -140,6 +147,7 @@ class Reminders:
     ) -> dict[str, Any] | None:
         """A reminder goes only if the town has still not acknowledged (see the module doc)."""
         if check.municipality in self.storage.acked_municipalities(check.report_id):
+            self.metrics.reminder("municipality", "cancelled")
             return None
         return content
 
@@ -149,10 +157,9 @@ class Reminders:
         """An escalation goes only while towns are silent, listing them as they are now."""
         config: Config = self.config()
         report = self.storage.report(check.report_id)
-        if report is None:
-            return None
-        silent = self.silent(config, report)
-        if not silent:
+        silent = self.silent(config, report) if report is not None else []
+        if report is None or not silent:
+            self.metrics.reminder("escalation", "cancelled")
             return None
         return self._escalation_content(config, report, silent)
 

@@ -21,6 +21,7 @@ import requests
 import requests.adapters
 
 from hotline.config.settings import Credentials, load_private_key
+from hotline.metrics import Metrics
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ class LineWorksClient:
         clock: Callable[[], float] = time.time,
         read_timeout: float = READ_TIMEOUT,
         pool_size: int = 32,
+        metrics: Metrics | None = None,
     ) -> None:
         self.credentials = credentials
+        self.metrics = metrics or Metrics()  # calls, statuses, token renewals (/metrics)
         self.timeout = (min(CONNECT_TIMEOUT, read_timeout), read_timeout)
         self._key = load_private_key(credentials.private_key_pem, "LW_API_PRIVATEKEY")
         self.limiter = limiter or RateLimiter(default_limits(240))
@@ -109,10 +112,12 @@ class LineWorksClient:
         try:
             response = self.session.post(self.credentials.auth_url, data=form, timeout=self.timeout)
         except requests.RequestException as exc:
+            self.metrics.token_renewal(issued=False)
             raise LineWorksError(
                 f"token endpoint unreachable ({type(exc).__name__})", code="AUTH", retryable=True
             ) from None
         if response.status_code != 200:
+            self.metrics.token_renewal(issued=False)
             # A rejected credential is a configuration problem an operator can fix: keep the
             # messages waiting (retryable) rather than failing them for good.
             raise LineWorksError(
@@ -124,6 +129,7 @@ class LineWorksClient:
         body = response.json()
         ttl = int(body.get("expires_in", 3600))  # some tenants send it as a string
         log.info("access token issued, valid %d s", ttl)
+        self.metrics.token_renewal(issued=True)
         margin = min(RENEW_MARGIN, ttl / 10)
         return _Token(str(body["access_token"]), self.clock() + ttl - margin)
 
@@ -168,9 +174,11 @@ class LineWorksClient:
                     allow_redirects=allow_redirects,
                 )
             except requests.Timeout:
+                self.metrics.lineworks_call(op, "timeout")
                 # The call may or may not have been carried out: a retry can duplicate, never lose.
                 raise LineWorksError(f"{op}: timed out", code="TIMEOUT", retryable=True) from None
             except requests.RequestException as exc:
+                self.metrics.lineworks_call(op, "network")
                 raise LineWorksError(
                     f"{op}: network error ({type(exc).__name__})", code="NETWORK", retryable=True
                 ) from None
@@ -181,6 +189,7 @@ class LineWorksClient:
                 response.status_code,
                 (time.monotonic() - started) * 1000,
             )
+            self.metrics.lineworks_call(op, response.status_code)
             self._note_rate_headers(op, response)
             if response.status_code == 401 and attempt == 1:
                 self.token(renew=True, stale=token)

@@ -59,6 +59,7 @@ class Sender:
         self.on_free = on_free  # a thread is free: the loop may claim the next row now
         self.storage = storage
         self.client = client
+        self.metrics = client.metrics  # each attempt's outcome per API operation (/metrics)
         self.clock = clock
         self.threads = threads
         self.after_delivery = after_delivery
@@ -87,7 +88,7 @@ class Sender:
         for row in self.storage.due_messages(now, limit=free * 4):
             if claimed >= free:
                 break
-            op = "boards" if row.purpose == "board" else "send_channel" if row.channel_id else "send_user"
+            op = _operation(row)
             target = _target(row)
             with self._lock:
                 busy_target = target in self._inflight
@@ -136,6 +137,7 @@ class Sender:
                 content = self._prepared(row, instruction)
                 if content is None:
                     self.storage.mark_cancelled(row.id, iso(self.clock.now()), msg.NOT_NEEDED)
+                    self.metrics.send_attempt(_operation(row), "cancelled")
                     return
                 if row.channel_id:
                     self.client.send_to_channel(row.channel_id, content)
@@ -152,6 +154,7 @@ class Sender:
             )
         else:
             self.storage.mark_sent(row.id, iso(self.clock.now()))
+            self.metrics.send_attempt(_operation(row), "sent")
         if row.report_id is not None and row.purpose == "report":
             try:
                 self.after_delivery(row.report_id)
@@ -184,10 +187,17 @@ class Sender:
                 delay,
             )
             self.storage.mark_retry(row.id, iso(now + timedelta(seconds=delay)), str(exc))
+            self.metrics.send_attempt(_operation(row), "retry")
             return
         reason = msg.GAVE_UP if exc.retryable else msg.failure_reason(exc.status, exc.code)
         log.error("outbox %s failed for good: %s", row.id, exc)
         self.storage.mark_failed(row.id, iso(now), reason)
+        self.metrics.send_attempt(_operation(row), "failed")
+
+
+def _operation(row: OutboxRow) -> str:
+    """The LINE WORKS API operation (rate budget) a row is sent with."""
+    return "boards" if row.purpose == "board" else "send_channel" if row.channel_id else "send_user"
 
 
 def _target(row: OutboxRow) -> str:

@@ -30,6 +30,7 @@ from hotline.domain.reports.attachments import AttachmentUploads
 from hotline.inbound.context import Context
 from hotline.inbound.dispatcher import Dispatcher
 from hotline.inbound.handlers import default_handlers
+from hotline.metrics import Metrics
 from hotline.outbound.client import LineWorksClient
 from hotline.outbound.instructions import (
     BoardPost,
@@ -69,6 +70,8 @@ class Hotline:
             # Board posts and readers need the board scope; ask for it only when a board is
             # configured, so a bot without that grant keeps working.
             credentials = replace(credentials, scope=f"{credentials.scope} board")
+        # The numbers /metrics shows: one registry per running bot (hotline/metrics.py).
+        self.metrics = client.metrics if client is not None else Metrics(self.clock.monotonic)
         self.client = client or LineWorksClient(
             credentials,
             limiter=RateLimiter(
@@ -78,6 +81,7 @@ class Hotline:
             ),
             read_timeout=settings.http_timeout,
             pool_size=settings.send_threads,
+            metrics=self.metrics,
         )
         self._inbox_wake = threading.Event()
         self._outbox_wake = threading.Event()
@@ -88,6 +92,7 @@ class Hotline:
             bot_secret=settings.credentials.bot_secret,
             per_minute_limit=settings.per_minute_limit,
             on_enqueue=self._outbox_wake.set,
+            metrics=self.metrics,
         )
         self.identities = Identities(self.storage, self.client, self.clock)
         self.reports = Reports(
@@ -115,6 +120,7 @@ class Hotline:
             self.clock,
             bot_secret=settings.credentials.bot_secret,
             on_enqueue=self._outbox_wake.set,
+            metrics=self.metrics,
         )
         self.sender = Sender(
             self.storage,
@@ -141,6 +147,11 @@ class Hotline:
         self._config_fingerprint = config_module.fingerprint(settings.config_dir)
         # rejections at the door, shown by /healthz (for the fault suite and operators)
         self.counters: Counter[str] = Counter()
+        self.metrics.watch(
+            outbox=self.storage.outbox_counts_by_priority,
+            inbox=self.storage.inbox_counts,
+            rejections=lambda: dict(self.counters),
+        )
 
     def config(self) -> Config:
         return self._config

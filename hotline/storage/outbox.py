@@ -24,6 +24,17 @@ PRIORITY_NOTICE = 10
 PRIORITY_REPLY = 20
 PRIORITY_REMINDER = 30
 PRIORITY_DRILL = 50
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+# The priorities' names, as /metrics labels them (hotline/metrics.py).
+PRIORITY_NAMES = {
+    PRIORITY_REPORT: "report",
+    PRIORITY_REAL_CALL: "real_call",
+    PRIORITY_RECEIPT: "receipt",
+    PRIORITY_NOTICE: "notice",
+    PRIORITY_REPLY: "reply",
+    PRIORITY_REMINDER: "reminder",
+    PRIORITY_DRILL: "drill",
+}
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,18 @@ class OutboxRecords(Connection):
     def outbox_counts(self) -> dict[str, int]:
         rows = self._conn().execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
         return {row[0]: row[1] for row in rows}
+
+    def outbox_counts_by_priority(self) -> list[tuple[str, str, int]]:
+        """(status, priority name, rows) for /metrics, read from the outbox_due index. Every
+        status and priority is listed, 0 when there are no such rows, so a graph or an alert
+        sees a queue that empties drop to 0 rather than vanish."""
+        counts = dict.fromkeys(
+            ((status, name) for status in OUTBOX_STATUSES for name in PRIORITY_NAMES.values()), 0
+        )
+        query = "SELECT status, priority, count(*) FROM outbox GROUP BY status, priority"
+        for status, priority, count in self._conn().execute(query):
+            counts[(status, PRIORITY_NAMES.get(priority, str(priority)))] = count
+        return [(status, name, count) for (status, name), count in counts.items()]
 
     def outbox_of_incident(self, incident_id: int) -> list[sqlite3.Row]:
         """Every outbox row tied to the incident's reports (deliveries, receipts, reminders...)."""

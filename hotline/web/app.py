@@ -2,6 +2,7 @@
 
     callback.py    POST /callback, the door LINE WORKS delivers events to (thin: verify, store, 200)
     api.py         /api/... (bearer token or a dashboard session) and /healthz
+    metrics.py     /metrics for Prometheus (protected like /api)
     auth/          login, session, CSRF, roles: the guard every page blueprint is put behind
     pages/         the dashboard's pages: incidents, drills, accounts and audit log, configuration
     context.py     the running hotline of this request (`current_hotline()`)
@@ -20,6 +21,7 @@ from hotline.runtime.service import Hotline
 from hotline.web import auth, context
 from hotline.web.api import api
 from hotline.web.callback import door
+from hotline.web.metrics import metrics
 from hotline.web.pages.admin import admin
 from hotline.web.pages.config import config_pages
 from hotline.web.pages.dashboard import dashboard
@@ -41,6 +43,7 @@ def create_app(hotline: Hotline) -> Flask:
     app.context_processor(context.template_globals)
     app.register_blueprint(door)
     app.register_blueprint(api)
+    app.register_blueprint(metrics)  # /metrics, protected like /api
     app.register_blueprint(dashboard)
     app.register_blueprint(drills)
     app.register_blueprint(admin)

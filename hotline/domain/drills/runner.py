@@ -27,6 +27,7 @@ from hotline.config.counterparts import hq_rooms
 from hotline.domain.drills import answers, results, schedule
 from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
 from hotline.domain.drills.targets import Targets
+from hotline.metrics import Metrics
 from hotline.outbound.instructions import DrillReminderCheck, to_json
 from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow, Storage
 
@@ -52,7 +53,9 @@ class Drills:
         grace: timedelta = DEFAULT_GRACE,
         on_enqueue: Callable[[], None] = lambda: None,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()  # runs, questions, answers, reminders (/metrics)
         self.storage = storage
         self.config = config
         self.clock = clock
@@ -208,6 +211,8 @@ class Drills:
                         f"missed:{run_id}",
                         messages.drill_missed(drill["kind"], drill["title"], moment),
                     )
+            if run_id is not None:
+                self.metrics.drill_run("missed")
             self.on_enqueue()
             return None
         return self.fire(drill["id"], moment)
@@ -251,6 +256,8 @@ class Drills:
                 f"fired:{run_id}",
                 messages.drill_started(drill["kind"], drill["title"], now, len(targets), minutes, deadline),
             )
+        self.metrics.drill_run("fired")
+        self.metrics.drill_questions.inc(len(rows))
         self.on_enqueue()
         return run_id
 
@@ -311,7 +318,8 @@ class Drills:
                 )
         if rows:
             with self.storage.transaction():
-                self.storage.enqueue(rows, iso(now))
+                added = self.storage.enqueue(rows, iso(now))
+            self.metrics.reminder("drill", "enqueued", added)
             self.on_enqueue()
 
     def before_reminder(
@@ -320,13 +328,19 @@ class Drills:
         """A drill reminder goes only while it is still needed: not after an answer, not after
         the deadline, not for a run that was aborted."""
         run = self.storage.run(check.run_id)
-        if run is None or run["status"] != "running" or parse_iso(run["deadline_at"]) <= self.clock.now():
-            return None
-        answered = any(
-            a["member_key"] == check.member and a["question"] == "safety"
-            for a in self.storage.answers(run["id"])
+        needed = (
+            run is not None
+            and run["status"] == "running"
+            and parse_iso(run["deadline_at"]) > self.clock.now()
+            and not any(
+                a["member_key"] == check.member and a["question"] == "safety"
+                for a in self.storage.answers(run["id"])
+            )
         )
-        return None if answered else content
+        if not needed:
+            self.metrics.reminder("drill", "cancelled")
+            return None
+        return content
 
     # -- ending -------------------------------------------------------------------------------
     def abort(self, run_id: int) -> bool:
@@ -379,10 +393,16 @@ class Drills:
 
     # -- answers and results (see answers.py and results.py) ------------------------------------
     def answer(self, member: Member, data: str) -> dict[str, Any] | None:
-        return answers.answer(self.storage, self.clock, self.bot_secret, member, data)
+        reply = answers.answer(self.storage, self.clock, self.bot_secret, member, data)
+        if reply is not None:
+            self.metrics.drill_answer("answer")
+        return reply
 
     def comment(self, member: Member, text: str) -> dict[str, Any] | None:
-        return answers.comment(self.storage, self.clock, member, text)
+        reply = answers.comment(self.storage, self.clock, member, text)
+        if reply is not None:
+            self.metrics.drill_answer("comment")
+        return reply
 
     def priority_of(self, data: str) -> int:
         return answers.priority_of(self.storage, self.bot_secret, data)
