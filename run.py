@@ -7,12 +7,13 @@ python run.py --demo    # the bot with the embedded LINE WORKS emulator, no cred
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from pathlib import Path
 
 from hotline.config import ConfigError
-from hotline.config.settings import SettingsError
+from hotline.config.settings import SettingsError, log_format_from_env
+from hotline.runtime import logs
 
 ROOT = Path(__file__).resolve().parent
 
@@ -30,8 +31,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8080, help="hotline's port in demo mode")
     parser.add_argument("--emulator-port", type=int, default=8090, help="the emulator's port in demo mode")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        logs.configure(log_format_from_env(os.environ))  # HOTLINE_LOG_FORMAT: text or json
         if args.demo:
             from hotline import demo
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hotline.config import Config, ConfigError, Problem, load
 from hotline.config.counterparts import linked_rooms
 from hotline.demo.stack import LiveStack, wait_until
+from hotline.runtime.logs import JsonFormatter
 from tests.support.bot import ROOT, Bot, sign
 from tests.support.fake_lineworks import FakeLineWorks
 
@@ -283,3 +284,9 @@ def test_secrets_never_reach_the_logs_even_at_debug(
     for secret in (credentials.bot_secret, credentials.client_secret, key_body, token):
         assert secret not in logged
     assert sign(credentials.bot_secret, b"x") not in logged
+    # The same records as HOTLINE_LOG_FORMAT=json writes them: one object a line, no secret.
+    as_json = [JsonFormatter().format(r) for r in caplog.records]
+    assert all(set(json.loads(line)) >= {"time", "level", "logger", "message"} for line in as_json)
+    assert any("relayed to 3 rooms" in line for line in as_json)
+    for secret in (credentials.bot_secret, credentials.client_secret, key_body, token):
+        assert not any(secret in line for line in as_json)

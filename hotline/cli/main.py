@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from datetime import datetime
@@ -14,12 +13,13 @@ from typing import Any
 from hotline import config as config_module
 from hotline.cli import users as cli_users
 from hotline.clock import JST, Clock
-from hotline.config.settings import SettingsError
+from hotline.config.settings import SettingsError, log_format_from_env
 from hotline.domain import audit
 from hotline.domain.drills import DrillError, Drills, Targets, send_minutes
 from hotline.domain.incidents import local_time
 from hotline.outbound.client import LineWorksClient
 from hotline.outbound.ratelimit import RateLimiter, default_limits
+from hotline.runtime import logs
 from hotline.storage import Storage
 
 
@@ -285,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("action", choices=["verify"] if name == "members" else ["sync"])
         command.add_argument("--database", default=os.environ.get("HOTLINE_DATABASE", "var/hotline.sqlite3"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        logs.configure(log_format_from_env(os.environ))  # HOTLINE_LOG_FORMAT: text or json
+    except SettingsError as exc:
+        print(f"hotline {args.command}: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check":
         return _check(args)
     if args.command == "drill":

@@ -135,6 +135,19 @@ def plan_from_env(env: Mapping[str, str]) -> str:
     return plan
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def log_format_from_env(env: Mapping[str, str]) -> str:
+    """HOTLINE_LOG_FORMAT: "text" (the default: one readable line per entry) or "json" (one
+    JSON object per line, for log collectors). Read before logging is set up, by run.py and by
+    every `hotline` command, so a typo stops them before anything runs."""
+    value = env.get("HOTLINE_LOG_FORMAT", "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"HOTLINE_LOG_FORMAT={value!r}: expected one of {sorted(LOG_FORMATS)}")
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (os.environ by default)."""
     env = os.environ if env is None else env
