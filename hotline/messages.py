@@ -193,13 +193,26 @@ def help_text() -> dict[str, Any]:
 
 
 FAILURE_REASONS = {
-    403: "ボットがこのトークルームから外されています",
+    403: "LINE WORKSが送信を拒否しました（権限がありません）",
     404: "トークルームが見つかりません（削除されたか、ボットが参加していません）",
     400: "LINE WORKSがメッセージを受け付けませんでした",
 }
+# A 403 explained (outbound.client: LineWorksError.reason). A missing scope is the operator's
+# to fix; telling people "the bot was removed" would send them to the wrong room.
+MISSING_SCOPE_REASON = (
+    "ボットのAPI権限（スコープ）が足りません。"
+    "管理者が LW_API_SCOPE と Developer Console の設定を確認してください"
+)
+NOT_IN_ROOM_REASON = "ボットがこのトークルームから外されています"
 
 
-def failure_reason(status: int | None, code: str) -> str:
+def failure_reason(status: int | None, code: str, reason: str = "") -> str:
+    """Why a message could not be delivered, for the poster and HQ. `reason` is the client's
+    explanation of a 403 ("missing_scope" or "not_in_room")."""
+    if reason == "missing_scope":
+        return MISSING_SCOPE_REASON
+    if reason == "not_in_room":
+        return NOT_IN_ROOM_REASON
     if status in FAILURE_REASONS:
         return FAILURE_REASONS[status]
     return f"LINE WORKSのエラー（{status or ''} {code}）".strip()
