@@ -44,7 +44,8 @@ def test_first_report_is_posted_to_the_board_and_readers_are_polled(
         json={"boardId": posts[0]["boardId"], "postId": posts[0]["postId"], "userId": demo_user_id(hq_head)},
         timeout=10,
     ).raise_for_status()
-    assert live.hotline.poll_board() == 1
+    # The emulator shows the post as it answers 201; hotline stores its id a moment later.
+    wait_until(lambda: live.hotline.poll_board() == 1, message="the readers poll")
 
     matrix = live.api("/api/reports/1/acks")
     towns = {t["code"]: t for t in matrix["municipalities"]}
