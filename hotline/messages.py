@@ -55,39 +55,31 @@ def report_header(label: str, town: str, role: str, poster: str) -> str:
 
 def report_content(
     *, label: str, town: str, role: str, poster: str, created: datetime, text: str, postback: str
-) -> dict[str, Any]:
-    """A relayed report with its 「確認しました」 action.
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A relayed report with its 「確認しました」 action: (the report, None), or, for a report
+    too long for a button template, (the report as text, a short button message after it).
 
     In rooms, button templates allow *message* actions (with a postback), not postback
-    actions (lineworks-api.md §6). Reports too long for a button template (1000 characters)
-    go as text with a quick-reply postback instead; whether quick replies show in multi-user
-    rooms is UNCONFIRMED, so the typed words in ACK_WORDS work everywhere as well.
+    actions (lineworks-api.md §6), and their text holds 1,000 characters. A longer report goes
+    as a text message (2,000 characters) followed by a short button template that carries the
+    same action: quick replies are not used, because nothing documents that they show in
+    multi-user rooms or that a tap on one comes back as a postback event (§14). The typed
+    words in ACK_WORDS work everywhere as well.
     """
     body = f"{report_header(label, town, role, poster)}\n{stamp(created)} 受信\n\n{text}"
+    action = {"type": "message", "label": ACK_LABEL, "text": ACK_LABEL, "postback": postback}
     if len(body) <= BUTTON_TEXT_LIMIT:
-        return {
-            "type": "button_template",
-            "contentText": body,
-            "actions": [{"type": "message", "label": ACK_LABEL, "text": ACK_LABEL, "postback": postback}],
-        }
+        return {"type": "button_template", "contentText": body, "actions": [action]}, None
     if len(body) > TEXT_LIMIT:
         body = body[: TEXT_LIMIT - len(TRUNCATED)] + TRUNCATED
-    return {
-        "type": "text",
-        "text": body,
-        "quickReply": {
-            "items": [
-                {
-                    "action": {
-                        "type": "postback",
-                        "label": ACK_LABEL,
-                        "data": postback,
-                        "displayText": ACK_LABEL,
-                    }
-                }
-            ]
-        },
+    button = {
+        "type": "button_template",
+        "contentText": (
+            f"上の{town}の{label}（{hhmm(created)} 受信）を読んだら「{ACK_LABEL}」を押してください。"
+        ),
+        "actions": [action],
     }
+    return {"type": "text", "text": body}, button
 
 
 def attachment_content(
@@ -193,13 +185,26 @@ def help_text() -> dict[str, Any]:
 
 
 FAILURE_REASONS = {
-    403: "ボットがこのトークルームから外されています",
+    403: "LINE WORKSが送信を拒否しました（権限がありません）",
     404: "トークルームが見つかりません（削除されたか、ボットが参加していません）",
     400: "LINE WORKSがメッセージを受け付けませんでした",
 }
+# A 403 explained (outbound.client: LineWorksError.reason). A missing scope is the operator's
+# to fix; telling people "the bot was removed" would send them to the wrong room.
+MISSING_SCOPE_REASON = (
+    "ボットのAPI権限（スコープ）が足りません。"
+    "管理者が LW_API_SCOPE と Developer Console の設定を確認してください"
+)
+NOT_IN_ROOM_REASON = "ボットがこのトークルームから外されています"
 
 
-def failure_reason(status: int | None, code: str) -> str:
+def failure_reason(status: int | None, code: str, reason: str = "") -> str:
+    """Why a message could not be delivered, for the poster and HQ. `reason` is the client's
+    explanation of a 403 ("missing_scope" or "not_in_room")."""
+    if reason == "missing_scope":
+        return MISSING_SCOPE_REASON
+    if reason == "not_in_room":
+        return NOT_IN_ROOM_REASON
     if status in FAILURE_REASONS:
         return FAILURE_REASONS[status]
     return f"LINE WORKSのエラー（{status or ''} {code}）".strip()

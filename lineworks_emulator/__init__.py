@@ -143,6 +143,10 @@ class Emulator:
             source["userId"] = user_id
         if room.channel_id is not None:
             source["channelId"] = room.channel_id
+        elif kind == "postback" and room.dm_channel_id is not None:
+            # bot-callback-postback marks source.channelId required; bot-callback-message
+            # omits it in 1:1 rooms. So only postbacks name the 1:1 room.
+            source["channelId"] = room.dm_channel_id
         source["domainId"] = self.state.domain_id
         return {"type": kind, "source": source, "issuedTime": iso_utc(self.clock()), **extra}
 

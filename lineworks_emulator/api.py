@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
 from flask import Blueprint, Response, g, request, url_for
 
 from .content import ContentError, validate_content
-from .state import BOT_SENDER, Room
+from .state import BOT_SENDER, JST, Room
 
 if TYPE_CHECKING:
     from . import Emulator
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MUST_READ_MAX_DAYS = 30  # board-post-create: mustReadEndDate, "最大30日"
 BOT_SCOPES = frozenset({"bot", "bot.message"})
 BOT_READ_SCOPES = frozenset({"bot", "bot.message", "bot.read"})
 USER_SCOPES = frozenset({"user", "user.read", "directory", "directory.read"})
@@ -217,12 +219,16 @@ def create_api_blueprint(emu: Emulator) -> Blueprint:
             return error(404, "NOT_FOUND", f"bot {bot_id} not found")
         return None
 
-    def bot_room(channel_id: str) -> Room | Response:
+    def bot_room(channel_id: str, *, one_to_one: bool = False) -> Room | Response:
         if channel_id in emu.faults.remove_bot_from:
             return error(403, "FORBIDDEN", "The bot is not a member of this channel")
         with state.lock:
             room = state.rooms.get(channel_id)
-            if room is None or room.is_dm or not room.bot_in:
+            if room is None and one_to_one:
+                # A 1:1 room's channelId (postback events carry one). Whether the channel send
+                # API takes it is not documented: the emulator delivers into the 1:1 room.
+                room = state.dm_by_channel(channel_id)
+            if room is None or (room.is_dm and not one_to_one) or not room.bot_in:
                 return error(404, "NOT_FOUND", f"channel {channel_id} not found")
             return room
 
@@ -259,7 +265,7 @@ def create_api_blueprint(emu: Emulator) -> Blueprint:
         bad = check_bot(bot_id)
         if bad:
             return bad
-        room = bot_room(channel_id)
+        room = bot_room(channel_id, one_to_one=True)
         if isinstance(room, Response):
             return room
         content = read_content()
@@ -425,15 +431,24 @@ def create_api_blueprint(emu: Emulator) -> Blueprint:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return error(400, "BAD_REQUEST", "request body must be a JSON object")
-        title, text = body.get("title"), body.get("body", "")
+        title, text = body.get("title"), body.get("body")
         if not isinstance(title, str) or not title:
             return error(400, "MISSING_PARAMETER", "title is required")
         if len(title) > 200:
             return error(400, "INVALID_PARAMETER", "title must be at most 200 characters")
-        if not isinstance(text, str) or len(text) > 716_800:
-            return error(400, "INVALID_PARAMETER", "body must be a string of at most 716800")
+        if not isinstance(text, str) or not text:  # required, minLength 1
+            return error(400, "MISSING_PARAMETER", "body is required")
+        if len(text) > 716_800:
+            return error(400, "INVALID_PARAMETER", "body must be at most 716800 characters")
+        for flag in ("enableComment", "sendNotifications"):
+            if flag in body and not isinstance(body[flag], bool):
+                return error(400, "INVALID_PARAMETER", f"{flag} must be a boolean")
         must_read = body.get("mustReadEndDate")
-        post = state.new_post(board_id, title, text, must_read if isinstance(must_read, str) else None)
+        if must_read is not None:
+            problem = must_read_problem(must_read, datetime.fromtimestamp(emu.clock(), JST).date())
+            if problem:
+                return error(400, "INVALID_PARAMETER", problem)
+        post = state.new_post(board_id, title, text, must_read)
         return ok(state.post_json(post), 201)
 
     @bp.get("/v1.0/boards/<board_id>/posts/<post_id>")
@@ -448,10 +463,17 @@ def create_api_blueprint(emu: Emulator) -> Blueprint:
         post = state.posts.get(post_id)
         if post is None or post.board_id != board_id:
             return error(404, "NOT_FOUND", f"post {post_id} not found")
+        # board-post-reader-list documents no query parameter; paging follows the common
+        # cursor convention. How the real API treats others (a `count`, say) is not
+        # documented, so the emulator refuses them: hotline must stay on the documented path.
+        unknown = sorted(set(request.args) - {"cursor"})
+        if unknown:
+            return error(400, "INVALID_PARAMETER", f"unknown query parameter {unknown[0]!r}")
         try:
-            count, offset = page_args(5000, 5000)
+            offset = decode_cursor(request.args.get("cursor"))
         except ValueError as exc:
             return error(400, "INVALID_PARAMETER", str(exc))
+        count = emu.faults.readers_page_size  # 5000 (maxItems) unless a test shrinks it
         with state.lock:
             readers = [
                 {
@@ -466,6 +488,22 @@ def create_api_blueprint(emu: Emulator) -> Blueprint:
         return ok({"readers": page, "responseMetaData": {"nextCursor": nxt}})
 
     return bp
+
+
+def must_read_problem(value: Any, today: Any) -> str | None:
+    """Why a mustReadEndDate is refused (board-post-create: a date, YYYY-MM-DD, at most 30
+    days ahead), or None. Today is taken in Japan time, the tenant's."""
+    if not isinstance(value, str):
+        return "mustReadEndDate must be a date string (YYYY-MM-DD)"
+    try:
+        end = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return f"mustReadEndDate {value!r} is not a date (YYYY-MM-DD)"
+    if end < today:
+        return "mustReadEndDate is in the past"
+    if end > today + timedelta(days=MUST_READ_MAX_DAYS):
+        return f"mustReadEndDate must be at most {MUST_READ_MAX_DAYS} days ahead"
+    return None
 
 
 def check_jwt(emu: Emulator, assertion: str) -> str | None:

@@ -47,6 +47,7 @@ class Faults:
     remove_bot_from: list[str] = field(default_factory=list)
     random_seed: int | None = None
     callback_timeout_seconds: float = 5.0
+    readers_page_size: int = 5000  # board readers per answer (maxItems 5000); tests shrink it
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def as_json(self) -> dict[str, Any]:
@@ -64,6 +65,7 @@ class Faults:
             "remove_bot_from": list(self.remove_bot_from),
             "random_seed": self.random_seed,
             "callback_timeout_seconds": self.callback_timeout_seconds,
+            "readers_page_size": self.readers_page_size,
         }
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -139,6 +141,7 @@ def _check(new: dict[str, Any]) -> dict[str, Any]:
     out["callback_timeout_seconds"] = _number(
         new["callback_timeout_seconds"], "callback_timeout_seconds", low=0.01
     )
+    out["readers_page_size"] = int(_number(new["readers_page_size"], "readers_page_size", low=1, high=5000))
     return out
 
 

@@ -29,6 +29,11 @@ def iso_utc(ts: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def _int64(value: str) -> int | str:
+    """An id as LINE WORKS sends it (an int64 number); test seeds may use other strings."""
+    return int(value) if value.isdigit() else value
+
+
 def hhmm_jst(ts: float) -> str:
     """Clock time in Japan, as the talk page shows it."""
     return datetime.fromtimestamp(ts, JST).strftime("%H:%M")
@@ -50,9 +55,13 @@ class User:
     position: str
     is_suspended: bool = False
     is_deleted: bool = False
+    is_pending: bool = False  # 登録待ち: registered, not yet started using LINE WORKS
+    is_awaiting: bool = False  # 待機中: an account prepared ahead of its start
+    external_key: str | None = None  # the tenant's own key (``externalKey:{key}`` in paths)
 
     def record(self, domain_id: int) -> JSON:
-        """The user as ``GET /v1.0/users/{userId}`` returns it."""
+        """The user as ``GET /v1.0/users/{userId}`` returns it (user-get: the status flags and
+        ``userExternalKey``, null when none is set, are always there)."""
         parts = self.name.replace("\u3000", " ").split(" ", 1)
         last, first = (parts[0], parts[1]) if len(parts) == 2 else (self.name, "")
         org_id = "org-" + hashlib.sha256(self.org.encode()).hexdigest()[:12]
@@ -83,9 +92,12 @@ class User:
                     ],
                 }
             ],
+            "userExternalKey": self.external_key,
+            "isAdministrator": False,
+            "isPending": self.is_pending,
             "isSuspended": self.is_suspended,
             "isDeleted": self.is_deleted,
-            "isAwaiting": False,
+            "isAwaiting": self.is_awaiting,
         }
 
 
@@ -110,6 +122,9 @@ class Room:
     members: list[str]
     bot_in: bool = True
     created_by_api: bool = False
+    # A 1:1 room has a channelId too: postback events must carry source.channelId
+    # (bot-callback-postback marks it required), while message events omit it in 1:1 rooms.
+    dm_channel_id: str | None = None
     messages: list[Message] = field(default_factory=list)
     reads: dict[str, int] = field(default_factory=dict)  # userId -> last seq seen
 
@@ -177,6 +192,9 @@ class State:
                 position=str(u.get("position", "")),
                 is_suspended=bool(u.get("isSuspended", False)),
                 is_deleted=bool(u.get("isDeleted", False)),
+                is_pending=bool(u.get("isPending", False)),
+                is_awaiting=bool(u.get("isAwaiting", False)),
+                external_key=str(u["externalKey"]) if u.get("externalKey") else None,
             )
             self.users[user.user_id] = user
         self.boards: dict[str, str] = {
@@ -210,10 +228,14 @@ class State:
     # --- users -------------------------------------------------------------------------
 
     def find_user(self, ident: str) -> User | None:
-        """Look a user up by userId or (case-insensitively) by email."""
+        """Look a user up by userId, (case-insensitively) by email, or as
+        ``externalKey:{key}`` (user-get's three ways to name a user)."""
         with self.lock:
             if ident in self.users:
                 return self.users[ident]
+            if ident.startswith("externalKey:"):
+                key = ident.removeprefix("externalKey:")
+                return next((u for u in self.users.values() if key and u.external_key == key), None)
             lowered = ident.lower()
             for user in self.users.values():
                 if user.email and user.email.lower() == lowered:
@@ -261,9 +283,20 @@ class State:
             key = dm_key(user_id)
             room = self.rooms.get(key)
             if room is None:
-                room = Room(key=key, channel_id=None, title="hotline bot", members=[user_id])
+                room = Room(
+                    key=key,
+                    channel_id=None,
+                    title="hotline bot",
+                    members=[user_id],
+                    dm_channel_id=str(uuid.uuid4()),
+                )
                 self.rooms[key] = room
             return room
+
+    def dm_by_channel(self, channel_id: str) -> Room | None:
+        """The 1:1 room whose channelId this is, if any."""
+        with self.lock:
+            return next((r for r in self.rooms.values() if r.is_dm and r.dm_channel_id == channel_id), None)
 
     def create_room(self, title: str, members: list[str]) -> Room:
         """A new multi-user room created by the bot."""
@@ -371,17 +404,29 @@ class State:
             return post
 
     def post_json(self, post: BoardPost) -> JSON:
-        """A post as the board API returns it."""
+        """A post as the board API returns it (board-post-create's 201 and board-post-get):
+        ids as int64 numbers, times with their offset, the must-read period as an object."""
         with self.lock:
-            return {
-                "boardId": post.board_id,
-                "postId": post.post_id,
+            created = datetime.fromtimestamp(post.time, JST).isoformat(timespec="seconds")
+            out: JSON = {
+                "boardId": _int64(post.board_id),
+                "postId": _int64(post.post_id),
                 "title": post.title,
-                "body": post.body,
-                "mustReadEndDate": post.must_read_end_date,
                 "readCount": len(post.readers),
-                "createdTime": iso_utc(post.time),
+                "commentCount": 0,
+                "fileCount": 0,
+                "createdTime": created,
+                "modifiedTime": created,
+                "isMustRead": post.must_read_end_date is not None,
+                "body": post.body,
+                "enableComment": False,
+                "userId": None,  # posted by the service account, not a user
+                "userName": "hotline bot",
             }
+            if post.must_read_end_date is not None:
+                start = datetime.fromtimestamp(post.time, JST).date().isoformat()
+                out["mustReadPeriod"] = {"startDate": start, "endDate": post.must_read_end_date}
+            return out
 
     # --- logs and snapshot -------------------------------------------------------------
 

@@ -44,7 +44,8 @@ def test_first_report_is_posted_to_the_board_and_readers_are_polled(
         json={"boardId": posts[0]["boardId"], "postId": posts[0]["postId"], "userId": demo_user_id(hq_head)},
         timeout=10,
     ).raise_for_status()
-    assert live.hotline.poll_board() == 1
+    # The emulator shows the post as it answers 201; hotline stores its id a moment later.
+    wait_until(lambda: live.hotline.poll_board() == 1, message="the readers poll")
 
     matrix = live.api("/api/reports/1/acks")
     towns = {t["code"]: t for t in matrix["municipalities"]}
@@ -71,3 +72,26 @@ def test_without_a_board_everything_else_works(tmp_path: Path, sample_config: Co
         assert stack.api("/api/reports/1/acks")["board"] is None
     finally:
         stack.stop()
+
+
+def test_readers_are_polled_page_by_page_with_no_undocumented_parameter(
+    live: LiveStack, sample_config: Config
+) -> None:
+    # The emulator refuses what the readers reference does not document (a `count`, say) and
+    # pages by nextCursor: 40 readers an answer makes the poll follow the cursor twice (within
+    # the board API's budget of 60 calls a minute).
+    live.faults(readers_page_size=40)
+    group = next(r for r in sample_config.rooms if r.key == "group-team1")
+    live.say(sample_config.municipalities["382035"].members[0], "第一報 停電", group.channel_id)
+    post = wait_until(lambda: live.state()["posts"], message="the board post")[0]
+    last = sample_config.municipalities["384844"].members[1]  # far down the users: a later page
+    requests.post(
+        f"{live.base}/_emulator/boards/read",
+        json={"boardId": post["boardId"], "postId": post["postId"], "userId": demo_user_id(last)},
+        timeout=10,
+    ).raise_for_status()
+    # polled once hotline has stored the post's id (the emulator may answer a moment before)
+    wait_until(lambda: live.hotline.poll_board() == 1, message="the readers poll")
+    assert live.state()["calls"]["boards"] >= 4  # the post, then three pages of readers
+    towns = {t["code"]: t for t in live.api("/api/reports/1/acks")["municipalities"]}
+    assert [m["read"] for m in towns["384844"]["members"]] == [False, True, False, False]

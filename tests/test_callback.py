@@ -30,7 +30,10 @@ def test_callback_without_signature_or_with_another_bot_id_is_rejected(bot: Bot)
 
 
 def test_signed_event_is_stored_before_the_200(bot: Bot) -> None:
-    event = message_event("u1", {"type": "text", "text": "第一報 大雨"})
+    event = {
+        **message_event("u1", {"type": "text", "text": "第一報 大雨"}),
+        "issuedTime": "2026-11-20T18:12:00.000Z",
+    }
     response = bot.post_event(event)
     assert response.status_code == 200
     rows = bot.hotline.storage.pending_events()

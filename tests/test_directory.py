@@ -49,6 +49,20 @@ def test_members_verify_flags_suspended_and_unknown_accounts(
     assert out.strip().endswith("90 members checked, 2 need attention")
 
 
+def test_members_verify_flags_pending_and_awaiting_accounts(
+    side: EmulatorSide, sample_config: Config, config_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # user-get: isPending (登録待ち) and isAwaiting (待機中) accounts cannot receive anything yet
+    new_staff, next_month = sample_config.municipalities["382019"].members[1:3]
+    side.emulator.state.users[demo_user_id(new_staff)].is_pending = True
+    side.emulator.state.users[demo_user_id(next_month)].is_awaiting = True
+    assert cli.main(["--config", str(config_copy), "members", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"{new_staff.name}" in out and "アカウントが登録待ちです" in out
+    assert f"{next_month.name}" in out and "アカウントが待機中です" in out
+    assert out.strip().endswith("90 members checked, 2 need attention")
+
+
 def test_rooms_sync_creates_a_missing_room_and_writes_its_channel_id_back(
     side: EmulatorSide, config_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lineworks_emulator import Emulator
+from lineworks_emulator.state import JST
 from tests.support.emulator import (
     BOT_ID,
     BOT_SECRET,
@@ -105,9 +107,31 @@ def state(http: requests.Session, emu: Emulator) -> dict[str, Any]:
 def send_channel(
     http: requests.Session, emu: Emulator, token: str, content: dict[str, Any], channel: str = ""
 ) -> requests.Response:
+    return send_to(http, emu, token, content, f"channels/{channel or CHANNEL}")
+
+
+def send_user(
+    http: requests.Session, emu: Emulator, token: str, content: dict[str, Any], user_id: str
+) -> requests.Response:
+    return send_to(http, emu, token, content, f"users/{user_id}")
+
+
+def send_to(
+    http: requests.Session, emu: Emulator, token: str, content: dict[str, Any], target: str
+) -> requests.Response:
     return http.post(
-        api(emu, f"/bots/{BOT_ID}/channels/{channel or CHANNEL}/messages"),
+        api(emu, f"/bots/{BOT_ID}/{target}/messages"),
         json={"content": content},
+        headers=auth(token),
+        timeout=HTTP_TIMEOUT,
+    )
+
+
+def create_post(http: requests.Session, emu: Emulator, token: str, **fields: Any) -> requests.Response:
+    """POST a board post to b-1 (title and body "t" and "b" unless given)."""
+    return http.post(
+        api(emu, "/boards/b-1/posts"),
+        json={"title": "t", "body": "b", **fields},
         headers=auth(token),
         timeout=HTTP_TIMEOUT,
     )
@@ -595,12 +619,9 @@ def test_latency_and_reset(http: requests.Session, emu: Emulator, token: str) ->
 # --- boards -------------------------------------------------------------------------------
 
 
-def test_board_post_and_readers(http: requests.Session, emu: Emulator, token: str) -> None:
-    resp = http.post(
-        api(emu, "/boards/b-1/posts"),
-        json={"title": "【訓練】参集確認", "body": "<p>本文</p>", "mustReadEndDate": "2030-01-01"},
-        headers=auth(token),
-        timeout=HTTP_TIMEOUT,
+def test_board_post_and_readers(http: requests.Session, emu: Emulator, token: str, clock: FakeClock) -> None:
+    resp = create_post(
+        http, emu, token, title="【訓練】参集確認", body="<p>本文</p>", mustReadEndDate=days_ahead(clock, 7)
     )
     assert resp.status_code == 201
     post_id = resp.json()["postId"]
@@ -626,6 +647,104 @@ def test_board_post_and_readers(http: requests.Session, emu: Emulator, token: st
     assert limit.headers["rateLimit-limit"] == "60"
     missing = http.post(api(emu, "/boards/nope/posts"), json={"title": "x"}, headers=auth(token), timeout=10)
     assert missing.status_code == 404
+
+
+def days_ahead(clock: FakeClock, days: int) -> str:
+    """A date `days` after the emulator's today in Japan, as mustReadEndDate takes it."""
+    return (datetime.fromtimestamp(clock.now, JST).date() + timedelta(days=days)).isoformat()
+
+
+def test_board_post_answer_has_the_documented_shape(
+    http: requests.Session, emu: Emulator, token: str, clock: FakeClock
+) -> None:
+    until = days_ahead(clock, 7)
+    resp = create_post(
+        http, emu, token, title="【第一報】宇和島市", body="<p>断水</p>", mustReadEndDate=until
+    )
+    assert resp.status_code == 201
+    post = resp.json()
+    # board-post-create: postId is an int64; the must-read period is an object, as GET shows it
+    assert isinstance(post["postId"], int) and post["isMustRead"] is True
+    assert post["mustReadPeriod"] == {"startDate": days_ahead(clock, 0), "endDate": until}
+    assert "mustReadEndDate" not in post and post["createdTime"].endswith("+09:00")
+    got = http.get(api(emu, f"/boards/b-1/posts/{post['postId']}"), headers=auth(token), timeout=10).json()
+    assert got == post
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2025/06/20", "2025-06-20T00:00:00Z", "20250620", 20250620, "next week", "past", "31 days"],
+)
+def test_must_read_end_date_must_be_a_date_at_most_30_days_ahead(
+    http: requests.Session, emu: Emulator, token: str, clock: FakeClock, value: Any
+) -> None:
+    value = {"past": days_ahead(clock, -1), "31 days": days_ahead(clock, 31)}.get(value, value)
+    resp = create_post(http, emu, token, mustReadEndDate=value)
+    assert resp.status_code == 400 and resp.json()["code"] == "INVALID_PARAMETER"
+    assert state(http, emu)["posts"] == []
+    assert create_post(http, emu, token, mustReadEndDate=days_ahead(clock, 30)).status_code == 201
+
+
+def test_readers_take_no_undocumented_parameter_and_page_by_cursor(
+    http: requests.Session, emu: Emulator, token: str, clock: FakeClock
+) -> None:
+    post_id = create_post(http, emu, token).json()["postId"]
+    readers_url = api(emu, f"/boards/b-1/posts/{post_id}/readers")
+    counted = http.get(readers_url, params={"count": 5000}, headers=auth(token), timeout=HTTP_TIMEOUT)
+    assert counted.status_code == 400 and "count" in counted.json()["description"]
+    emu.faults.update({"readers_page_size": 2})
+    first = http.get(readers_url, headers=auth(token), timeout=HTTP_TIMEOUT).json()
+    cursor = first["responseMetaData"]["nextCursor"]
+    assert len(first["readers"]) == 2 and cursor
+    second = http.get(readers_url, params={"cursor": cursor}, headers=auth(token), timeout=10).json()
+    assert len(second["readers"]) == 1 and second["responseMetaData"]["nextCursor"] is None
+
+
+def test_postback_events_name_the_room_even_one_to_one(
+    http: requests.Session, emu: Emulator, token: str, receiver: Receiver
+) -> None:
+    choice = {
+        "type": "text",
+        "text": "参集できますか",
+        "quickReply": {
+            "items": [{"action": {"type": "postback", "label": "はい", "data": "yes", "displayText": "はい"}}]
+        },
+    }
+    assert send_user(http, emu, token, choice, "u-taro-0002").status_code == 201
+    seq = state(http, emu)["sent"][0]["seq"]
+    tapped = http.post(
+        control(emu, "/tap"),
+        json={"userId": "u-taro-0002", "channelId": None, "seq": seq, "action": 0, "quickReply": True},
+        timeout=HTTP_TIMEOUT,
+    ).json()["event"]
+    # bot-callback-postback marks source.channelId required, also in a 1:1 room...
+    assert tapped["type"] == "postback" and tapped["source"]["channelId"]
+    # ...while a message in the same 1:1 room comes without one (bot-callback-message)
+    said = http.post(
+        control(emu, "/act"),
+        json={"userId": "u-taro-0002", "channelId": None, "content": {"type": "text", "text": "はい"}},
+        timeout=HTTP_TIMEOUT,
+    ).json()["event"]
+    assert "channelId" not in said["source"]
+    # the 1:1 room's channelId takes a reply (undocumented either way; the emulator accepts it)
+    reply = send_channel(http, emu, token, {"type": "text", "text": "受付"}, tapped["source"]["channelId"])
+    assert reply.status_code == 201
+
+
+def test_users_carry_pending_awaiting_and_external_key(
+    http: requests.Session, emu: Emulator, token: str
+) -> None:
+    user = emu.state.users["u-ken-0003"]
+    user.is_pending, user.is_awaiting, user.external_key = True, True, "EHIME-0003"
+    by_key = http.get(api(emu, "/users/externalKey%3AEHIME-0003"), headers=auth(token), timeout=10).json()
+    assert by_key["userId"] == "u-ken-0003"
+    assert (by_key["isPending"], by_key["isAwaiting"], by_key["userExternalKey"]) == (
+        True,
+        True,
+        "EHIME-0003",
+    )
+    other = http.get(api(emu, "/users/u-taro-0002"), headers=auth(token), timeout=10).json()
+    assert (other["isPending"], other["isAwaiting"], other["userExternalKey"]) == (False, False, None)
 
 
 # --- callbacks ----------------------------------------------------------------------------

@@ -190,5 +190,7 @@ def test_quick_reply_chip_sends_postback(
     assert len(events) == 1
     assert events[0]["type"] == "postback"
     assert events[0]["data"] == "rollcall:r1:ok"
-    assert events[0]["source"] == {"userId": TARO, "domainId": 40029600}
+    # bot-callback-postback: source.channelId is required, in a 1:1 room too
+    source = events[0]["source"]
+    assert (source["userId"], source["domainId"]) == (TARO, 40029600) and source["channelId"]
     page.context.close()

@@ -178,8 +178,9 @@ def test_deeply_nested_and_replayed_events_are_handled(bot: Bot, lw: FakeLineWor
     for _ in range(3):  # a replayed (captured and re-sent) callback
         assert bot.post_event(body).status_code == 200
     bot.drain()
-    # Each replay is a new event to the bot (LINE WORKS gives no event id); all are recorded.
-    assert bot.hotline.storage.inbox_counts().get("done", 0) == 3
+    # Every delivery is recorded; the replays are kept as duplicates and not acted on.
+    assert bot.hotline.storage.inbox_counts().get("done", 0) == 1
+    assert bot.hotline.storage.inbox_counts().get("duplicate", 0) == 2
     assert bot.client.get("/healthz").get_json()["status"] == "ok"
 
 

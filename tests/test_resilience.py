@@ -13,6 +13,12 @@ from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, room
 
 
+def outbox_rows(bot: Bot, channel_id: str) -> list[dict[str, object]]:
+    with bot.hotline.storage.transaction() as conn:
+        rows = conn.execute("SELECT purpose, status FROM outbox WHERE channel_id = ?", (channel_id,))
+        return [dict(row) for row in rows.fetchall() if row["purpose"] in ("report", "ack_button")]
+
+
 def relayed(lw: FakeLineWorks, needle: str) -> set[str]:
     return {
         t
@@ -34,16 +40,45 @@ def test_an_event_with_a_broken_character_does_not_block_the_reports_behind_it(
     assert bot.hotline.storage.inbox_counts() == {"done": 2}
 
 
-def test_a_very_long_report_fits_the_text_limit_in_every_room(bot: Bot, lw: FakeLineWorks) -> None:
+def test_a_very_long_report_goes_whole_then_a_button_in_every_room(bot: Bot, lw: FakeLineWorks) -> None:
     poster = member(bot.config, UWAJIMA)
     bot.say(uid(poster), "第一報 " + "被害状況を確認中。" * 400)
     bot.drain()
-    copies = [c for kind, _, c in lw.sent if kind == "channel"]
-    assert len(copies) == 3
-    for content in copies:
-        assert content["type"] == "text" and len(content["text"]) == 2000
-        assert content["text"].endswith("（以下省略。全文は本部の記録にあります）")
-        assert content["quickReply"]["items"][0]["action"]["displayText"] == "確認しました"
+    rooms = lw.to_channels()
+    assert len(rooms) == 3
+    for text, button in rooms.values():
+        # the report as text, as much as a message holds, then the ack button right after it:
+        # no quick reply, which nothing documents for multi-user rooms
+        assert text["type"] == "text" and len(text["text"]) == 2000 and "quickReply" not in text
+        assert text["text"].endswith("（以下省略。全文は本部の記録にあります）")
+        assert button["type"] == "button_template" and "quickReply" not in button
+        assert button["contentText"].startswith("上の宇和島市の第一報（03:12 受信）を読んだら")
+        action = button["actions"][0]
+        assert action["type"] == "message" and action["postback"].startswith("ack:1:")
+
+
+def test_a_long_reports_button_waits_for_its_text(bot: Bot, lw: FakeLineWorks) -> None:
+    group = room(bot.config, "group-team1")
+    lw.fail[group] = [500]  # the text to this room must be tried again
+    bot.say(uid(member(bot.config, UWAJIMA)), "第一報 " + "停電。" * 400)
+    bot.drain()
+    assert group not in lw.to_channels()  # the button did not go ahead of the text
+    assert all(len(sent) == 2 for sent in lw.to_channels().values())
+    bot.clock.advance(seconds=5)
+    bot.drain()
+    bot.clock.advance(seconds=5)
+    bot.drain()
+    assert [c["type"] for c in lw.to_channels()[group]] == ["text", "button_template"]
+
+
+def test_a_long_reports_button_is_not_sent_when_its_text_failed(bot: Bot, lw: FakeLineWorks) -> None:
+    group = room(bot.config, "group-team1")
+    lw.fail[group] = [404]
+    bot.say(uid(member(bot.config, UWAJIMA)), "第一報 " + "停電。" * 400)
+    bot.drain()
+    assert group not in lw.to_channels()
+    statuses = {r["purpose"]: r["status"] for r in outbox_rows(bot, group)}
+    assert statuses == {"report": "failed", "ack_button": "cancelled"}
 
 
 def test_a_failed_directory_lookup_is_tried_again_later(bot: Bot, lw: FakeLineWorks) -> None:

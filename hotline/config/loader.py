@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,19 @@ from hotline.config.model import (
 _CODE_RE = re.compile(r"^\d{6}$")
 _GROUP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Bidirectional overrides and isolates: they make a name read differently from what it is.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+NO_CONTROLS = "text without control characters (line breaks, tabs)"
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in `text` as U+XXXX, or None. Names, titles and keys are
+    one line of text: a line break in one could reach a TOML comment or a CSV row, and a
+    bidirectional override makes it read as something else."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
+            return f"U+{ord(ch):04X}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,11 @@ class _Checker:
         if not isinstance(value, str) or (required and not value.strip()):
             self.add((*path, key), _describe(value), expected)
             return ""
+        control = control_character(value)
+        if control is not None:
+            # The load fails on this problem; the value is still used for the other checks, so
+            # that a bad name does not also read as a missing municipality everywhere.
+            self.add((*path, key), f"a control character ({control}) in {value!r}", NO_CONTROLS)
         if pattern is not None and value and not pattern.match(value):
             self.add((*path, key), repr(value), expected)
             return ""

@@ -9,15 +9,14 @@ callers pass the public view of what they changed (`accounts.Account.public()`).
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
 import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hotline.clock import Clock, iso
+from hotline.domain.csvexport import to_csv
 from hotline.domain.incidents import local_time
 from hotline.storage import Storage
 
@@ -60,7 +59,6 @@ ACTION_LABELS = {
     "config_edit": "設定の変更",
 }
 CSV_HEADER = ["日時（日本時間）", "操作者", "操作", "対象", "接続元", "変更前", "変更後", "差分"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value: Any) -> str:
@@ -123,31 +121,25 @@ def _entry(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _cell(value: object) -> str:
-    """Text that a spreadsheet will not read as a formula (names and targets come from people)."""
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def csv_bytes(storage: Storage) -> bytes:
-    """The whole log as CSV, oldest first, UTF-8 with a BOM so that Excel reads the Japanese."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    for e in reversed(entries(storage)):
-        writer.writerow(
+    """The whole log as CSV, oldest first (`csvexport`: a BOM for Excel, and names, targets and
+    values, which come from people, never run as formulas)."""
+    return to_csv(
+        CSV_HEADER,
+        (
             [
                 e["at"],
-                _cell(e["who"]),
+                e["who"],
                 e["actionLabel"],
-                _cell(e["target"]),
+                e["target"],
                 e["address"],
                 e["before"],
                 e["after"],
-                _cell(e["diff"]),
+                e["diff"],
             ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            for e in reversed(entries(storage))
+        ),
+    )
 
 
 def drill_snapshot(drills: Drills, drill_id: int) -> dict[str, Any] | None:

@@ -33,8 +33,13 @@ class MemberCheck:
 def verify_members(
     config: Config, client: LineWorksClient, storage: Storage, clock: Clock
 ) -> list[MemberCheck]:
-    """Look every member up in the directory; record their userId; flag unknown, suspended
-    and deleted accounts (April's transfers)."""
+    """Look every member up in the directory; record their userId; flag unknown, suspended,
+    deleted, pending and awaiting accounts (April's transfers, new staff not yet started).
+
+    user-get's status flags: `isPending` (登録待ち: registered, the person has not started
+    using LINE WORKS yet) and `isAwaiting` (待機中: an account prepared ahead of its start) can
+    receive nothing from the bot until they become active, so they are flagged like a
+    suspended one."""
     out: list[MemberCheck] = []
     for person in config.all_members():
         try:
@@ -49,6 +54,10 @@ def verify_members(
             problem = "アカウントが削除されています"
         elif user.get("isSuspended"):
             problem = "アカウントが停止されています"
+        elif user.get("isPending"):
+            problem = "アカウントが登録待ちです（本人がまだ利用を開始していません）"
+        elif user.get("isAwaiting"):
+            problem = "アカウントが待機中です（利用開始前のため、まだ使えません）"
         elif person.email and str(user.get("email") or "").lower() not in ("", person.email):
             problem = f"メールアドレスが一致しません（LINE WORKS: {user.get('email')}）"
         if user_id:

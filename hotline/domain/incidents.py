@@ -6,16 +6,16 @@ attachment, delivery, failure, receipt, reminder and acknowledgement.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from hotline.clock import jst_text
 from hotline.config import Config
+from hotline.domain.csvexport import to_csv
 from hotline.storage import Storage
 
 PURPOSE_LABELS = {
     "report": "配信",
+    "ack_button": "確認ボタン（長い報告の後）",
     "receipt": "受付確認（報告者へ）",
     "notice": "お知らせ",
     "reply": "返信",
@@ -97,10 +97,8 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
 
 
 def timeline_csv(entries: list[dict[str, Any]]) -> bytes:
-    """The timeline as CSV, UTF-8 with a BOM so that Excel opens the Japanese correctly."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["日時（日本時間）", "種別", "報告ID", "内容", "詳細"])
-    for e in entries:
-        writer.writerow([local_time(e["at"]), e["kind"], e["reportId"] or "", e["title"], e["detail"]])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The timeline as CSV (`csvexport`: a BOM for Excel, report texts never run as formulas)."""
+    return to_csv(
+        ["日時（日本時間）", "種別", "報告ID", "内容", "詳細"],
+        ([local_time(e["at"]), e["kind"], e["reportId"] or "", e["title"], e["detail"]] for e in entries),
+    )

@@ -1,7 +1,10 @@
 """Callback events: turning a stored body into a plain object.
 
 Nothing here trusts the body: every field is type-checked, and a body that is not a
-LINE WORKS event becomes `BadEvent` (stored as rejected, never a crash).
+LINE WORKS event becomes `BadEvent` (stored as rejected, never a crash). JSON may carry lone
+surrogates ("\\ud83d") that SQLite and UTF-8 cannot hold: every string of the event (ids,
+postback data, text, file names) has them replaced with U+FFFD before anyone sees it, so such
+an event is handled at the first try instead of failing on every write.
 """
 
 from __future__ import annotations
@@ -42,6 +45,18 @@ class Event:
         return value if isinstance(value, str) else None
 
 
+def scrub(value: Any) -> Any:
+    """`value` (parsed JSON) with every lone surrogate in its strings and keys replaced by
+    U+FFFD; surrogate pairs JSON spelt as two escapes are joined by json.loads already."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    return value
+
+
 def _opt_str(value: Any, name: str) -> str | None:
     if value is None:
         return None
@@ -53,7 +68,7 @@ def _opt_str(value: Any, name: str) -> str | None:
 def parse(body: str) -> Event:
     """Parse a stored callback body; raise BadEvent with the reason when it is not usable."""
     try:
-        raw = json.loads(body)
+        raw = scrub(json.loads(body))
     except (ValueError, RecursionError) as exc:
         raise BadEvent(f"not JSON ({type(exc).__name__})") from None
     if not isinstance(raw, dict):
@@ -72,9 +87,6 @@ def parse(body: str) -> Event:
     text = content.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
         raise BadEvent("content.text is not a string of sane length")
-    if isinstance(text, str):
-        # JSON may carry lone surrogates ("\ud83d") that SQLite cannot store: replace them.
-        content = {**content, "text": text.encode("utf-8", "replace").decode("utf-8")}
     data = raw.get("data")
     if data is not None and (not isinstance(data, str) or len(data) > 1000):
         raise BadEvent("data is not a short string")

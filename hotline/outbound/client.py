@@ -9,10 +9,14 @@ can help. Nothing else in hotline talks to LINE WORKS.
 from __future__ import annotations
 
 import logging
+import mimetypes
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +34,18 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 15.0
 JWT_LIFETIME = 3600  # LINE WORKS caps the assertion at 60 minutes (UNCONFIRMED wording; safe)
 RENEW_MARGIN = 300  # renew the access token this many seconds before it expires
+MAX_PAGES = 1000  # a list API that keeps answering a nextCursor is not followed for ever
+
+# The scopes each call accepts (any one is enough), as the API reference pages list them.
+BOT_SCOPES = frozenset({"bot", "bot.message"})
+BOT_READ_SCOPES = frozenset({"bot", "bot.message", "bot.read"})
+USER_SCOPES = frozenset({"user", "user.read", "directory", "directory.read"})
+BOARD_WRITE_SCOPES = frozenset({"board"})
+BOARD_READ_SCOPES = frozenset({"board", "board.read"})
+
+# Why LINE WORKS refused a call with 403 (LineWorksError.reason).
+MISSING_SCOPE = "missing_scope"  # the access token lacks the scope the API needs
+NOT_IN_ROOM = "not_in_room"  # a room the bot is no longer in (removed, or the room is gone)
 
 
 class LineWorksError(Exception):
@@ -43,12 +59,23 @@ class LineWorksError(Exception):
         code: str = "",
         retryable: bool,
         retry_after: float | None = None,
+        reason: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.retryable = retryable
         self.retry_after = retry_after
+        self.reason = reason  # MISSING_SCOPE, NOT_IN_ROOM or "" (see _forbidden_reason)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A received attachment's bytes with what its HTTP answer said about them."""
+
+    data: bytes
+    filename: str | None  # from Content-Disposition, None when the answer names no file
+    content_type: str  # the media type without parameters ("" when none was sent)
 
 
 @dataclass
@@ -87,6 +114,9 @@ class LineWorksClient:
         self.clock = clock
         self._token: _Token | None = None
         self._token_lock = threading.Lock()
+        # What the token endpoint said it granted (its `scope` field); until it says, what we
+        # asked for (LW_API_SCOPE). Used to tell a missing scope from other 403s.
+        self.granted_scopes = _scopes(credentials.scope)
         self.last_rate_headers: dict[str, dict[str, str]] = {}
 
     # -- auth ---------------------------------------------------------------------------
@@ -128,6 +158,8 @@ class LineWorksClient:
             )
         body = response.json()
         ttl = int(body.get("expires_in", 3600))  # some tenants send it as a string
+        if isinstance(body.get("scope"), str) and body["scope"].strip():
+            self.granted_scopes = _scopes(body["scope"])
         log.info("access token issued, valid %d s", ttl)
         self.metrics.token_renewal(issued=True)
         margin = min(RENEW_MARGIN, ttl / 10)
@@ -155,7 +187,11 @@ class LineWorksClient:
         files: Any = None,
         allow_redirects: bool = True,
         paced: bool = True,
+        scopes: frozenset[str] = frozenset(),
+        room: str | None = None,
     ) -> requests.Response:
+        """One call. `scopes`: those the API accepts (any one is enough); `room`: the channelId
+        the call is about. Both only explain a 403 (see `_forbidden_reason`)."""
         if paced and not self.limiter.acquire(op):
             raise LineWorksError(f"{op}: no rate budget in time", code="PACING", retryable=True)
         for attempt in (1, 2):
@@ -212,12 +248,37 @@ class LineWorksClient:
                 retry_after=reset if known else None,
             )
         retryable = response.status_code >= 500 or response.status_code == 401
+        reason = ""
+        if response.status_code == 403:
+            reason = self._forbidden_reason(op, description, scopes, room)
         raise LineWorksError(
             f"{op}: {response.status_code} {code} {description}".strip(),
             status=response.status_code,
             code=code,
             retryable=retryable,
+            reason=reason,
         )
+
+    def _forbidden_reason(self, op: str, description: str, scopes: frozenset[str], room: str | None) -> str:
+        """Why a 403: a missing scope, or a room the bot is not in; logged so an operator knows
+        which one to fix. LINE WORKS answers `FORBIDDEN` for both (lineworks-api.md §8) and its
+        descriptions are not documented, so the scopes we were granted decide first; the word
+        "scope" in the description also counts."""
+        granted = " ".join(sorted(self.granted_scopes)) or "(none)"
+        if (scopes and not scopes & self.granted_scopes) or "scope" in description.lower():
+            log.error(
+                "%s refused (403): the access token lacks the scope this API needs (one of %s; "
+                "granted: %s). Add it to LW_API_SCOPE and to the app in the Developer Console.",
+                op,
+                " ".join(sorted(scopes)) or "?",
+                granted,
+            )
+            return MISSING_SCOPE
+        if room is not None:
+            log.warning("%s refused (403): the bot is not in room %s (removed from it?)", op, room)
+            return NOT_IN_ROOM
+        log.warning("%s refused (403) with the scopes %s granted", op, granted)
+        return ""
 
     def _note_rate_headers(self, op: str, response: requests.Response) -> None:
         # Header names are case-insensitive; the "used" header's spelling is UNCONFIRMED,
@@ -240,6 +301,8 @@ class LineWorksClient:
             "POST",
             self._url(f"{self._bot}/channels/{quote(channel_id, safe='')}/messages"),
             json={"content": content},
+            scopes=BOT_SCOPES,
+            room=channel_id,
         )
 
     def send_to_user(self, user_id: str, content: dict[str, Any]) -> None:
@@ -248,10 +311,13 @@ class LineWorksClient:
             "POST",
             self._url(f"{self._bot}/users/{quote(user_id, safe='')}/messages"),
             json={"content": content},
+            scopes=BOT_SCOPES,
         )
 
     def get_user(self, user_id_or_email: str) -> dict[str, Any]:
-        response = self._call("users", "GET", self._url(f"/users/{quote(user_id_or_email, safe='')}"))
+        response = self._call(
+            "users", "GET", self._url(f"/users/{quote(user_id_or_email, safe='')}"), scopes=USER_SCOPES
+        )
         result: dict[str, Any] = response.json()
         return result
 
@@ -261,6 +327,7 @@ class LineWorksClient:
             "POST",
             self._url(f"{self._bot}/channels"),
             json={"members": members, "title": title},
+            scopes=BOT_SCOPES,
         )
         return str(response.json()["channelId"])
 
@@ -271,13 +338,13 @@ class LineWorksClient:
             url = self._url(f"{self._bot}/channels/{quote(channel_id, safe='')}/members?count=100")
             if cursor:
                 url += f"&cursor={quote(cursor, safe='')}"
-            body = self._call("channel_members", "GET", url).json()
+            body = self._call("channel_members", "GET", url, scopes=BOT_READ_SCOPES, room=channel_id).json()
             members.extend(body.get("members", []))
             cursor = (body.get("responseMetaData") or {}).get("nextCursor")
             if not cursor:
                 return members
 
-    def download(self, file_id: str) -> tuple[bytes, str]:
+    def download(self, file_id: str) -> Download:
         """Fetch a received attachment: 302 to the real URL, which we GET with the token again
         (whether the download host needs it is UNCONFIRMED; sending it is harmless)."""
         first = self._call(
@@ -285,13 +352,12 @@ class LineWorksClient:
             "GET",
             self._url(f"{self._bot}/attachments/{quote(file_id, safe='')}"),
             allow_redirects=False,
+            scopes=BOT_SCOPES,
         )
         location = first.headers.get("Location")
         if first.status_code not in (301, 302, 303, 307, 308) or not location:
-            body = first.content
-            return body, _filename(first, file_id)
-        second = self._call("download", "GET", location, paced=False)
-        return second.content, _filename(second, file_id)
+            return _download(first)
+        return _download(self._call("download", "GET", location, paced=False, scopes=BOT_SCOPES))
 
     def upload(self, file_name: str, data: bytes) -> str:
         """Upload bytes for sending by fileId; returns the fileId."""
@@ -300,6 +366,7 @@ class LineWorksClient:
             "POST",
             self._url(f"{self._bot}/attachments"),
             json={"fileName": file_name},
+            scopes=BOT_SCOPES,
         ).json()
         self._call(
             "upload",
@@ -308,14 +375,15 @@ class LineWorksClient:
             files={"Filedata": (file_name, data)},
             data={"resourceName": file_name},
             paced=False,
+            scopes=BOT_SCOPES,
         )
         return str(init["fileId"])
 
     def create_board_post(self, board_id: str, title: str, body_html: str, must_read_until: str) -> str:
         """Post to a board as a must-read post; returns the postId.
 
-        The format of mustReadEndDate is UNCONFIRMED (lineworks-api.md §9 gives only "≤30
-        days"); we send a date as YYYY-MM-DD, which the documented examples suggest."""
+        `must_read_until` is a date, YYYY-MM-DD, at most 30 days ahead (board-post-create:
+        `mustReadEndDate`, format date). The answer is 201 with `postId` as an int64."""
         response = self._call(
             "boards",
             "POST",
@@ -327,26 +395,31 @@ class LineWorksClient:
                 "sendNotifications": True,
                 "mustReadEndDate": must_read_until,
             },
+            scopes=BOARD_WRITE_SCOPES,
         )
         return str(response.json()["postId"])
 
     def board_readers(self, board_id: str, post_id: str) -> list[tuple[str, bool]]:
-        """(userId, isRead) for every member the post is for; deleted accounts are skipped."""
+        """(userId, isRead) for every member the post is for; deleted accounts are skipped.
+
+        board-post-reader-list documents no query parameter (up to 5000 readers an answer):
+        the first page is asked for bare, the next ones with `cursor` set to the answer's
+        `responseMetaData.nextCursor`, until an answer has none."""
         readers: list[tuple[str, bool]] = []
+        base = self._url(f"/boards/{quote(board_id, safe='')}/posts/{quote(post_id, safe='')}/readers")
         cursor: str | None = None
-        while True:
-            url = self._url(
-                f"/boards/{quote(board_id, safe='')}/posts/{quote(post_id, safe='')}/readers?count=5000"
-            )
-            if cursor:
-                url += f"&cursor={quote(cursor, safe='')}"
-            body = self._call("boards", "GET", url).json()
-            for reader in body.get("readers", []):
-                if reader.get("userId"):  # null for deleted accounts
+        for _ in range(MAX_PAGES):
+            url = f"{base}?cursor={quote(cursor, safe='')}" if cursor else base
+            body = self._call("boards", "GET", url, scopes=BOARD_READ_SCOPES).json()
+            for reader in body.get("readers") or []:
+                if isinstance(reader, dict) and reader.get("userId"):  # null for deleted accounts
                     readers.append((str(reader["userId"]), bool(reader.get("isRead"))))
-            cursor = (body.get("responseMetaData") or {}).get("nextCursor")
-            if not cursor:
+            following = (body.get("responseMetaData") or {}).get("nextCursor")
+            if not following or following == cursor:
                 return readers
+            cursor = str(following)
+        log.warning("readers of post %s: stopped after %d pages", post_id, MAX_PAGES)
+        return readers
 
 
 def _error_body(response: requests.Response) -> tuple[str, str]:
@@ -372,8 +445,74 @@ def _header_float(response: requests.Response, name: str) -> float | None:
         return None
 
 
-def _filename(response: requests.Response, fallback: str) -> str:
-    disposition = response.headers.get("Content-Disposition", "")
-    if "filename=" in disposition:
-        return disposition.split("filename=", 1)[1].strip('"; ')
-    return fallback
+def _scopes(text: str) -> frozenset[str]:
+    """Scopes as the token endpoint and LW_API_SCOPE write them (space- or comma-separated)."""
+    return frozenset(part for part in text.replace(",", " ").split() if part)
+
+
+def _download(response: requests.Response) -> Download:
+    media_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    return Download(
+        response.content,
+        content_disposition_filename(response.headers.get("Content-Disposition")),
+        media_type,
+    )
+
+
+def content_disposition_filename(header: str | None) -> str | None:
+    """The file name a Content-Disposition header gives, safe to reuse as a name, or None.
+
+    Parsed by the standard library's `email.message.Message` (RFC 2231 parameters, which
+    RFC 5987/6266 adopt for HTTP: `filename*=UTF-8''%E5%86%99%E7%9C%9F.jpg`, quoting,
+    backslash escapes, `;` inside quotes). werkzeug's parse_options_header would do too, but the
+    core must not import the web framework. `filename*` wins over `filename` when both are
+    present (RFC 6266 §4.3); a plain `filename` sent as raw UTF-8 (which HTTP clients decode as
+    Latin-1) is read back as UTF-8. Only the last path segment is kept and control characters
+    are dropped, so a name can never climb out of a folder or break a line."""
+    if not header:
+        return None
+    message = Message()
+    try:
+        message["Content-Disposition"] = header
+        params = message.get_params(header="content-disposition", failobj=[]) or []
+    except (ValueError, LookupError):
+        return None
+    plain: str | None = None
+    extended: str | None = None
+    for key, value in params[1:]:  # the first is the disposition type itself
+        if key.lower() != "filename":
+            continue
+        if isinstance(value, tuple):  # filename*=charset'lang'percent-encoded
+            try:
+                extended = collapse_rfc2231_value(value, errors="replace")
+            except LookupError:  # an unknown charset
+                continue
+        else:
+            plain = _latin1_as_utf8(collapse_rfc2231_value(value))
+    return safe_filename(extended if extended else plain)
+
+
+def _latin1_as_utf8(text: str) -> str:
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def safe_filename(name: str | None) -> str | None:
+    """`name` without folders or control characters, at most 200 characters; None when empty."""
+    if not name:
+        return None
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    if len(name) > 200:  # keep the extension
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else name[:200]
+    return name or None
+
+
+def extension_for(content_type: str) -> str:
+    """ ".jpg" for image/jpeg, and so on; "" when the type says nothing we know."""
+    if not content_type or content_type == "application/octet-stream":
+        return ""
+    return mimetypes.guess_extension(content_type, strict=False) or ""

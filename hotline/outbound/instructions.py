@@ -37,6 +37,16 @@ class BoardPost:
 
 
 @dataclass(frozen=True)
+class AfterReport:
+    """Send this only after the report's own message reached the same room (the ack button
+    that follows a report too long for one message); cancelled if that message failed."""
+
+    report_id: int
+    room_key: str
+    kind: str = "after_report"
+
+
+@dataclass(frozen=True)
 class ReminderCheck:
     """Send this reminder only if the town has still not acknowledged the report."""
 
@@ -62,10 +72,13 @@ class DrillReminderCheck:
     kind: str = "drill_reminder"
 
 
-Instruction = UploadAttachment | BoardPost | ReminderCheck | EscalationCheck | DrillReminderCheck
+Instruction = (
+    UploadAttachment | BoardPost | AfterReport | ReminderCheck | EscalationCheck | DrillReminderCheck
+)
 
 _BY_KIND: dict[str, type[Instruction]] = {
-    cls.kind: cls for cls in (UploadAttachment, BoardPost, ReminderCheck, EscalationCheck, DrillReminderCheck)
+    cls.kind: cls
+    for cls in (UploadAttachment, BoardPost, AfterReport, ReminderCheck, EscalationCheck, DrillReminderCheck)
 }
 
 

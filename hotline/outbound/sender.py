@@ -189,7 +189,7 @@ class Sender:
             self.storage.mark_retry(row.id, iso(now + timedelta(seconds=delay)), str(exc))
             self.metrics.send_attempt(_operation(row), "retry")
             return
-        reason = msg.GAVE_UP if exc.retryable else msg.failure_reason(exc.status, exc.code)
+        reason = msg.GAVE_UP if exc.retryable else msg.failure_reason(exc.status, exc.code, exc.reason)
         log.error("outbox %s failed for good: %s", row.id, exc)
         self.storage.mark_failed(row.id, iso(now), reason)
         self.metrics.send_attempt(_operation(row), "failed")

@@ -33,6 +33,7 @@ from hotline.inbound.handlers import default_handlers
 from hotline.metrics import Metrics
 from hotline.outbound.client import LineWorksClient
 from hotline.outbound.instructions import (
+    AfterReport,
     BoardPost,
     DrillReminderCheck,
     EscalationCheck,
@@ -131,6 +132,7 @@ class Hotline:
             # Each typed instruction to its domain handler (outbound.instructions).
             prepare={
                 UploadAttachment: AttachmentUploads(self.storage, self.client, self.clock).prepare,
+                AfterReport: self.reports.before_ack_button,
                 ReminderCheck: self.reminders.before_reminder,
                 EscalationCheck: self.reminders.before_escalation,
                 DrillReminderCheck: self.drills.before_reminder,

@@ -41,3 +41,23 @@ class InboxRecords(Connection):
     def inbox_counts(self) -> dict[str, int]:
         rows = self._conn().execute("SELECT status, count(*) FROM inbox GROUP BY status").fetchall()
         return {row[0]: row[1] for row in rows}
+
+    # -- replays (LINE WORKS sends no event id: a re-sent body is known by its SHA-256) ----------
+
+    def set_body_hash(self, inbox_id: int, body_hash: str) -> None:
+        """Record the SHA-256 of a row's body (the dispatcher does it as it takes the row)."""
+        self._conn().execute("UPDATE inbox SET body_hash = ? WHERE id = ?", (body_hash, inbox_id))
+
+    def earlier_same_body(self, inbox_id: int, body_hash: str, since: str) -> sqlite3.Row | None:
+        """The first row before `inbox_id` with the same body hash received at or after
+        `since`, if any (indexed by inbox_body_hash)."""
+        row: sqlite3.Row | None = (
+            self._conn()
+            .execute(
+                "SELECT id, received_at FROM inbox WHERE body_hash = ? AND id < ? AND received_at >= ? "
+                "ORDER BY id LIMIT 1",
+                (body_hash, inbox_id, since),
+            )
+            .fetchone()
+        )
+        return row

@@ -15,11 +15,14 @@ pending. A database with nothing pending is opened without taking the write lock
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
+from hotline.clock import iso, parse_iso
 from hotline.storage.connection import Connection
 from hotline.storage.schema import SCHEMA_V1
 
@@ -62,6 +65,33 @@ def outbox_instruction(db: Database) -> None:
         )
     # Hand-written: one statement for all rows (table.update would look each row up first).
     db.conn.executemany("UPDATE outbox SET content = ?, instruction = ? WHERE id = ?", moved)
+
+
+@MIGRATIONS(name="m003_inbox_body_hash")
+def inbox_body_hash(db: Database) -> None:
+    """Each inbox row gets the SHA-256 of its body, indexed, so that a replayed callback (a
+    signed body LINE WORKS already delivered; it sends no event id) is found in one lookup.
+
+    The dispatcher fills it in as it takes each row. Rows received in the ten minutes before
+    the newest one get theirs here, so a body replayed right after an upgrade is still known;
+    older ones never need it (the replay window is ten minutes, `inbound.dispatcher`)."""
+    db.table("inbox").add_column("body_hash", str)
+    db.conn.execute("CREATE INDEX IF NOT EXISTS inbox_body_hash ON inbox(body_hash)")
+    newest = db.conn.execute("SELECT max(received_at) FROM inbox").fetchone()[0]
+    if newest is None:
+        return
+    since = iso(parse_iso(newest) - timedelta(minutes=10))
+    rows = db.conn.execute("SELECT id, body FROM inbox WHERE received_at >= ?", (since,)).fetchall()
+    db.conn.executemany(
+        "UPDATE inbox SET body_hash = ? WHERE id = ?",
+        [(body_sha256(body), inbox_id) for inbox_id, body in rows],
+    )
+
+
+def body_sha256(body: str) -> str:
+    """The hash replays are recognised by: SHA-256 of the stored body's UTF-8 bytes. The door
+    stores the raw bytes decoded as UTF-8, so two deliveries of the same bytes hash alike."""
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def migrate(storage: Connection) -> list[str]:

@@ -6,14 +6,14 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 
-from hotline.clock import FixedClock
+from hotline.clock import FixedClock, iso
 from hotline.config import Config
 from hotline.runtime.service import Hotline
 
@@ -40,8 +40,15 @@ class Bot:
     client: FlaskClient
     clock: FixedClock
     config: Config
+    posted: int = field(default=0, repr=False)
 
     def post_event(self, event: dict[str, Any] | bytes, *, secret: str | None = None) -> Any:
+        """POST a signed callback. An event without `issuedTime` gets one like LINE WORKS
+        gives: the clock's now, a millisecond later for each event, so that two events are
+        never the same body (the same body twice is a replay)."""
+        if isinstance(event, dict) and "issuedTime" not in event:
+            self.posted += 1
+            event = {**event, "issuedTime": iso(self.clock.now() + timedelta(milliseconds=self.posted))}
         body = event if isinstance(event, bytes) else json.dumps(event, ensure_ascii=False).encode()
         secret = secret or self.hotline.settings.credentials.bot_secret
         return self.client.post(
@@ -68,7 +75,8 @@ class Bot:
 
 
 def message_event(user_id: str, content: dict[str, Any], channel_id: str | None = None) -> dict[str, Any]:
+    """A message callback; `Bot.post_event` dates it (issuedTime) by the bot's clock."""
     source: dict[str, Any] = {"userId": user_id, "domainId": 40029600}
     if channel_id:
         source["channelId"] = channel_id
-    return {"type": "message", "source": source, "issuedTime": "2026-11-20T18:12:00.000Z", "content": content}
+    return {"type": "message", "source": source, "content": content}

@@ -483,7 +483,8 @@ class Draft:
                 if values.get("link") == key and key in values:
                     code = _text(values[key], key)
                     name = self.names().get(code) if key == "municipality" else None
-                    lines.append(f"{key} = {layout.toml_value(code)}" + (f"  # {name}" if name else ""))
+                    comment = f"  # {layout.comment_text(name)}" if name else ""
+                    lines.append(f"{key} = {layout.toml_value(code)}{comment}")
             self.documents[rel] = tomlkit.parse("\n".join(lines) + "\n")
             return
         if not exists:

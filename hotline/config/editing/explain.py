@@ -137,6 +137,8 @@ def message(draft: Draft, problem: Problem) -> str:
     if match:
         return f"チャンネルID {match.group(1)} が {match.group(2)} と {problem.file} で重複しています"
     label = _label_of(where)
+    if found.startswith("a control character "):
+        return f"{label}に改行・タブなどの制御文字は使えません"
     if found == "an empty list" and where.endswith("members"):
         return "メンバーを1人以上登録してください"
     if found in ("nothing", "an empty string"):

@@ -10,11 +10,17 @@ line in between) belong to that entry and go when it is removed; everything else
 banners such as "# Counterpart groups", blank lines) stays where it is. A list of codes is
 rewritten in the style it had (one code a line with the municipality's name as comment, or
 on one line), and comments naming a municipality follow its renaming (`renamed`).
+
+A comment ends at the end of its line, so a line break inside one would start a line of TOML:
+a name with a newline and `[[hq.members]]` would add a working HQ member. Every comment written
+here goes through `comment_text`, which makes it one line whatever the names in it hold (the
+validator refuses such names too; this keeps the file safe even if one slipped past).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -225,10 +231,16 @@ def key_comment(table: Table | TOMLDocument, key: str) -> str:
     return str(item.trivia.comment) if item is not None else ""
 
 
+def comment_text(text: str) -> str:
+    """`text` on one line: line breaks and other control characters become spaces."""
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+
+
 def set_comment(table: Table | TOMLDocument, key: str, comment: str, *, spacing: str = "  ") -> None:
     item = key_item(table, key)
     if item is None:
         return
+    comment = comment_text(comment)
     if comment:
         item.trivia.comment_ws = item.trivia.comment_ws or spacing
         item.trivia.comment = comment if comment.startswith("#") else f"# {comment}"
@@ -259,6 +271,8 @@ def codes_array(codes: Sequence[str], old: Item | None, names: Mapping[str, str]
     with_comments = old_text is None or bool(comments)
     lines = []
     for code in codes:
-        comment = comments.get(code) or (f"# {names[code]}" if with_comments and code in names else "")
+        comment = comments.get(code) or (
+            f"# {comment_text(names[code])}" if with_comments and code in names else ""
+        )
         lines.append(f"{indent}{toml_value(code)}," + (f"  {comment}" if comment else "") + "\n")
     return parsed_item("[\n" + "".join(lines) + "]")

@@ -4,8 +4,6 @@ and a drill as the API, pages and command line see it."""
 
 from __future__ import annotations
 
-import csv as csv_module
-import io
 import json
 import sqlite3
 import statistics
@@ -14,6 +12,7 @@ from typing import Any
 
 from hotline.clock import jst_text, parse_iso
 from hotline.config import Config
+from hotline.domain.csvexport import to_csv
 from hotline.domain.drills.model import ARRIVAL_MINUTES, SAFETY
 from hotline.storage import Storage
 
@@ -107,29 +106,23 @@ def answer_curve(storage: Storage, run_id: int) -> list[dict[str, Any]]:
 def csv(storage: Storage, config: Config, run_id: int) -> bytes:
     """Every answer, history included, UTF-8 with a BOM so that Excel reads Japanese."""
     names = {t["member_key"]: (t["name"], t["municipality_code"] or "") for t in storage.targets(run_id)}
-    out = io.StringIO()
-    writer = csv_module.writer(out)
-    writer.writerow(["市町", "氏名", "質問", "回答", "回答日時（日本時間）", "締め切り後"])
     labels = {"safety": "安否", "arrival": "参集", "comment": "コメント"}
-
-    def cell(value: str) -> str:
-        # A comment such as =HYPERLINK(...) must stay text when Excel opens the file.
-        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
+    rows = []
     for a in storage.answers(run_id):
         name, code = names.get(a["member_key"], (a["member_key"], ""))
         town = config.municipalities[code].name if code in config.municipalities else config.hq_name
-        writer.writerow(
+        rows.append(
             [
                 town,
                 name,
                 labels[a["question"]],
-                cell(a["answer"]),
+                a["answer"],
                 jst_text(a["answered_at"]),
                 "はい" if a["late"] else "",
             ]
         )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    # A comment such as =HYPERLINK(...) stays text when Excel opens the file (csvexport).
+    return to_csv(["市町", "氏名", "質問", "回答", "回答日時（日本時間）", "締め切り後"], rows)
 
 
 def public(storage: Storage, drill: sqlite3.Row) -> dict[str, Any]:

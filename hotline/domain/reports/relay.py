@@ -20,8 +20,9 @@ from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.reports.trigger import Trigger
-from hotline.outbound.instructions import BoardPost, UploadAttachment, to_json
-from hotline.storage import PRIORITY_NOTICE, PRIORITY_REPORT, NewMessage, Storage
+from hotline.outbound.client import LineWorksError
+from hotline.outbound.instructions import AfterReport, BoardPost, UploadAttachment, to_json
+from hotline.storage import PRIORITY_NOTICE, PRIORITY_REPORT, NewMessage, OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Reports:
                 source_channel_id=channel_id,
                 created_at=now,
             )
-            content = msg.report_content(
+            content, ack_button = msg.report_content(
                 label=trigger.label,
                 town=town,
                 role=role,
@@ -92,20 +93,36 @@ class Reports:
                 text=trigger.body,
                 postback=sign_postback(self.bot_secret, report_id),
             )
-            rows = [
-                NewMessage(
-                    dedupe_key=f"report:{report_id}:{room.key}",
-                    purpose="report",
-                    priority=PRIORITY_REPORT,
-                    content=content,
-                    channel_id=room.channel_id or None,
-                    room_key=room.key,
-                    report_id=report_id,
-                    status="pending" if room.channel_id else "failed",
-                    error=None if room.channel_id else msg.NO_CHANNEL,
+            rows: list[NewMessage] = []
+            for room in linked_rooms(config, code):
+                rows.append(
+                    NewMessage(
+                        dedupe_key=f"report:{report_id}:{room.key}",
+                        purpose="report",
+                        priority=PRIORITY_REPORT,
+                        content=content,
+                        channel_id=room.channel_id or None,
+                        room_key=room.key,
+                        report_id=report_id,
+                        status="pending" if room.channel_id else "failed",
+                        error=None if room.channel_id else msg.NO_CHANNEL,
+                    )
                 )
-                for room in linked_rooms(config, code)
-            ]
+                if ack_button is not None and room.channel_id:
+                    # A long report's 「確認しました」 comes as a second message right after it
+                    # (never before: see `before_ack_button`).
+                    rows.append(
+                        NewMessage(
+                            dedupe_key=f"ack-button:{report_id}:{room.key}",
+                            purpose="ack_button",
+                            priority=PRIORITY_REPORT,
+                            content=ack_button,
+                            channel_id=room.channel_id,
+                            room_key=room.key,
+                            report_id=report_id,
+                            instruction=to_json(AfterReport(report_id, room.key)),
+                        )
+                    )
             if trigger.is_first and config.board_id:
                 rows.append(self._board_post(config, report_id, trigger, town, role, member.name, now_dt))
             self.storage.enqueue(rows, now)
@@ -134,6 +151,26 @@ class Reports:
             report_id=report_id,
             instruction=to_json(BoardPost(config.board_id, title, body, until)),
         )
+
+    def before_ack_button(
+        self, row: OutboxRow, instruction: AfterReport, content: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The ack button of a long report goes only once the report's text reached the room:
+        while the text is being retried the button waits (retried like a failed send), and if
+        the text failed for good the button is not needed."""
+        text = next(
+            (
+                d
+                for d in self.storage.deliveries(instruction.report_id)
+                if d["room_key"] == instruction.room_key
+            ),
+            None,
+        )
+        if text is None or text["status"] in ("failed", "cancelled"):
+            return None
+        if text["status"] != "sent":
+            raise LineWorksError("waiting for the report's text to reach the room first", retryable=True)
+        return content
 
     # -- attachments ------------------------------------------------------------------------
     def parent_for_attachment(self, member: Member) -> sqlite3.Row | None:
