@@ -210,3 +210,17 @@ def test_the_incident_list_counts_without_the_reporting_town(
     summary = summary[: summary.index("</td>")]
     expected = len(linked_municipalities(bot.config, UWAJIMA)) - 1
     assert f"0/{expected} 市町（未確認 {expected}）" in summary
+
+
+def test_the_incident_list_keeps_every_open_incident_however_many_closed_came_after(
+    client: FlaskClient, bot: Bot, lw: FakeLineWorks
+) -> None:
+    incident, _, _ = two_reports(bot, lw)
+    storage = bot.hotline.storage
+    now = iso(bot.clock.now())
+    with storage.transaction():
+        for _ in range(120):  # 松山市 reports again and again: each 第一報 closes its last incident
+            storage.create_incident(MATSUYAMA, member(bot.config, MATSUYAMA).key, now)
+    page = client.get("/dashboard/").text
+    assert f'data-testid="incident-{incident}"' in page  # 宇和島市's, still open
+    assert page.count('data-testid="incident-link"') == 101  # and the latest 100

@@ -60,7 +60,6 @@ STATE_LABELS = {
 }
 SILENT_STATES = frozenset({UNACKNOWLEDGED, PENDING, UNDELIVERED})
 MAX_OPENED = 100  # older reports whose matrices one poll may ask for
-CLOSED_INCIDENTS_SHOWN = 100  # the incident list: the open ones and at least this many more
 JSON_ENDPOINTS = frozenset({"dashboard.incident_json", "dashboard.report_json"})
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"  # the app finds ../templates itself
 
@@ -364,9 +363,7 @@ def _opened(value: str) -> set[int]:
 def index() -> Any:
     hotline = current_hotline()
     config = hotline.config()
-    # Every town's open incident (a 第一報 closes the town's previous one: at most one each,
-    # 179 in a Hokkaido-wide quake), then the latest closed ones.
-    rows = hotline.storage.incidents(limit=len(config.municipalities) + CLOSED_INCIDENTS_SHOWN)
+    rows = hotline.storage.incidents()
     latest: dict[int, sqlite3.Row] = {}
     for row in rows:
         texts = _text_reports(hotline.storage.reports_of_incident(row["id"]))
