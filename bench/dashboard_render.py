@@ -7,8 +7,11 @@ inbox worker, run by hand) in this process; nothing is sent. Timed in this proce
 sockets: `acknowledgements.matrix` for all 50 reports, `dashboard.incident_view` (the data
 behind the page and its JSON), and the routes `/dashboard/incidents/<id>.json` and
 `/dashboard/incidents/<id>` (their view functions in a request context, response body
-included; the login check is a before_request hook and is skipped). Baselines: the database
+included; the login check is a before_request hook and is skipped), the page again with the
+remembered JST texts forgotten before each run (a first view), an older report's matrix as
+the page fetches it when opened, and the print page (every matrix). Baselines: the database
 reads the matrices need, and `/healthz` through Flask's test client (the framework floor).
+The incident page's target is 100 ms (issue 14).
 """
 
 from __future__ import annotations
@@ -196,49 +199,37 @@ def run(work: Path, reps: int, log: list[str]) -> tuple[list[Figure], dict[str, 
             target="< 200 ms",
             passed=ms("view") < target,
         ),
-        Figure(
-            "dashboard.json",
-            "/dashboard/incidents/<id>.json (view + body)",
-            ms("json"),
-            "ms",
-            baseline=ms("healthz"),
-            baseline_label="GET /healthz, same client",
-            target="<= 100 ms",
-            passed=ms("json") <= page_target,
-            note=f"{size // 1024} KiB of JSON; p95 {percentile(times['json'], 95) * 1000:.0f} ms",
-        ),
-        Figure(
-            "dashboard.page",
-            "/dashboard/incidents/<id> HTML (view + body)",
-            ms("page"),
-            "ms",
-            baseline=ms("healthz"),
-            baseline_label="GET /healthz, same client",
-            target="<= 100 ms",
-            passed=ms("page") <= page_target,
-            note=f"{page_size // 1024} KiB of HTML; p95 {percentile(times['page'], 95) * 1000:.0f} ms",
-        ),
-        Figure(
-            "dashboard.pageCold",
-            "the same, JST texts not yet remembered (first view)",
-            ms("pageCold"),
-            "ms",
-            baseline=ms("healthz"),
-            baseline_label="GET /healthz, same client",
-            target="<= 100 ms",
-            passed=ms("pageCold") <= page_target,
-        ),
-        Figure(
-            "dashboard.older",
-            "an older report opened: .../reports/<id>.json",
-            ms("older"),
-            "ms",
-            baseline=ms("healthz"),
-            baseline_label="GET /healthz, same client",
-            target="<= 100 ms",
-            passed=ms("older") <= page_target,
-            note=f"{older_size // 1024} KiB of JSON",
-        ),
+        *[
+            Figure(
+                f"dashboard.{key}",
+                label,
+                ms(key),
+                "ms",
+                baseline=ms("healthz"),
+                baseline_label="GET /healthz, same client",
+                target="<= 100 ms",
+                passed=ms(key) <= page_target,
+                note=note,
+            )
+            for key, label, note in (
+                (
+                    "json",
+                    "/dashboard/incidents/<id>.json (view + body)",
+                    f"{size // 1024} KiB of JSON; p95 {percentile(times['json'], 95) * 1000:.0f} ms",
+                ),
+                (
+                    "page",
+                    "/dashboard/incidents/<id> HTML (view + body)",
+                    f"{page_size // 1024} KiB of HTML; p95 {percentile(times['page'], 95) * 1000:.0f} ms",
+                ),
+                ("pageCold", "the same, JST texts not yet remembered (first view)", ""),
+                (
+                    "older",
+                    "an older report opened: .../reports/<id>.json",
+                    f"{older_size // 1024} KiB of JSON",
+                ),
+            )
+        ],
         Figure(
             "dashboard.print",
             "/dashboard/incidents/<id>/print, every matrix",
