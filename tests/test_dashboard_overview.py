@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from hotline.clock import iso
 from hotline.config.counterparts import linked_municipalities
+from hotline.web.pages import dashboard
 from tests.support.bot import Bot
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, room
@@ -224,3 +225,23 @@ def test_the_incident_list_keeps_every_open_incident_however_many_closed_came_af
     page = client.get("/dashboard/").text
     assert f'data-testid="incident-{incident}"' in page  # 宇和島市's, still open
     assert page.count('data-testid="incident-link"') == 101  # and the latest 100
+
+
+def test_the_page_shows_the_latest_of_a_long_chronology_and_the_print_page_all(
+    client: FlaskClient, bot: Bot, lw: FakeLineWorks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident, _, _ = two_reports(bot, lw)
+    monkeypatch.setattr(dashboard, "TIMELINE_SHOWN", 5)  # a long incident has thousands
+    printed = client.get(f"/dashboard/incidents/{incident}/print").text
+    total = printed.count('data-testid="timeline-entry"')
+    assert total > 5
+
+    page = client.get(f"/dashboard/incidents/{incident}").text
+    assert page.count('data-testid="timeline-entry"') == 5
+    note = page[page.index('data-testid="timeline-note"') :]
+    assert "hidden" not in note[: note.index(">")]
+    shown = " ".join(re.sub(r"<[^>]+>", "", note[: note.index("</p>")]).split())
+    assert f"最新の5件を表示しています（全{total}件）" in shown
+    view = json.loads(client.get(f"/dashboard/incidents/{incident}.json").data)
+    assert len(view["timeline"]) == 5 and view["timelineTotal"] == total
+    assert "避難所を2か所開設" in printed[printed.index('data-testid="timeline"') :]

@@ -60,6 +60,9 @@ STATE_LABELS = {
 }
 SILENT_STATES = frozenset({UNACKNOWLEDGED, PENDING, UNDELIVERED})
 MAX_OPENED = 100  # older reports whose matrices one poll may ask for
+# The incident page's chronology: its latest entries (a long incident has thousands, one per
+# delivery and acknowledgement, 96 % of each poll); the print page and the CSV have them all.
+TIMELINE_SHOWN = 200
 JSON_ENDPOINTS = frozenset({"dashboard.incident_json", "dashboard.report_json"})
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"  # the app finds ../templates itself
 
@@ -272,9 +275,11 @@ def _incident_head(config: Config, row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _timeline_view(hotline: Hotline, config: Config, incident_id: int) -> list[dict[str, Any]]:
+def _timeline_view(hotline: Hotline, config: Config, incident_id: int, latest: int | None) -> dict[str, Any]:
+    """The chronology (its `latest` entries only, when given) and how many entries it has."""
+    entries = incidents.timeline(hotline.storage, config, incident_id)
     out: list[dict[str, Any]] = []
-    for e in incidents.timeline(hotline.storage, config, incident_id):
+    for e in entries[-latest:] if latest else entries:
         kind = str(e["kind"])
         out.append(
             {
@@ -286,7 +291,7 @@ def _timeline_view(hotline: Hotline, config: Config, incident_id: int) -> list[d
                 "detail": e["detail"],
             }
         )
-    return out
+    return {"timeline": out, "timelineTotal": len(entries)}
 
 
 def _text_reports(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
@@ -295,13 +300,14 @@ def _text_reports(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
 
 
 def incident_view(
-    hotline: Hotline, incident_id: int, *, matrices: Collection[int] | None = ()
+    hotline: Hotline, incident_id: int, *, opened: Collection[int] = (), record: bool = False
 ) -> dict[str, Any] | None:
     """Everything the incident page shows; None for an unknown incident.
 
     The overview covers every report; the latest report comes with its matrix, and so do the
-    older reports whose ids are in `matrices` (the ones opened on the page), or all of them
-    when `matrices` is None (the print page)."""
+    older reports whose ids are in `opened` (open on the page). The chronology is its latest
+    TIMELINE_SHOWN entries (`timelineTotal` says how many there are). The `record` (the print
+    page) has every matrix, every entry and every report in order, attachments too."""
     config = hotline.config()
     row = hotline.storage.incident(incident_id)
     if row is None:
@@ -315,19 +321,20 @@ def incident_view(
             config,
             report,
             found,
-            with_matrix=n == 0 or matrices is None or report["id"] in matrices,
+            with_matrix=n == 0 or record or report["id"] in opened,
         )
         for n, (report, found) in enumerate(zip(reports, states, strict=True))
     ]
+    timeline = _timeline_view(hotline, config, incident_id, None if record else TIMELINE_SHOWN)
     view: dict[str, Any] = {
         "incident": _incident_head(config, row),
         "overview": _overview(config, reports, states),
         "latest": views[0] if views else None,
         "older": views[1:],
-        "timeline": _timeline_view(hotline, config, incident_id),
+        **timeline,
         "updatedAt": jst_text(hotline.clock.now()),
     }
-    if matrices is None:  # the record: every report in order, attachments too
+    if record:
         by_id = {v["id"]: v for v in views}
         view["record"] = [by_id.get(r["id"]) or _report_head(config, r) for r in everything]
     return view
@@ -344,8 +351,8 @@ def report_view(hotline: Hotline, incident_id: int, report_id: int) -> dict[str,
     return _report_view(hotline, config, report, states, with_matrix=True)
 
 
-def _incident_or_404(incident_id: int, matrices: Collection[int] | None = ()) -> dict[str, Any]:
-    view = incident_view(current_hotline(), incident_id, matrices=matrices)
+def _incident_or_404(incident_id: int, **shown: Any) -> dict[str, Any]:
+    view = incident_view(current_hotline(), incident_id, **shown)
     if view is None:
         abort(404, f"災害（ID {incident_id}）は見つかりません。")
     return view
@@ -405,7 +412,7 @@ def incident_page(incident_id: int) -> Any:
 def incident_json(incident_id: int) -> Response:
     """What the incident page polls; `?open=<ids>` adds the matrices of the older reports
     that are open on the page, so they stay live too."""
-    return auth.json_response(_incident_or_404(incident_id, _opened(request.args.get("open", ""))))
+    return auth.json_response(_incident_or_404(incident_id, opened=_opened(request.args.get("open", ""))))
 
 
 @dashboard.get("/incidents/<int:incident_id>/reports/<int:report_id>.json")
@@ -432,5 +439,5 @@ def incident_csv(incident_id: int) -> Response:
 @dashboard.get("/incidents/<int:incident_id>/print")
 def incident_print(incident_id: int) -> Any:
     """The record: the overview and every report with its full matrix, oldest first."""
-    view = _incident_or_404(incident_id, None)
+    view = _incident_or_404(incident_id, record=True)
     return render_template("dashboard_print.html", view=view)

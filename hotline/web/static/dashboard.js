@@ -1,11 +1,11 @@
 /* HQ dashboard: keep the incident page current without a reload.
  *
  * Polls the incident's JSON every few seconds and, when it changed, rebuilds the overview
- * (towns x reports), the latest report, the list of older reports and the chronology with
- * the same markup the server renders (templates/_dashboard_macros.html). An older report's
- * matrix is fetched when its <details> is opened, and from then on comes with every poll
- * (`?open=<ids>`) until it is closed. Data only ever goes into the page through textContent
- * and attribute setters, never as HTML. The helpers come from common.js.
+ * (towns x reports), the latest report, the list of older reports and the chronology (its
+ * latest entries) with the same markup the server renders (templates/_dashboard_macros.html).
+ * An older report's matrix is fetched when its <details> is opened, and from then on comes
+ * with every poll (`?open=<ids>`) until it is closed. Data only ever goes into the page
+ * through textContent and attribute setters, never as HTML. The helpers come from common.js.
  */
 (function () {
   "use strict";
@@ -188,6 +188,9 @@
     var older = document.getElementById("older-reports");
     older.replaceChildren.apply(older, view.older.map(olderReport));
     document.getElementById("timeline-box").replaceChildren(timelineList(view.timeline));
+    document.getElementById("timeline-note").hidden = view.timelineTotal <= view.timeline.length;
+    document.getElementById("timeline-shown").textContent = view.timeline.length;
+    document.getElementById("timeline-total").textContent = view.timelineTotal;
   }
 
   /* An older report was opened: show what we have, fetch its matrix, and from now on ask
