@@ -3,6 +3,7 @@
 python -m bench                 # everything (about 5 minutes on 2 cores)
 python -m bench --quick         # fewer repetitions and callbacks, for trying changes
 python -m bench --only fanout,dashboard
+python -m bench --only bigpref  # a prefecture of Hokkaido's size (179 municipalities)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import dashboard_render, fanout, ingest, pacing
+from . import bigpref, dashboard_render, fanout, ingest, pacing
 from .common import Figure, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -69,7 +70,9 @@ def table(figures: list[Figure]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (not for results.json)")
-    parser.add_argument("--only", default="", help="comma-separated: fanout,ingest,pacing,realtime,dashboard")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: fanout,ingest,pacing,realtime,dashboard,bigpref"
+    )
     parser.add_argument("--output", type=Path, default=None, help=f"results file (default {RESULTS})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         "pacing": pacing.run,
         "realtime": pacing.run_realtime,
         "dashboard": lambda work, log: dashboard_render.run(work, 5 if args.quick else 15, log),
+        "bigpref": lambda work, log: bigpref.run(work, 3 if args.quick else 5, log),
     }
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(suites)
     unknown = [s for s in chosen if s not in suites]

@@ -7,8 +7,11 @@ inbox worker, run by hand) in this process; nothing is sent. Timed in this proce
 sockets: `acknowledgements.matrix` for all 50 reports, `dashboard.incident_view` (the data
 behind the page and its JSON), and the routes `/dashboard/incidents/<id>.json` and
 `/dashboard/incidents/<id>` (their view functions in a request context, response body
-included; the login check is a before_request hook and is skipped). Baselines: the database
+included; the login check is a before_request hook and is skipped), the page again with the
+remembered JST texts forgotten before each run (a first view), an older report's matrix as
+the page fetches it when opened, and the print page (every matrix). Baselines: the database
 reads the matrices need, and `/healthz` through Flask's test client (the framework floor).
+The incident page's target is 100 ms (issue 14).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from hotline.demo import DEMO_DOMAIN_ID, make_credentials
 from hotline.domain import acknowledgements
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from hotline.web.pages.dashboard import incident_view
+from hotline.web.pages.dashboard import _jst, incident_view
 
 from .common import API_TOKEN, Figure, Town, median, percentile, write_config
 
@@ -119,13 +122,16 @@ def run(work: Path, reps: int, log: list[str]) -> tuple[list[Figure], dict[str, 
             storage.board_post(report_id)
             storage.board_reads(report_id)
 
-    def view(endpoint: str, path: str) -> Callable[[], Any]:
+    def view(endpoint: str, path: str, *, cold: bool = False, **args: int) -> Callable[[], Any]:
         """The route's view function in a request context: what the server does for the page
-        after the login check (a before_request hook, skipped here; logins are per account)."""
+        after the login check (a before_request hook, skipped here; logins are per account).
+        `cold`: forget the remembered JST texts first (the first view after a start)."""
 
         def action() -> int:
+            if cold:
+                _jst.cache_clear()
             with app.test_request_context(path):
-                result: Any = app.view_functions[endpoint](incident_id=incident_id)
+                result: Any = app.view_functions[endpoint](incident_id=incident_id, **args)
                 response = app.make_response(result)
                 body = response.get_data()
                 assert response.status_code == 200, (path, response.status_code)
@@ -146,9 +152,23 @@ def run(work: Path, reps: int, log: list[str]) -> tuple[list[Figure], dict[str, 
         "page": timed(
             page_view := view("dashboard.incident_page", f"/dashboard/incidents/{incident_id}"), reps
         ),
+        "pageCold": timed(
+            view("dashboard.incident_page", f"/dashboard/incidents/{incident_id}", cold=True), reps
+        ),
+        "older": timed(
+            older_view := view(
+                "dashboard.report_json",
+                f"/dashboard/incidents/{incident_id}/reports/{report_ids[0]}.json",
+                report_id=report_ids[0],
+            ),
+            reps,
+        ),
+        "print": timed(
+            print_view := view("dashboard.incident_print", f"/dashboard/incidents/{incident_id}/print"), reps
+        ),
         "healthz": timed(healthz, reps),
     }
-    size, page_size = json_view(), page_view()
+    size, page_size, older_size, print_size = json_view(), page_view(), older_view(), print_view()
     acks = sum(len(storage.acks(r)) for r in report_ids)
     storage.close()
     log.append("  dashboard: " + ", ".join(f"{k} {median(v) * 1000:.1f} ms" for k, v in times.items()))
@@ -157,6 +177,7 @@ def run(work: Path, reps: int, log: list[str]) -> tuple[list[Figure], dict[str, 
         return median(times[key]) * 1000
 
     target = 200.0
+    page_target = 100.0  # issue 14: the incident page of 50 reports x 100 people
     figures = [
         Figure(
             "dashboard.matrix50",
@@ -178,27 +199,45 @@ def run(work: Path, reps: int, log: list[str]) -> tuple[list[Figure], dict[str, 
             target="< 200 ms",
             passed=ms("view") < target,
         ),
+        *[
+            Figure(
+                f"dashboard.{key}",
+                label,
+                ms(key),
+                "ms",
+                baseline=ms("healthz"),
+                baseline_label="GET /healthz, same client",
+                target="<= 100 ms",
+                passed=ms(key) <= page_target,
+                note=note,
+            )
+            for key, label, note in (
+                (
+                    "json",
+                    "/dashboard/incidents/<id>.json (view + body)",
+                    f"{size // 1024} KiB of JSON; p95 {percentile(times['json'], 95) * 1000:.0f} ms",
+                ),
+                (
+                    "page",
+                    "/dashboard/incidents/<id> HTML (view + body)",
+                    f"{page_size // 1024} KiB of HTML; p95 {percentile(times['page'], 95) * 1000:.0f} ms",
+                ),
+                ("pageCold", "the same, JST texts not yet remembered (first view)", ""),
+                (
+                    "older",
+                    "an older report opened: .../reports/<id>.json",
+                    f"{older_size // 1024} KiB of JSON",
+                ),
+            )
+        ],
         Figure(
-            "dashboard.json",
-            "/dashboard/incidents/<id>.json (view + body)",
-            ms("json"),
+            "dashboard.print",
+            "/dashboard/incidents/<id>/print, every matrix",
+            ms("print"),
             "ms",
-            baseline=ms("healthz"),
-            baseline_label="GET /healthz, same client",
-            target="< 200 ms",
-            passed=ms("json") < target,
-            note=f"{size // 1024} KiB of JSON; p95 {percentile(times['json'], 95) * 1000:.0f} ms",
-        ),
-        Figure(
-            "dashboard.page",
-            "/dashboard/incidents/<id> HTML (view + body)",
-            ms("page"),
-            "ms",
-            baseline=ms("healthz"),
-            baseline_label="GET /healthz, same client",
-            target="< 200 ms",
-            passed=ms("page") < target,
-            note=f"{page_size // 1024} KiB of HTML; p95 {percentile(times['page'], 95) * 1000:.0f} ms",
+            baseline=ms("page"),
+            baseline_label="the incident page",
+            note=f"{print_size // 1024} KiB of HTML (all 50 matrices, for the record)",
         ),
     ]
     raw = {
@@ -208,6 +247,8 @@ def run(work: Path, reps: int, log: list[str]) -> tuple[list[Figure], dict[str, 
         "acks": acks,
         "jsonBytes": size,
         "htmlBytes": page_size,
+        "olderReportBytes": older_size,
+        "printBytes": print_size,
         "medianMs": {k: round(median(v) * 1000, 2) for k, v in times.items()},
     }
     return figures, raw

@@ -50,6 +50,7 @@ ROUTES: dict[str, str | None] = {
     "dashboard.index": "viewer",
     "dashboard.incident_page": "viewer",
     "dashboard.incident_json": "viewer",
+    "dashboard.report_json": "viewer",
     "dashboard.incident_csv": "viewer",
     "dashboard.incident_print": "viewer",
     "drills.index": "viewer",
@@ -77,7 +78,7 @@ ROUTES: dict[str, str | None] = {
     "config.edit_rooms": "admin",
     "config.sync_rooms": "admin",
 }
-JSON_ENDPOINTS = {"dashboard.incident_json", "drills.drill_json"}
+JSON_ENDPOINTS = {"dashboard.incident_json", "dashboard.report_json", "drills.drill_json"}
 
 
 @pytest.fixture

@@ -329,8 +329,8 @@ def test_json_has_the_matrices_and_the_timeline(logged_in: FlaskClient, bot: Bot
     assert response.status_code == 200 and response.mimetype == "application/json"
     view = json_of(response)
     assert view["incident"]["municipality"] == "宇和島市"
-    (report,) = view["reports"]
-    rows = {r["testid"]: r for r in report["matrix"]["rows"]}
+    assert view["older"] == []
+    rows = {r["testid"]: r for r in view["latest"]["matrix"]["rows"]}
     assert rows[f"muni-{IMABARI}"]["acknowledged"] is True
     assert "silent" in rows["muni-382051"]["classes"]  # 八幡浜市 has not acknowledged
     assert any(e["kind"] == "ack" and "今治市" in e["title"] for e in view["timeline"])
@@ -346,7 +346,7 @@ def test_script_in_a_report_shows_as_text(logged_in: FlaskClient, bot: Bot, lw: 
     assert "<script" not in printed.text  # the print page has no script at all
     raw = logged_in.get(f"/dashboard/incidents/{incident}.json")
     assert b"<script>" not in raw.data
-    assert json_of(raw)["reports"][0]["text"] == "<script>alert(1)</script> & 土砂崩れ"
+    assert json_of(raw)["latest"]["text"] == "<script>alert(1)</script> & 土砂崩れ"
 
 
 def test_print_page_has_reports_matrices_and_timeline(logged_in: FlaskClient, bot: Bot, lw: Any) -> None:

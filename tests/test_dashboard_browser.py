@@ -1,5 +1,6 @@
 """The HQ dashboard in real headless Chromium against a live stack: HQ logs in, opens the
-incident, sees the silent supporter, and watches it turn acknowledged without reloading."""
+incident, sees the silent supporter, and watches it turn acknowledged without reloading; on a
+phone, opens an older report (its matrix fetched on demand) and watches it stay live."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def group_channel(config: Config) -> str:
     return next(r.channel_id for r in config.rooms if r.key == "group-team1")
 
 
-def relayed_report(live: LiveStack, channel_id: str) -> dict[str, Any] | None:
+def relayed_report(live: LiveStack, channel_id: str, words: str = "土砂崩れ") -> dict[str, Any] | None:
     """The relayed report (with its 「確認しました」 button) as the emulator logged it."""
     return next(
         (
@@ -44,15 +45,25 @@ def relayed_report(live: LiveStack, channel_id: str) -> dict[str, Any] | None:
             for s in live.sent()
             if s["channelId"] == channel_id
             and s["content"]["type"] == "button_template"
-            and "土砂崩れ" in (s["content"].get("contentText") or "")
+            and words in (s["content"].get("contentText") or "")
         ),
         None,
     )
 
 
-def log_in(browser: Browser, live: LiveStack) -> Page:
+def tap(live: LiveStack, who: str, channel_id: str, relayed: dict[str, Any]) -> None:
+    """`who` taps 「確認しました」 under a relayed report in the emulator's room."""
+    response = requests.post(
+        f"{live.base}/_emulator/tap",
+        json={"userId": who, "channelId": channel_id, "seq": relayed["seq"], "action": 0},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def log_in(browser: Browser, live: LiveStack, viewport: dict[str, int] | None = None) -> Page:
     context = browser.new_context(
-        locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1200, "height": 900}
+        locale="ja-JP", timezone_id="Asia/Tokyo", viewport=viewport or {"width": 1200, "height": 900}
     )
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
@@ -101,12 +112,7 @@ def test_hq_watches_a_silent_supporter_acknowledge_without_reloading(
     page.evaluate("window.__notReloaded = true")
 
     # 今治市's member taps 「確認しました」 under the relayed report.
-    tap = requests.post(
-        f"{live.base}/_emulator/tap",
-        json={"userId": demo_user_id(supporter), "channelId": group, "seq": relayed["seq"], "action": 0},
-        timeout=10,
-    )
-    assert tap.status_code == 200, tap.text
+    tap(live, demo_user_id(supporter), group, relayed)
 
     expect(imabari).to_have_attribute("data-acknowledged", "true")
     expect(imabari).not_to_have_class(re.compile(r"\bsilent\b"))
@@ -123,3 +129,58 @@ def test_hq_watches_a_silent_supporter_acknowledge_without_reloading(
     page.get_by_test_id("print-link").click()
     expect(page.get_by_test_id(f"muni-{IMABARI}")).to_have_attribute("data-acknowledged", "true")
     expect(page.get_by_text("<b>太字</b>", exact=False).first).to_be_visible()
+
+
+def test_on_a_phone_hq_opens_an_older_report_and_sees_its_people_live(
+    live: LiveStack, browser: Browser, sample_config: Config, tmp_path: Path
+) -> None:
+    group = group_channel(sample_config)
+    deputy = sample_config.municipalities[UWAJIMA].members[0]
+    supporter = sample_config.municipalities[IMABARI].members[1]
+    assert live.say(deputy, REPORT, group)["status"] == 200
+    first = wait_until(lambda: relayed_report(live, group), message="the first report relayed")
+    assert live.say(deputy, "第二報 避難所を2か所開設、孤立集落あり", group)["status"] == 200
+    second = wait_until(lambda: relayed_report(live, group, "孤立集落"), message="the second report relayed")
+    incident = live.hotline.storage.incidents()[0]["id"]
+    older, latest = (r["id"] for r in live.api(f"/api/incidents/{incident}")["reports"])
+
+    page = log_in(browser, live, viewport={"width": 320, "height": 700})
+    page.get_by_test_id("incident-link").filter(has_text="宇和島市").click()
+    # At once: the overview (towns x reports) and the latest report's matrix, not the older one's.
+    overview = page.get_by_test_id("overview-table")
+    expect(overview).to_be_visible()
+    expect(page.get_by_test_id(f"overview-{IMABARI}").locator("td")).to_have_text(["未確認", "未確認"])
+    expect(page.get_by_test_id(f"matrix-{latest}")).to_be_visible()
+    expect(page.get_by_test_id(f"matrix-{older}")).to_have_count(0)
+    expect(page.get_by_test_id("live-status")).to_have_text("自動更新中")
+    page.evaluate("window.__notReloaded = true")
+
+    # The older report opens: its matrix is fetched and shows its people.
+    page.get_by_test_id(f"open-report-{older}").click()
+    matrix = page.get_by_test_id(f"matrix-{older}")
+    expect(matrix).to_be_visible()
+    person = matrix.get_by_test_id(f"member-{supporter.key}")
+    expect(person).to_contain_text(supporter.name)
+    expect(person.get_by_test_id("ack-cell")).to_have_text("未確認")
+
+    # 今治市's member acknowledges the FIRST report: the opened matrix and the overview follow.
+    tap(live, demo_user_id(supporter), group, first)
+    expect(person.get_by_test_id("ack-cell")).to_contain_text("✓")
+    expect(matrix.get_by_test_id(f"muni-{IMABARI}")).to_have_attribute("data-acknowledged", "true")
+    expect(page.get_by_test_id(f"overview-{IMABARI}").locator("td")).to_have_text(["未確認", "確認済"])
+    # ... while the latest report's matrix still waits for 今治市.
+    latest_row = page.get_by_test_id(f"matrix-{latest}").get_by_test_id(f"muni-{IMABARI}")
+    expect(latest_row).to_have_attribute("data-acknowledged", "false")
+    assert page.evaluate("window.__notReloaded") is True
+    page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
+    # A phone: a matrix wider than the screen scrolls inside its card; the page does not.
+    box = page.get_by_test_id(f"matrix-box-{older}")
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+    # Closed again, it stays closed when the page next changes.
+    page.get_by_test_id(f"open-report-{older}").click()
+    tap(live, demo_user_id(supporter), group, second)
+    expect(latest_row).to_have_attribute("data-acknowledged", "true")
+    expect(page.get_by_test_id(f"report-{older}")).to_have_js_property("open", False)
+    expect(matrix).not_to_be_visible()

@@ -17,6 +17,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -31,8 +32,14 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is no one's business
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 HASH_METHOD = "scrypt"
-# Checked when the name is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password of anyone", method=HASH_METHOD)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the name is unknown, so that a wrong name costs as long as a wrong password.
+    Made on first use, not at import: scrypt takes ~80 ms, a tenth of `hotline check` and of
+    the start-up (the first unknown name after a start pays it once)."""
+    return generate_password_hash("not a password of anyone", method=HASH_METHOD)
 
 
 class AccountError(Exception):
@@ -157,7 +164,7 @@ def authenticate(storage: Storage, username: str, password: str) -> Account:
     as wrong passwords, so the answer's timing does not tell which names exist."""
     row = storage.account_by_name(username.strip()) if username.strip() else None
     if row is None or len(password) > MAX_PASSWORD_LENGTH:
-        check_password_hash(_DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+        check_password_hash(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])
         raise LoginFailed("unknown_user" if row is None else "wrong_password")
     account = _account(row)
     if not check_password_hash(row["password_hash"], password):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from hotline import postbacks
 from hotline.clock import parse_iso
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_municipalities, room_members
+from hotline.config.model import Room
 from hotline.messages import ACK_WORDS
 from hotline.storage import Storage
 
@@ -90,6 +92,95 @@ def _minutes(start: str, end: str | None) -> float | None:
     return round((parse_iso(end) - parse_iso(start)).total_seconds() / 60, 1)
 
 
+# -- each town's state for a report: the dashboard's overview (towns x reports) ----------------
+
+ACKNOWLEDGED = "acknowledged"  # someone of the town acknowledged
+UNACKNOWLEDGED = "unacknowledged"  # delivered, nobody has acknowledged yet
+PENDING = "pending"  # not delivered yet, still being sent or retried
+UNDELIVERED = "undelivered"  # every room that reaches the town failed (or there is none)
+SOURCE = "source"  # the reporting town itself: not expected to acknowledge its own report
+HQ = "hq"  # the key of the prefectural HQ beside the municipality codes
+
+
+def town_state(*, source: bool, acknowledged: bool, delivery: str) -> str:
+    """One cell of the overview; `delivery` is "sent", PENDING or UNDELIVERED."""
+    if source:
+        return SOURCE
+    if acknowledged:
+        return ACKNOWLEDGED
+    return UNACKNOWLEDGED if delivery == "sent" else delivery
+
+
+def _reached_by(room: Room, config: Config) -> list[str]:
+    """The municipality codes (and HQ) whose members a room reaches (cf. room_members)."""
+    if room.link == "hq":
+        return [HQ]
+    if room.link == "municipality":
+        return [room.target or ""]
+    return [*config.groups[room.target or ""].municipalities, HQ]
+
+
+def _deliveries_by_town(
+    config: Config, deliveries: Sequence[sqlite3.Row], rooms: dict[str, list[str]] | None = None
+) -> dict[str, str]:
+    """Per municipality code (and HQ): "sent" when a room reaching it got the report, else
+    PENDING while one is still being sent or retried, else UNDELIVERED (absent). `rooms`:
+    each room key's codes (_reached_by), when the caller has them already."""
+    if rooms is None:
+        rooms = {room.key: _reached_by(room, config) for room in config.rooms}
+    out: dict[str, str] = {}
+    for row in deliveries:
+        status = row["status"]
+        if status == "sent":
+            found = "sent"
+        elif status in ("pending", "sending"):
+            found = PENDING
+        else:
+            continue
+        for code in rooms.get(row["room_key"] or "", ()):
+            if out.get(code) != "sent":
+                out[code] = found
+    return out
+
+
+def report_states(storage: Storage, config: Config, reports: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
+    """For each report, each linked municipality's state (and HQ's), without the members:
+    what the overview and the incident list need. The counts leave the reporting town out."""
+    code_of = {m.key: (m.municipality_code or HQ) for m in config.all_members()}
+    rooms = {room.key: _reached_by(room, config) for room in config.rooms}
+    out: list[dict[str, Any]] = []
+    for report in reports:
+        acked = {code_of.get(a["member_key"]) for a in storage.acks(report["id"])}
+        delivery = _deliveries_by_town(config, storage.deliveries(report["id"]), rooms)
+        towns = [
+            (
+                code,
+                town_state(
+                    source=code == report["municipality_code"],
+                    acknowledged=code in acked,
+                    delivery=delivery.get(code, UNDELIVERED),
+                ),
+            )
+            for code in linked_municipalities(config, report["municipality_code"])
+            if code in config.municipalities
+        ]
+        expected = [state for _, state in towns if state != SOURCE]
+        out.append(
+            {
+                "reportId": report["id"],
+                "towns": towns,
+                "hq": town_state(
+                    source=False, acknowledged=HQ in acked, delivery=delivery.get(HQ, UNDELIVERED)
+                ),
+                "expected": len(expected),
+                "acknowledged": expected.count(ACKNOWLEDGED),
+                "undelivered": expected.count(UNDELIVERED),
+                "silent": [code for code, state in towns if state in (UNACKNOWLEDGED, PENDING, UNDELIVERED)],
+            }
+        )
+    return out
+
+
 def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] | None:
     """Who has the report: per linked municipality and per member, delivered / read (board) /
     acknowledged, and how long acknowledging took. None for an unknown report."""
@@ -106,6 +197,7 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
                 at = sent_rooms[room.key]
                 if person.key not in delivered_at or at < delivered_at[person.key]:
                     delivered_at[person.key] = at
+    delivery = _deliveries_by_town(config, deliveries)
     acks: dict[str, sqlite3.Row] = {a["member_key"]: a for a in storage.acks(report_id)}
     post = storage.board_post(report_id)
     reads: dict[str, bool] = {}
@@ -139,6 +231,11 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
                 "code": code,
                 "name": muni.name,
                 "relation": relation(config, report["municipality_code"], code),
+                "state": town_state(
+                    source=code == report["municipality_code"],
+                    acknowledged=bool(times),
+                    delivery=delivery.get(code, UNDELIVERED),
+                ),
                 "acknowledged": bool(times),
                 "firstAckAt": times[0] if times else None,
                 "minutesToAck": _minutes(created, times[0] if times else None),
@@ -146,7 +243,9 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
             }
         )
     hq_members = [member_json(m) for m in config.hq_members]
+    hq_acknowledged = any(m["acknowledgedAt"] for m in hq_members)
     everyone: list[dict[str, Any]] = [m for t in towns for m in t["members"]] + hq_members
+    expected = [t for t in towns if t["state"] != SOURCE]
     return {
         "reportId": report_id,
         "label": report["label"],
@@ -159,10 +258,20 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
         "createdAt": created,
         "board": {"postId": post["post_id"], "polledAt": post["polled_at"]} if post is not None else None,
         "municipalities": towns,
-        "hq": {"acknowledged": any(m["acknowledgedAt"] for m in hq_members), "members": hq_members},
+        "hq": {
+            "acknowledged": hq_acknowledged,
+            "state": town_state(
+                source=False, acknowledged=hq_acknowledged, delivery=delivery.get(HQ, UNDELIVERED)
+            ),
+            "members": hq_members,
+        },
         "summary": {
             "municipalitiesLinked": len(towns),
             "municipalitiesAcknowledged": sum(1 for t in towns if t["acknowledged"]),
+            # the reporting town does not acknowledge its own report: these leave it out
+            "municipalitiesExpected": len(expected),
+            "municipalitiesExpectedAcknowledged": sum(1 for t in expected if t["state"] == ACKNOWLEDGED),
+            "municipalitiesUndelivered": sum(1 for t in expected if t["state"] == UNDELIVERED),
             "membersLinked": len(everyone),
             "membersDelivered": sum(1 for m in everyone if m["delivered"]),
             "membersRead": sum(1 for m in everyone if m["read"]),

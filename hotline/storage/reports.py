@@ -88,12 +88,15 @@ class ReportRecords(Connection):
         return row
 
     def incidents(self, limit: int = 100) -> list[sqlite3.Row]:
+        """Every open incident (at most one per town: 179 at once in a Hokkaido-wide quake)
+        and the latest `limit`, newest first."""
         return (
             self._conn()
             .execute(
                 "SELECT i.*, (SELECT count(*) FROM reports r WHERE r.incident_id = i.id) AS report_count, "
                 "(SELECT max(created_at) FROM reports r WHERE r.incident_id = i.id) AS last_report_at "
-                "FROM incidents i ORDER BY i.id DESC LIMIT ?",
+                "FROM incidents i WHERE i.status = 'open' "
+                "OR i.id IN (SELECT id FROM incidents ORDER BY id DESC LIMIT ?) ORDER BY i.id DESC",
                 (limit,),
             )
             .fetchall()

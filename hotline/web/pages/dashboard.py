@@ -6,6 +6,12 @@ the server with Jinja (autoescaped); the incident page then polls
 `/dashboard/incidents/<id>.json` and rebuilds its tables from the same view model with
 `textContent`, so the markup that JavaScript produces matches what the server produced.
 
+The incident page shows at once the overview (each linked town's state for every report) and
+the latest report's full matrix; an older report's matrix is fetched when it is opened
+(`/dashboard/incidents/<id>/reports/<report>.json`) and then polled with the rest
+(`?open=<ids>`). A big incident (50 reports x 100 people) is 5,000 member rows per poll
+otherwise. The print page has every matrix.
+
 The blueprint also serves the static files every page uses (`dashboard.static`) and, from
 hotline/web/auth, the login and logout pages (`dashboard.login`, `dashboard.logout`).
 """
@@ -13,15 +19,24 @@ hotline/web/auth, the login and logout pages (`dashboard.login`, `dashboard.logo
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, render_template, request
 
 from hotline.clock import jst_text
 from hotline.config import Config
 from hotline.domain import acknowledgements, incidents
-from hotline.domain.acknowledgements import RELATION_LABELS
+from hotline.domain.acknowledgements import (
+    ACKNOWLEDGED,
+    PENDING,
+    RELATION_LABELS,
+    SOURCE,
+    UNACKNOWLEDGED,
+    UNDELIVERED,
+)
 from hotline.domain.incidents import PURPOSE_LABELS
 from hotline.runtime.service import Hotline
 from hotline.web import auth
@@ -35,7 +50,20 @@ KIND_LABELS = {
     "attachment": "添付",
     "ack": "確認",
 }
-JSON_ENDPOINTS = frozenset({"dashboard.incident_json"})
+# A town's state for a report, in the overview's cells and the matrix (acknowledgements.town_state)
+STATE_LABELS = {
+    ACKNOWLEDGED: "確認済",
+    UNACKNOWLEDGED: "未確認",
+    PENDING: "配信中",
+    UNDELIVERED: "未達",
+    SOURCE: "報告元",
+}
+SILENT_STATES = frozenset({UNACKNOWLEDGED, PENDING, UNDELIVERED})
+MAX_OPENED = 100  # older reports whose matrices one poll may ask for
+# The incident page's chronology: its latest entries (a long incident has thousands, one per
+# delivery and acknowledgement, 96 % of each poll); the print page and the CSV have them all.
+TIMELINE_SHOWN = 200
+JSON_ENDPOINTS = frozenset({"dashboard.incident_json", "dashboard.report_json"})
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"  # the app finds ../templates itself
 
 dashboard = Blueprint(
@@ -52,9 +80,16 @@ auth.protect(dashboard, None, json_endpoints=JSON_ENDPOINTS)  # None: any logged
 # -- view models (shared by the pages, the JSON and the print view) ---------------------------
 
 
+@lru_cache(maxsize=16384)
+def _jst(value: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """jst_text, remembered: a big incident repeats the same stamps thousands of times (every
+    member of a room shares its delivery time), and parsing them was a third of the page."""
+    return jst_text(value, fmt)
+
+
 def _short(value: str | None) -> str:
     """'11/21 03:12:05' in JST for table cells."""
-    return jst_text(value, "%m/%d %H:%M:%S")
+    return _jst(value, "%m/%d %H:%M:%S")
 
 
 def _minutes(value: float | None) -> str:
@@ -93,26 +128,25 @@ def _read_count(members: list[dict[str, Any]]) -> str:
     return _count(members, "read")
 
 
-def _matrix_view(result: dict[str, Any], config: Config) -> dict[str, Any]:
+def _matrix_rows(result: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     """Flat table rows for one report's acknowledgement matrix: each linked municipality,
     then its members; then HQ and its members. Cell texts are final (JST, Japanese)."""
     rows: list[dict[str, Any]] = []
     for town in result["municipalities"]:
-        source = town["relation"] == "stricken"
-        silent = not town["acknowledged"] and not source
+        state = town["state"]
+        silent = state in SILENT_STATES
         if town["acknowledged"]:
             ack = f"✓ {_short(town['firstAckAt'])}{_minutes(town['minutesToAck'])}"
         else:
-            ack = "未確認（報告元）" if source else "未確認"
+            ack = "未確認（報告元）" if state == SOURCE else STATE_LABELS[state]
         rows.append(
             {
                 "type": "municipality",
                 "testid": f"muni-{town['code']}",
                 "group": town["code"],
                 "acknowledged": town["acknowledged"],
-                "classes": ["municipality"]
+                "classes": ["municipality", state]
                 + (["silent"] if silent else [])
-                + (["source"] if source else [])
                 + (["acknowledged"] if town["acknowledged"] else []),
                 "cells": [
                     town["name"],
@@ -138,26 +172,26 @@ def _matrix_view(result: dict[str, Any], config: Config) -> dict[str, Any]:
                 "県災害対策本部",
                 _count(hq["members"], "delivered"),
                 _read_count(hq["members"]),
-                f"✓ {_short(hq_times[0])}" if hq_times else "未確認",
+                f"✓ {_short(hq_times[0])}" if hq_times else STATE_LABELS[hq["state"]],
             ],
         }
     )
     rows.extend(_member_row(person, "hq") for person in hq["members"])
-    summary = result["summary"]
-    return {
-        "rows": rows,
-        "summary": {
-            "municipalities": f"{summary['municipalitiesAcknowledged']}/{summary['municipalitiesLinked']}",
-            "text": (
-                f"確認済みの市町 {summary['municipalitiesAcknowledged']}/{summary['municipalitiesLinked']}"
-                f"　配信 {summary['membersDelivered']}/{summary['membersLinked']}名"
-                f"　確認 {summary['membersAcknowledged']}名"
-            ),
-            "silent": [
-                r["cells"][0] for r in rows if r["type"] == "municipality" and "silent" in r["classes"]
-            ],
-        },
-    }
+    return rows
+
+
+def _summary(config: Config, states: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
+    """The line above a report's matrix (and in an older report's heading): towns that have
+    acknowledged out of those expected to (the reporting town is not), the undelivered, the
+    silent by name; with the matrix, also the people it reached and who acknowledged."""
+    text = f"確認済みの市町 {states['acknowledged']}/{states['expected']}"
+    if states["undelivered"]:
+        text += f"　未達 {states['undelivered']}"
+    if result is not None:
+        people = result["summary"]
+        text += f"　配信 {people['membersDelivered']}/{people['membersLinked']}名"
+        text += f"　確認 {people['membersAcknowledged']}名"
+    return {"text": text, "silent": [_town_name(config, code) for code in states["silent"]]}
 
 
 def _town_name(config: Config, code: str) -> str:
@@ -165,22 +199,69 @@ def _town_name(config: Config, code: str) -> str:
     return muni.name if muni else code
 
 
-def _report_view(hotline: Hotline, config: Config, report: sqlite3.Row) -> dict[str, Any]:
+def _report_view(
+    hotline: Hotline, config: Config, report: sqlite3.Row, states: dict[str, Any], *, with_matrix: bool
+) -> dict[str, Any]:
+    """A text report: its heading, text and summary; its matrix rows only `with_matrix` (the
+    latest report, an opened older one, the print page), else None."""
+    result = acknowledgements.matrix(hotline.storage, config, report["id"]) if with_matrix else None
+    return {
+        **_report_head(config, report),
+        "summary": _summary(config, states, result),
+        "matrix": None if result is None else {"rows": _matrix_rows(result, config)},
+    }
+
+
+def _report_head(config: Config, report: sqlite3.Row) -> dict[str, Any]:
     town = _town_name(config, report["municipality_code"])
-    view: dict[str, Any] = {
+    return {
         "id": report["id"],
         "kind": report["kind"],
         "label": report["label"],
         "poster": f"{town} {report['poster_role']} {report['poster_name']}",
-        "createdAt": jst_text(report["created_at"]),
+        "createdAt": _jst(report["created_at"]),
         "text": report["text"],
+        "summary": None,
         "matrix": None,
     }
-    if report["kind"] != "attachment":
-        result = acknowledgements.matrix(hotline.storage, config, report["id"])
-        if result is not None:
-            view["matrix"] = _matrix_view(result, config)
-    return view
+
+
+def _overview(config: Config, reports: list[sqlite3.Row], states: list[dict[str, Any]]) -> dict[str, Any]:
+    """Towns x reports, newest report first: each cell the town's state for that report
+    (確認済 / 未確認 / 配信中 / 未達 / 報告元; None when the report was not for the town)."""
+    order: dict[str, None] = {}
+    by_report: list[dict[str, str]] = []
+    for found in states:
+        cells = dict(found["towns"])
+        by_report.append(cells)
+        for code in cells:
+            order.setdefault(code, None)
+    columns = [
+        {
+            "id": report["id"],
+            "label": report["label"],
+            "createdAt": _jst(report["created_at"], "%m/%d %H:%M"),
+            "count": f"{found['acknowledged']}/{found['expected']}",
+            "latest": n == 0,
+        }
+        for n, (report, found) in enumerate(zip(reports, states, strict=True))
+    ]
+
+    def cell(state: str | None) -> dict[str, str]:
+        return {"state": state or "none", "text": STATE_LABELS[state] if state else "—"}
+
+    rows = [
+        {
+            "testid": f"overview-{code}",
+            "name": _town_name(config, code),
+            "cells": [cell(cells.get(code)) for cells in by_report],
+        }
+        for code in order
+    ]
+    rows.append(
+        {"testid": "overview-hq", "name": config.hq_name, "cells": [cell(found["hq"]) for found in states]}
+    )
+    return {"columns": columns, "rows": rows}
 
 
 def _incident_head(config: Config, row: sqlite3.Row) -> dict[str, Any]:
@@ -188,19 +269,21 @@ def _incident_head(config: Config, row: sqlite3.Row) -> dict[str, Any]:
         "id": row["id"],
         "municipality": _town_name(config, row["municipality_code"]),
         "municipalityCode": row["municipality_code"],
-        "openedAt": jst_text(row["opened_at"]),
+        "openedAt": _jst(row["opened_at"]),
         "status": row["status"],
         "statusLabel": STATUS_LABELS.get(row["status"], row["status"]),
     }
 
 
-def _timeline_view(hotline: Hotline, config: Config, incident_id: int) -> list[dict[str, Any]]:
+def _timeline_view(hotline: Hotline, config: Config, incident_id: int, latest: int | None) -> dict[str, Any]:
+    """The chronology (its `latest` entries only, when given) and how many entries it has."""
+    entries = incidents.timeline(hotline.storage, config, incident_id)
     out: list[dict[str, Any]] = []
-    for e in incidents.timeline(hotline.storage, config, incident_id):
+    for e in entries[-latest:] if latest else entries:
         kind = str(e["kind"])
         out.append(
             {
-                "at": jst_text(e["at"]),
+                "at": _jst(e["at"]),
                 "kind": kind,
                 "kindLabel": KIND_LABELS.get(kind, kind),
                 "reportId": e["reportId"],
@@ -208,29 +291,76 @@ def _timeline_view(hotline: Hotline, config: Config, incident_id: int) -> list[d
                 "detail": e["detail"],
             }
         )
-    return out
+    return {"timeline": out, "timelineTotal": len(entries)}
 
 
-def incident_view(hotline: Hotline, incident_id: int) -> dict[str, Any] | None:
-    """Everything the incident page shows; None for an unknown incident."""
+def _text_reports(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
+    """The reports that have a matrix (attachments are in the chronology), newest first."""
+    return [r for r in reversed(rows) if r["kind"] != "attachment"]
+
+
+def incident_view(
+    hotline: Hotline, incident_id: int, *, opened: Collection[int] = (), record: bool = False
+) -> dict[str, Any] | None:
+    """Everything the incident page shows; None for an unknown incident.
+
+    The overview covers every report; the latest report comes with its matrix, and so do the
+    older reports whose ids are in `opened` (open on the page). The chronology is its latest
+    TIMELINE_SHOWN entries (`timelineTotal` says how many there are). The `record` (the print
+    page) has every matrix, every entry and every report in order, attachments too."""
     config = hotline.config()
     row = hotline.storage.incident(incident_id)
     if row is None:
         return None
-    reports = [_report_view(hotline, config, r) for r in hotline.storage.reports_of_incident(incident_id)]
-    return {
+    everything = hotline.storage.reports_of_incident(incident_id)
+    reports = _text_reports(everything)
+    states = acknowledgements.report_states(hotline.storage, config, reports)
+    views = [
+        _report_view(
+            hotline,
+            config,
+            report,
+            found,
+            with_matrix=n == 0 or record or report["id"] in opened,
+        )
+        for n, (report, found) in enumerate(zip(reports, states, strict=True))
+    ]
+    timeline = _timeline_view(hotline, config, incident_id, None if record else TIMELINE_SHOWN)
+    view: dict[str, Any] = {
         "incident": _incident_head(config, row),
-        "reports": reports,
-        "timeline": _timeline_view(hotline, config, incident_id),
+        "overview": _overview(config, reports, states),
+        "latest": views[0] if views else None,
+        "older": views[1:],
+        **timeline,
         "updatedAt": jst_text(hotline.clock.now()),
     }
+    if record:
+        by_id = {v["id"]: v for v in views}
+        view["record"] = [by_id.get(r["id"]) or _report_head(config, r) for r in everything]
+    return view
 
 
-def _incident_or_404(incident_id: int) -> dict[str, Any]:
-    view = incident_view(current_hotline(), incident_id)
+def report_view(hotline: Hotline, incident_id: int, report_id: int) -> dict[str, Any] | None:
+    """One report of the incident with its matrix (an older report opened on the page); None
+    when the incident has no such text report."""
+    config = hotline.config()
+    report = hotline.storage.report(report_id)
+    if report is None or report["incident_id"] != incident_id or report["kind"] == "attachment":
+        return None
+    (states,) = acknowledgements.report_states(hotline.storage, config, [report])
+    return _report_view(hotline, config, report, states, with_matrix=True)
+
+
+def _incident_or_404(incident_id: int, **shown: Any) -> dict[str, Any]:
+    view = incident_view(current_hotline(), incident_id, **shown)
     if view is None:
         abort(404, f"災害（ID {incident_id}）は見つかりません。")
     return view
+
+
+def _opened(value: str) -> set[int]:
+    """`?open=12,15`: the older reports the page shows opened (ids; anything else ignored)."""
+    return {int(part) for part in value.split(",")[:MAX_OPENED] if part.strip().isdigit()}
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -240,27 +370,32 @@ def _incident_or_404(incident_id: int) -> dict[str, Any]:
 def index() -> Any:
     hotline = current_hotline()
     config = hotline.config()
+    rows = hotline.storage.incidents()
+    latest: dict[int, sqlite3.Row] = {}
+    for row in rows:
+        texts = _text_reports(hotline.storage.reports_of_incident(row["id"]))
+        if texts:
+            latest[row["id"]] = texts[0]
+    states = {
+        found["reportId"]: found
+        for found in acknowledgements.report_states(hotline.storage, config, list(latest.values()))
+    }
     items: list[dict[str, Any]] = []
-    for row in hotline.storage.incidents():
-        texts = [r for r in hotline.storage.reports_of_incident(row["id"]) if r["kind"] != "attachment"]
-        latest = texts[-1] if texts else None
-        result = acknowledgements.matrix(hotline.storage, config, latest["id"]) if latest else None
+    for row in rows:
+        report = latest.get(row["id"])
+        found = states[report["id"]] if report is not None else None
         items.append(
             {
                 **_incident_head(config, row),
                 "reportCount": row["report_count"],
-                "lastReportAt": jst_text(row["last_report_at"]),
+                "lastReportAt": _jst(row["last_report_at"]),
                 "latest": {
-                    "label": latest["label"],
-                    "acknowledged": result["summary"]["municipalitiesAcknowledged"],
-                    "linked": result["summary"]["municipalitiesLinked"],
-                    "silent": sum(
-                        1
-                        for town in result["municipalities"]
-                        if not town["acknowledged"] and town["relation"] != "stricken"
-                    ),
+                    "label": report["label"],
+                    "acknowledged": found["acknowledged"],
+                    "linked": found["expected"],
+                    "silent": len(found["silent"]),
                 }
-                if latest is not None and result is not None
+                if report is not None and found is not None
                 else None,
             }
         )
@@ -275,7 +410,19 @@ def incident_page(incident_id: int) -> Any:
 
 @dashboard.get("/incidents/<int:incident_id>.json")
 def incident_json(incident_id: int) -> Response:
-    return auth.json_response(_incident_or_404(incident_id))
+    """What the incident page polls; `?open=<ids>` adds the matrices of the older reports
+    that are open on the page, so they stay live too."""
+    return auth.json_response(_incident_or_404(incident_id, opened=_opened(request.args.get("open", ""))))
+
+
+@dashboard.get("/incidents/<int:incident_id>/reports/<int:report_id>.json")
+def report_json(incident_id: int, report_id: int) -> Response:
+    """An older report's matrix, fetched when it is opened on the incident page."""
+    hotline = current_hotline()
+    view = report_view(hotline, incident_id, report_id)
+    if view is None:
+        abort(404, f"災害（ID {incident_id}）の報告（ID {report_id}）は見つかりません。")
+    return auth.json_response({"report": view, "updatedAt": jst_text(hotline.clock.now())})
 
 
 @dashboard.get("/incidents/<int:incident_id>.csv")
@@ -291,5 +438,6 @@ def incident_csv(incident_id: int) -> Response:
 
 @dashboard.get("/incidents/<int:incident_id>/print")
 def incident_print(incident_id: int) -> Any:
-    view = _incident_or_404(incident_id)
+    """The record: the overview and every report with its full matrix, oldest first."""
+    view = _incident_or_404(incident_id, record=True)
     return render_template("dashboard_print.html", view=view)

@@ -4,6 +4,7 @@
  * - hotlinePage.el / .svg: build an HTML or SVG element with attributes and text;
  * - hotlinePage.headedTable: a table with its header row;
  * - hotlinePage.poll: keep a live page current from its JSON (the incident and drill pages);
+ * - hotlinePage.getJson: fetch one JSON document of the page (an incident's older report);
  * - buttons whose form has data-confirm ask first (中止, 無効にする, ルームの作成…);
  * - 「すべて選択」/「選択を解除」 buttons (data-check-all / data-check-none).
  *
@@ -13,6 +14,7 @@
   "use strict";
 
   var SVG_NS = "http://www.w3.org/2000/svg";
+  var JSON_REQUEST = { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } };
 
   function setAttrs(node, attrs) {
     if (!attrs) {
@@ -63,8 +65,10 @@
   /* Ask root's data-json-url every data-poll-ms (a live page's own JSON), show its updatedAt
    * in #updated-at and hand the view to render(view); the state goes to #live-status. The
    * first request goes out now when `now` is true, else after one interval (the server has
-   * just rendered the page). A 401 (the session ended) stops the polling. */
-  function poll(root, render, now) {
+   * just rendered the page). `query`, when given, is asked before every request for a query
+   * string to add (what the page shows at that moment). A 401 (the session ended) stops the
+   * polling. */
+  function poll(root, render, now, query) {
     var url = root.getAttribute("data-json-url");
     var interval = parseInt(root.getAttribute("data-poll-ms"), 10) || 2500;
     var timer = null;
@@ -75,7 +79,8 @@
     }
 
     function ask() {
-      fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      var extra = query ? query() : "";
+      fetch(extra ? url + "?" + extra : url, JSON_REQUEST)
         .then(function (response) {
           if (response.status === 401) {
             setLiveStatus("ログインの有効期限が切れました。ページを開き直してください。", true);
@@ -108,6 +113,18 @@
     }
   }
 
+  /* GET a JSON document of the page's own (same session); resolves to the parsed body,
+   * rejects on any non-2xx answer. */
+  function getJson(url) {
+    return fetch(url, JSON_REQUEST)
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      });
+  }
+
   // -- confirmations and the form helpers ------------------------------------------------------
 
   document.addEventListener("submit", function (event) {
@@ -135,5 +152,5 @@
     button.addEventListener("click", function () { checkAll(button, false); });
   });
 
-  window.hotlinePage = { el: el, svg: svg, headedTable: headedTable, poll: poll };
+  window.hotlinePage = { el: el, svg: svg, headedTable: headedTable, poll: poll, getJson: getJson };
 })();
