@@ -64,6 +64,16 @@ def outbox_instruction(db: Database) -> None:
     db.conn.executemany("UPDATE outbox SET content = ?, instruction = ? WHERE id = ?", moved)
 
 
+@MIGRATIONS(name="m003_replica_generation")
+def replica_generation(db: Database) -> None:
+    """The replica generation this database writes to (storage/copies.py): at most one row."""
+    db.table("replica_generation").create(
+        {"id": int, "generation": str, "since": str, "how": str},
+        pk="id",
+        not_null={"generation", "since", "how"},
+    )
+
+
 def migrate(storage: Connection) -> list[str]:
     """Apply every pending migration; returns the names applied (none when up to date)."""
     db = _database(storage)
