@@ -3,29 +3,16 @@ and `hotline restore --backup` brings a copy back into a working bot (docs/OPERA
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 from hotline.config import Config
 from hotline.config.counterparts import linked_rooms
-from hotline.demo.stack import ROOT, EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
+from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.storage import Storage
+from tests.support.processes import hotline_cli
 
 TOWNS = ["382035", "384844", "385069", "382141"]
-
-
-def hotline_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hotline.cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_a_backup_taken_while_reports_pour_in_is_consistent_and_restores_into_a_working_bot(

@@ -4,8 +4,6 @@ replica's primary never starts on it. (The take-over itself: tests/test_takeover
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,33 +11,9 @@ import pytest
 
 from hotline.config import Config
 from hotline.config.settings import SettingsError, from_env
-from hotline.demo.stack import ROOT, EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
+from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.storage import Storage
-
-
-def run_py(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`python run.py` in production mode, to its exit."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def hotline_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hotline.cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.processes import hotline_cli, run_py
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ its Litestream are killed with SIGKILL at once; `hotline restore` brings the rep
 second database path; LINE WORKS' callback URL is switched; a standby starts on another port.
 Everything accepted more than one sync interval before the kill must be on the standby and
 reach every room, the drill must go on (not start again), and the old primary must refuse to
-start. The figures (RTO, RPO, duplicates) are printed: `pytest -s tests/test_takeover.py`.
+start. Then the return: the standby stops, the original machine restores from the replica and
+takes over again, and the standby refuses to start. The figures (RTO, RPO, duplicates) are
+printed: `pytest -s tests/test_takeover.py`.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,23 +22,13 @@ from hotline.clock import Clock
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.config.counterparts import linked_rooms
 from hotline.demo import demo_user_id
-from hotline.demo.stack import ROOT, EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
+from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.domain.drills import Drills, Targets
 from hotline.storage import Storage
+from tests.support.processes import arrivals, hotline_cli, run_py
 
 SYNC = 1.0  # HOTLINE_REPLICA_SYNC_INTERVAL: the promise is "within one interval"
 TOWNS = ["382035", "384844", "385069", "382141", "382043", "384429", "382078", "384224"]
-
-
-def arrivals(side: EmulatorSide, tag: str) -> Counter[str]:
-    """How many times the report tagged `tag` arrived in each room."""
-    return Counter(
-        s["channelId"]
-        for s in side.sent()
-        if s["channelId"]
-        and s["content"].get("type") == "button_template"
-        and s["content"]["contentText"].endswith(tag)
-    )
 
 
 def env_for(side: EmulatorSide, database: Path, port: int, replica: str) -> dict[str, str]:
@@ -116,15 +106,7 @@ def test_a_standby_restored_from_the_replica_takes_over_when_the_primary_is_lost
 
         side.faults(latency_ms=0)  # the slowness only had to keep work in flight at the kill
         # The runbook: restore from the replica on the standby, switch the callback, start.
-        restore = subprocess.run(
-            [sys.executable, "-m", "hotline.cli.main", "restore", "--replica", replica],
-            cwd=ROOT,
-            env={**standby.env, "HOTLINE_DATABASE": str(standby_db)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        restore = hotline_cli("restore", "--replica", replica, "--database", str(standby_db), env=standby.env)
         assert restore.returncode == 0, restore.stderr
         side.emulator.set_callback_url(f"http://127.0.0.1:{standby_port}/callback")
         standby.start()  # returns once /healthz answers 200
@@ -154,18 +136,31 @@ def test_a_standby_restored_from_the_replica_takes_over_when_the_primary_is_lost
         twice = sum(count - 1 for tag in accepted for count in arrivals(side, tag).values() if count > 1)
         db.close()
 
-        # The old machine comes back: it must not run as a second primary.
-        old = subprocess.run(
-            [sys.executable, str(ROOT / "run.py")],
-            cwd=ROOT,
-            env=primary.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        # The old machine comes back as it was: it must not run as a second primary.
+        old = run_py(primary.env)
         assert old.returncode == 2, old.stdout + old.stderr
         assert "HOTLINE_REPLICA_URL" in old.stderr and "not the replica's primary" in old.stderr
+
+        # Return to the original machine: a report made on the standby, the standby stopped
+        # (Litestream ships the rest), a restore into a new file there, callbacks back.
+        poster = sample_config.municipalities[TOWNS[0]].members[0]
+        assert side.say(poster, "第一報 待機系で受けた報告 [戻し]")["status"] == 200
+        wait_until(lambda: arrivals(side, "[戻し]"), 30, "the standby relaying")
+        standby.stop()
+        returned_db = primary_db.with_name("hotline-returned.sqlite3")
+        back = hotline_cli("restore", "--replica", replica, "--database", str(returned_db), env=primary.env)
+        assert back.returncode == 0, back.stderr
+        returned = HotlineProcess(
+            {**primary.env, "HOTLINE_DATABASE": str(returned_db)}, tmp_path / "returned.log"
+        )
+        side.emulator.set_callback_url(f"http://127.0.0.1:{primary_port}/callback")
+        returned.start()
+        db = Storage(returned_db)
+        texts = [r["text"] for i in db.incidents() for r in db.reports_of_incident(i["id"])]
+        db.close()
+        assert "待機系で受けた報告 [戻し]" in texts
+        assert run_py(standby.env).returncode == 2  # the standby is no longer the primary
+        returned.stop()
 
         span = (
             f" (accepted {min(lost.values()):.2f}-{max(lost.values()):.2f} s before the kill)" if lost else ""
