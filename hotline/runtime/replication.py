@@ -59,7 +59,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from hotline.clock import Clock, iso
-from hotline.config.settings import Replication, Settings, SettingsError, replica_url
+from hotline.config.settings import Replication, Settings, SettingsError, log_format_from_env, replica_url
 from hotline.storage import Storage
 from hotline.storage.copies import CopyError, Generation, append_fence, read_fence
 
@@ -246,7 +246,7 @@ def meta_path(database: Path) -> Path:
     return database.parent / f".{database.name}-litestream"
 
 
-def config_text(database: Path, url: str, sync_interval: float) -> str:
+def config_text(database: Path, url: str, sync_interval: float, log_format: str = "text") -> str:
     """Litestream's configuration: JSON, which is YAML too, so every value is quoted right.
 
     Litestream looks at the WAL and ships what it found each half interval, so a commit reaches
@@ -263,6 +263,7 @@ def config_text(database: Path, url: str, sync_interval: float) -> str:
                 "replica": {"url": url, "sync-interval": half},
             }
         ],
+        "logging": {"type": log_format},  # HOTLINE_LOG_FORMAT=json: Litestream's lines too
     }
     return json.dumps(config, indent=2) + "\n"
 
@@ -299,7 +300,14 @@ def supervise(settings: Settings) -> None:
     finally:
         storage.close()
     config = database.parent / f".{database.name}-litestream.yml"
-    config.write_text(config_text(database, replica.generation_url(generation.id), replication.sync_interval))
+    config.write_text(
+        config_text(
+            database,
+            replica.generation_url(generation.id),
+            replication.sync_interval,
+            log_format_from_env(os.environ),
+        )
+    )
     command = shlex.join([sys.executable, *sys.orig_argv[1:]])
     log.info(
         "replicating %s to %s (%s) with Litestream %s; hotline runs as its child",

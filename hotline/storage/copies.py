@@ -66,7 +66,7 @@ class CopyRecords(Connection):
 
 def copy_file(source: Path, target: Path) -> None:
     """`hotline restore --backup`: the same checked copy from a backup file (read only)."""
-    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    conn = sqlite3.connect(_read_only(source), uri=True)
     try:
         _copy(conn, target)
     except sqlite3.DatabaseError as exc:
@@ -97,6 +97,10 @@ def _copy(conn: sqlite3.Connection, target: Path) -> None:
     _fsync(target.parent)
 
 
+def _read_only(path: Path) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro"  # as_uri percent-encodes what a URI cannot hold
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -119,7 +123,7 @@ CREATE TABLE IF NOT EXISTS generations (
 
 def read_fence(path: Path) -> list[Generation]:
     """Every generation the fence file lists, oldest first."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(_read_only(path), uri=True)
     try:
         rows = conn.execute("SELECT id, since, how, host, database FROM generations ORDER BY seq").fetchall()
     finally:
