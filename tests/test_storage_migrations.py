@@ -36,7 +36,7 @@ from tests.support.bot import ROOT
 from tests.support.fake_lineworks import FakeLineWorks
 
 FIXTURE = Path(__file__).parent / "fixtures" / "db-v1-640e222.sqlite3"
-ALL = ["m001_schema_of_640e222", "m002_outbox_instruction"]
+ALL = ["m001_schema_of_640e222", "m002_outbox_instruction", "m003_replica_generation"]
 V1_TABLES = [
     "accounts",
     "acks",
