@@ -14,19 +14,9 @@ from hotline.demo import demo_user_id
 from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.domain.drills import Drills, Targets
 from hotline.storage import Storage
+from tests.support.processes import arrivals
 
 TOWNS = ["382035", "384844", "385069", "382141", "382043", "384429", "382078", "384224"]
-
-
-def copies(side: EmulatorSide, tag: str) -> Counter[str]:
-    """How many times the report tagged `tag` arrived in each room."""
-    return Counter(
-        s["channelId"]
-        for s in side.sent()
-        if s["channelId"]
-        and s["content"].get("type") == "button_template"
-        and s["content"]["contentText"].endswith(tag)
-    )
 
 
 def test_reports_survive_kill_9_mid_relay(tmp_path: Path, sample_config: Config) -> None:
@@ -66,7 +56,7 @@ def test_reports_survive_kill_9_mid_relay(tmp_path: Path, sample_config: Config)
 
         def all_delivered() -> bool:
             return all(
-                set(copies(side, tag)) == {r.channel_id for r in linked_rooms(sample_config, code)}
+                set(arrivals(side, tag)) == {r.channel_id for r in linked_rooms(sample_config, code)}
                 for tag, code in accepted.items()
             )
 
@@ -85,7 +75,7 @@ def test_reports_survive_kill_9_mid_relay(tmp_path: Path, sample_config: Config)
         }
         db.close()
         for tag in accepted:
-            for channel_id, count in copies(side, tag).items():
+            for channel_id, count in arrivals(side, tag).items():
                 assert count <= 1 + interruptions[(report_ids[tag], channel_id)], (tag, channel_id, count)
     finally:
         process.stop()

@@ -37,7 +37,12 @@ from tests.support.bot import ROOT
 from tests.support.fake_lineworks import FakeLineWorks
 
 FIXTURE = Path(__file__).parent / "fixtures" / "db-v1-640e222.sqlite3"
-ALL = ["m001_schema_of_640e222", "m002_outbox_instruction", "m003_inbox_body_hash"]
+ALL = [
+    "m001_schema_of_640e222",
+    "m002_outbox_instruction",
+    "m003_inbox_body_hash",
+    "m004_replica_generation",
+]
 V1_TABLES = [
     "accounts",
     "acks",

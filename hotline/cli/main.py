@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline import config as config_module
+from hotline.cli import copies as cli_copies
 from hotline.cli import users as cli_users
 from hotline.clock import JST, Clock
 from hotline.config.settings import SettingsError, log_format_from_env
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reload", help="validate the configuration and have the running bot use it")
     _add_drill_commands(sub)
     cli_users.add_user_commands(sub)
+    cli_copies.add_copy_commands(sub)
     for name, what in (
         ("members", "verify: look every member up in the LINE WORKS directory and record their userId"),
         ("rooms", "sync: create rooms without a channelId; show members missing from existing rooms"),
@@ -298,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli_users.run(args)
     if args.command == "reload":
         return _reload(args)
+    if args.command in ("backup", "restore"):
+        return cli_copies.run(args)
     if args.command in ("members", "rooms"):
         try:
             return _members(args) if args.command == "members" else _rooms(args)

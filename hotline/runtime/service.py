@@ -65,7 +65,12 @@ class Hotline:
         self.settings = settings
         self._config = config
         self.clock = clock or Clock()
-        self.storage = storage or Storage(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms)
+        self.storage = storage or Storage(
+            settings.database,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+            # Under Litestream, Litestream alone checkpoints the WAL (storage/connection.py).
+            wal_autocheckpoint=0 if settings.replication else None,
+        )
         credentials = settings.credentials
         if config.board_id and "board" not in credentials.scope.replace(",", " ").split():
             # Board posts and readers need the board scope; ask for it only when a board is
@@ -254,7 +259,11 @@ class Hotline:
     def start(self) -> None:
         recovered = self.storage.recover_interrupted()
         if recovered:
-            log.warning("%d messages were being sent when the last run stopped; resending", recovered)
+            log.warning(
+                "%d messages were being sent when the last run stopped; resending them "
+                "(a message cut off mid-send may arrive twice)",
+                recovered,
+            )
         for target, name in ((self._inbox_loop, "inbox"), (self._outbox_loop, "outbox")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()

@@ -7,7 +7,8 @@ row before any attempt to send it.
 Modules: `connection` (the per-thread connection, pragmas, write lock, `transaction()`),
 `inbox`, `outbox` (with `OutboxRow`, `NewMessage`, the `PRIORITY_*`), `reports` (incidents,
 reports, uploads), `identities`, `acks`, `boards`, `drills`, `refusals`, `accounts` (accounts
-and the audit log), `schema` (version 1, frozen), `migrations`, and `facade` (`Storage`,
+and the audit log), `copies` (online backup, replica generation, the fence file), `schema`
+(version 1, frozen), `migrations`, and `facade` (`Storage`,
 composed of the per-aggregate mixins; see its docstring for why mixins).
 
 sqlite-utils, and where hand-written SQL stays:

@@ -20,11 +20,16 @@ from pathlib import Path
 class Connection:
     """Safe to share between threads: each thread gets its own connection."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 5000, wal_autocheckpoint: int | None = None
+    ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # The busy timeout (5 s) also covers Litestream, which takes the write lock for a moment
+        # at each sync and checkpoint: its documentation asks applications for 5 s.
         self.busy_timeout_ms = busy_timeout_ms
+        self.wal_autocheckpoint = wal_autocheckpoint
         self._local = threading.local()
         self._write_lock = threading.Lock()
 
@@ -42,6 +47,11 @@ class Connection:
             # FULL: a row the callback answered 200 for survives a power cut, not just a crash.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self.wal_autocheckpoint is not None:
+                # 0 under Litestream (runtime/replication.py): it checkpoints the WAL itself,
+                # after shipping it, and its documentation warns that an application's own
+                # checkpoints race it (costing a full snapshot, or worse in some versions).
+                conn.execute(f"PRAGMA wal_autocheckpoint={int(self.wal_autocheckpoint)}")
             self._local.conn = conn
         return conn
 

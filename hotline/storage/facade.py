@@ -14,6 +14,7 @@ from pathlib import Path
 from hotline.storage.accounts import AccountRecords
 from hotline.storage.acks import AckRecords
 from hotline.storage.boards import BoardRecords
+from hotline.storage.copies import CopyRecords
 from hotline.storage.drills import DrillRecords
 from hotline.storage.identities import IdentityRecords
 from hotline.storage.inbox import InboxRecords
@@ -33,10 +34,13 @@ class Storage(
     DrillRecords,
     RefusalRecords,
     AccountRecords,
+    CopyRecords,
 ):
     """The database. Safe to share between threads: each thread gets its own connection."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
-        super().__init__(path, busy_timeout_ms=busy_timeout_ms)
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 5000, wal_autocheckpoint: int | None = None
+    ) -> None:
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms, wal_autocheckpoint=wal_autocheckpoint)
         # Brings any database, new or made by older code, to the current schema (migrations.py).
         migrate(self)

@@ -94,6 +94,16 @@ def body_sha256(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@MIGRATIONS(name="m004_replica_generation")
+def replica_generation(db: Database) -> None:
+    """The replica generation this database writes to (storage/copies.py): at most one row."""
+    db.table("replica_generation").create(
+        {"id": int, "generation": str, "since": str, "how": str},
+        pk="id",
+        not_null={"generation", "since", "how"},
+    )
+
+
 def migrate(storage: Connection) -> list[str]:
     """Apply every pending migration; returns the names applied (none when up to date)."""
     db = _database(storage)

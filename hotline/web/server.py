@@ -10,6 +10,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from hotline import config as config_module
 from hotline.config import settings as settings_module
+from hotline.runtime import replication
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 
@@ -39,6 +40,7 @@ def serve_production(config_dir: Path | None = None) -> None:
     if config_dir is not None and str(config_dir) != ".":
         settings = settings_module.Settings(**{**settings.__dict__, "config_dir": config_dir})
     config = config_module.load(settings.config_dir)
+    replication.supervise(settings)  # with HOTLINE_REPLICA_URL: runs on as Litestream's child
     hotline = Hotline(settings, config)
     hotline.start()
     server = make_server(hotline, settings.host, settings.port)
