@@ -389,3 +389,111 @@ def room_created() -> dict[str, Any]:
         "このトークルームは、災害時の連絡のために hotline ボットが作成しました。"
         "報告は「第一報」で始めて送ってください。"
     )
+
+
+# -- JMA telegrams (domain/earthquakes) ---------------------------------------------------------
+# Every automatic message names its source: 【自動・気象庁】. A JMA drill telegram's messages
+# start with 【訓練】 before anything else; only a Status 通常 telegram can lead to 【実参集】.
+
+JMA_LABEL = "【自動・気象庁】"
+_INTENSITY_WORDS = {"5-": "5弱", "5+": "5強", "6-": "6弱", "6+": "6強"}
+
+
+def intensity_text(value: str) -> str:
+    """JMA's notation for people: 6- -> 震度6弱."""
+    return f"震度{_INTENSITY_WORDS.get(value, value)}" if value else ""
+
+
+def jma_head(drill: bool) -> str:
+    return (DRILL_LABEL if drill else "") + JMA_LABEL
+
+
+def jma_headline(strongest: str, town: str, others: int, origin: datetime | None) -> str:
+    """「震度6弱 愛南町ほか2市町（12月1日 03:02 発生）」: the first line after the label."""
+    more = f"ほか{others}市町" if others else ""
+    when = f"（{stamp(origin)} 発生）" if origin else ""
+    return f"{strongest} {town}{more}{when}"
+
+
+def jma_notice(
+    *,
+    drill: bool,
+    headline: str,
+    what: str,
+    kind_name: str,
+    reported: datetime,
+    hypocentre: str,
+    threshold: str,
+    towns: Sequence[tuple[str, str, str]],
+    started: Sequence[str],
+) -> dict[str, Any]:
+    """To HQ and the towns' rooms: a telegram reached configured towns. `what` says whether it is
+    new, raised, added to or corrected; `towns` are (name, level, change); `started` what hotline
+    did about it."""
+    lines = [f"{jma_head(drill)}{headline}"]
+    if drill:
+        lines.append("（気象庁の訓練用の情報です。実際の地震・津波ではありません）")
+    if what:
+        lines.append(what)
+    source = f"{kind_name}（{stamp(reported)} 気象庁発表）"
+    lines.append(source + (f" 震源: {hypocentre}" if hypocentre else ""))
+    lines.append(f"基準（{threshold}）に達した市町:")
+    lines.extend(f"・{name} {level}{change}" for name, level, change in towns)
+    if started:
+        lines.append("hotline が始めたこと:")
+        lines.extend(f"・{item}" for item in started)
+    body = "\n".join(lines)
+    if len(body) > TEXT_LIMIT:
+        body = body[: TEXT_LIMIT - len(TRUNCATED)] + TRUNCATED
+    return text(body)
+
+
+def jma_roll_call_title(headline: str) -> str:
+    """The title of the automatic roll-call (the drill pages and every question show it)."""
+    return f"気象庁 {headline}"[:100]
+
+
+def jma_roll_call_started(kind: str, towns: Sequence[str], people: int) -> str:
+    return f"{drill_label(kind)}参集確認（{'・'.join(towns)}の職員 {people}人に1:1で送信）"
+
+
+def jma_first_report_requested(towns: Sequence[str]) -> str:
+    return f"第一報の依頼（{'・'.join(towns)}の副市町長へ1:1）"
+
+
+def jma_first_report_request(
+    *, drill: bool, headline: str, town: str, role: str, name: str
+) -> dict[str, Any]:
+    """1:1 to a stricken town's deputy mayor: the bot asks for the 第一報."""
+    return text(
+        f"{jma_head(drill)}{headline}\n{town} {role} {name}様\n"
+        "被害の状況がわかり次第、このトークに「第一報」で始めて送ってください"
+        "（例: 第一報 庁舎被害なし、停電あり）。わかる範囲で構いません。"
+        "報告は支援市町と県災害対策本部に同時に届きます。"
+    )
+
+
+def jma_cancelled(*, drill: bool, headline: str) -> dict[str, Any]:
+    """To everyone who got an automatic message for an event that JMA cancelled (取消)."""
+    return text(
+        f"{jma_head(drill)}取消: 「{headline}」\n"
+        "気象庁が情報を取り消しました。この情報による自動の通知・参集確認は取り消します。"
+        "参集確認への回答は不要です（すでに届いた報告はそのまま残ります）。"
+    )
+
+
+def jma_feed_down(since: datetime) -> dict[str, Any]:
+    """To HQ once, when the JMA feed has not answered for 10 minutes."""
+    return text(
+        f"{JMA_LABEL}気象庁の防災情報XMLに{hhmm(since)}から接続できません。"
+        "地震・津波の自動通知が遅れるか、届かないおそれがあります。"
+        "気象庁の発表はテレビ・ウェブで確認してください。回復したらお知らせします。"
+    )
+
+
+def jma_feed_back(since: datetime, back: datetime) -> dict[str, Any]:
+    """To HQ once, when the JMA feed answers again after an outage it was told about."""
+    return text(
+        f"{JMA_LABEL}気象庁の防災情報XMLへの接続が回復しました（{hhmm(since)}〜{hhmm(back)} 接続不可）。"
+        "地震・津波の自動通知を再開しています。"
+    )

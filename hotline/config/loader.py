@@ -20,15 +20,20 @@ from typing import Any
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR, room_files
 from hotline.config.model import (
     HQ_ROLES,
+    INTENSITIES,
     MUNICIPALITY_ROLES,
     ROOM_LINKS,
+    TSUNAMI_CATEGORIES,
     Config,
     Counterpart,
+    EarthquakeTrigger,
     Group,
+    JmaResponse,
     Member,
     Municipality,
     ReminderPolicy,
     Room,
+    TsunamiTrigger,
 )
 
 _CODE_RE = re.compile(r"^\d{6}$")
@@ -250,7 +255,10 @@ def load(root: str | Path) -> Config:
     data, text = parsed
     check = _Checker(COUNTERPARTS_FILE, text, problems)
     top = check.table(
-        data, (), {"prefecture", "hq", "municipalities", "groups", "counterparts", "reminders", "board"}
+        data,
+        (),
+        {"prefecture", "hq", "municipalities", "groups", "counterparts", "reminders", "board"}
+        | {"earthquake", "tsunami"},
     )
 
     pref = check.table(top.get("prefecture", {}), ("prefecture",), {"name", "code"})
@@ -398,6 +406,7 @@ def load(root: str | Path) -> Config:
     reminders = _reminders(check, top.get("reminders", {}))
     board = check.table(top.get("board", {}), ("board",), {"board_id"})
     board_id = check.string(board, ("board",), "board_id", required=False, expected="a boardId")
+    earthquake, tsunami = _earthquake(check, top, municipalities), _tsunami(check, top, municipalities)
 
     rooms = _load_rooms(root, groups, municipalities, problems)
     if problems:
@@ -416,6 +425,8 @@ def load(root: str | Path) -> Config:
         reminders=reminders,
         board_id=board_id,
         _members_by_identity=MappingProxyType(members_by_identity),
+        earthquake=earthquake,
+        tsunami=tsunami,
     )
 
 
@@ -502,3 +513,119 @@ def _load_rooms(
             )
         )
     return tuple(rooms)
+
+
+# --------------------------------------------------------------------------------------
+# [earthquake] and [tsunami]: what a JMA telegram starts (hotline.domain.earthquakes).
+
+_JMA_CODE_RE = re.compile(r"^\d{3}$")
+_RESPONSE_KEYS = {
+    "roll_call_roles",
+    "roll_call_supporters",
+    "ask_first_report",
+    "notify_rooms",
+    "drill_on_jma_drill",
+    "deadline_minutes",
+    "remind_minutes",
+}
+
+
+def _earthquake(
+    check: _Checker, top: Mapping[str, Any], municipalities: Mapping[str, Municipality]
+) -> EarthquakeTrigger | None:
+    if "earthquake" not in top:
+        return None
+    path = ("earthquake",)
+    table = check.table(top["earthquake"], path, {"min_intensity", "areas"} | _RESPONSE_KEYS)
+    level = table.get("min_intensity")
+    if level not in INTENSITIES:
+        check.add((*path, "min_intensity"), _describe(level), f"a JMA intensity, one of {list(INTENSITIES)}")
+        level = INTENSITIES[0]
+    areas = _code_lists(check, table.get("areas", {}), (*path, "areas"), municipalities, "地震情報／細分区域")
+    return EarthquakeTrigger(str(level), areas, _response(check, table, path))
+
+
+def _tsunami(
+    check: _Checker, top: Mapping[str, Any], municipalities: Mapping[str, Municipality]
+) -> TsunamiTrigger | None:
+    if "tsunami" not in top:
+        return None
+    path = ("tsunami",)
+    table = check.table(top["tsunami"], path, {"categories", "regions"} | _RESPONSE_KEYS)
+    categories: list[str] = []
+    for i, value in enumerate(table.get("categories", ["大津波警報", "津波警報"])):
+        if value not in TSUNAMI_CATEGORIES:
+            check.add((*path, "categories", i), _describe(value), f"one of {list(TSUNAMI_CATEGORIES)}")
+        elif value not in categories:
+            categories.append(value)
+    regions = _code_lists(check, table.get("regions", {}), (*path, "regions"), municipalities, "津波予報区")
+    return TsunamiTrigger(tuple(categories), regions, _response(check, table, path))
+
+
+def _code_lists(
+    check: _Checker,
+    raw: Any,
+    path: tuple[Any, ...],
+    municipalities: Mapping[str, Municipality],
+    kind: str,
+) -> Mapping[str, tuple[str, ...]]:
+    """A table of JMA area code -> municipality codes, e.g. `620 = ["382027", ...]`."""
+    if not isinstance(raw, dict):
+        check.add(path, _describe(raw), f"a table of {kind} codes to municipality codes")
+        return MappingProxyType({})
+    result: dict[str, tuple[str, ...]] = {}
+    for key, codes in raw.items():
+        where = (*path, key)
+        if not _JMA_CODE_RE.match(key):
+            check.add(where, repr(key), f"a 3-digit {kind} code")
+            continue
+        if not isinstance(codes, list):
+            check.add(where, _describe(codes), "an array of municipality codes")
+            continue
+        chosen: list[str] = []
+        for j, code in enumerate(codes):
+            if not isinstance(code, str) or code not in municipalities:
+                check.add((*where, j), _describe(code), "a code from [[municipalities]]")
+            elif code not in chosen:
+                chosen.append(code)
+        result[key] = tuple(chosen)
+    return MappingProxyType(result)
+
+
+def _response(check: _Checker, table: Mapping[str, Any], path: tuple[Any, ...]) -> JmaResponse:
+    default = JmaResponse()
+    values: dict[str, Any] = {}
+    roles = table.get("roll_call_roles", list(default.roll_call_roles))
+    if not isinstance(roles, list) or any(r not in MUNICIPALITY_ROLES for r in roles):
+        check.add(
+            (*path, "roll_call_roles"),
+            _describe(roles),
+            f"an array of roles from {sorted(MUNICIPALITY_ROLES)}",
+        )
+    else:
+        values["roll_call_roles"] = tuple(dict.fromkeys(roles))
+    for name in ("roll_call_supporters", "ask_first_report", "notify_rooms", "drill_on_jma_drill"):
+        if name in table:
+            if isinstance(table[name], bool):
+                values[name] = table[name]
+            else:
+                check.add((*path, name), _describe(table[name]), "true or false")
+    deadline = table.get("deadline_minutes", default.deadline_minutes)
+    if isinstance(deadline, bool) or not isinstance(deadline, int) or not 5 <= deadline <= 24 * 60:
+        check.add(
+            (*path, "deadline_minutes"), _describe(deadline), "a whole number of minutes from 5 to 1440"
+        )
+        deadline = default.deadline_minutes
+    values["deadline_minutes"] = deadline
+    remind = table.get("remind_minutes", list(default.remind_minutes))
+    if not isinstance(remind, list) or any(
+        isinstance(m, bool) or not isinstance(m, int) or not 0 < m < deadline for m in remind
+    ):
+        check.add(
+            (*path, "remind_minutes"),
+            _describe(remind),
+            "an array of whole minutes after the start and before deadline_minutes",
+        )
+    else:
+        values["remind_minutes"] = tuple(remind)
+    return JmaResponse(**values)

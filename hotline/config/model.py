@@ -88,6 +88,44 @@ class ReminderPolicy:
     give_up_after_hours: int = 24  # reports older than this are not chased any more
 
 
+# JMA seismic intensities in the notation of its XML, weakest first (5- is 震度5弱).
+INTENSITIES = ("1", "2", "3", "4", "5-", "5+", "6-", "6+", "7")
+# The tsunami categories that may start a response, weakest first.
+TSUNAMI_CATEGORIES = ("津波注意報", "津波警報", "大津波警報")
+
+
+@dataclass(frozen=True)
+class JmaResponse:
+    """What hotline starts for each municipality a JMA telegram reaches (see docs/CONFIG.md)."""
+
+    roll_call_roles: tuple[str, ...] = ("deputy_mayor", "disaster_head", "personnel_head", "staff")
+    roll_call_supporters: bool = False  # also call in the supporters' staff (same roles)
+    ask_first_report: bool = True  # a 1:1 request for a 第一報 to the town's deputy mayor
+    notify_rooms: bool = True  # the notice also goes to the town's linked rooms, not only HQ
+    drill_on_jma_drill: bool = False  # a JMA 訓練 telegram starts a 【訓練】 drill (else: recorded only)
+    deadline_minutes: int = 60
+    remind_minutes: tuple[int, ...] = (10, 20)
+
+
+@dataclass(frozen=True)
+class EarthquakeTrigger:
+    """`[earthquake]`: intensity at or above `min_intensity` in a municipality starts a response."""
+
+    min_intensity: str
+    # 地震情報／細分区域 code -> the municipalities in it: the 震度速報 (VXSE51) names areas only
+    areas: Mapping[str, tuple[str, ...]]
+    response: JmaResponse
+
+
+@dataclass(frozen=True)
+class TsunamiTrigger:
+    """`[tsunami]`: one of `categories` for a 津波予報区 starts a response in its coastal towns."""
+
+    categories: tuple[str, ...]
+    regions: Mapping[str, tuple[str, ...]]  # 津波予報区 code -> coastal municipality codes
+    response: JmaResponse
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole validated configuration. Immutable; a reload builds a new one."""
@@ -105,6 +143,8 @@ class Config:
     reminders: ReminderPolicy
     board_id: str  # "" when no board is configured
     _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
+    earthquake: EarthquakeTrigger | None = None  # None: no [earthquake] table, JMA quakes start nothing
+    tsunami: TsunamiTrigger | None = None
 
     def role_label(self, member: Member) -> str:
         """The Japanese title of a member, e.g. 副町長 for a town's deputy mayor."""

@@ -69,6 +69,9 @@ class Settings:
     max_backoff: float = 60.0  # longest wait between two tries of a message
     db_busy_timeout_ms: int = 5000  # how long a write waits for a lock held by another process
     replication: Replication | None = None  # HOTLINE_REPLICA_URL; None = no replica
+    # JMA's feed (HOTLINE_JMA_FEED_URL): off ("") unless set, so no test or CI run polls the internet
+    jma_feed_url: str = ""
+    jma_poll_seconds: float = 60.0  # JMA asks for about one request a minute
 
     @property
     def per_minute_limit(self) -> int:
@@ -140,6 +143,23 @@ def _number(env: Mapping[str, str], name: str, default: float, cast: type) -> fl
     return float(value)
 
 
+JMA_FEED_URL = "https://www.data.jma.go.jp/developer/xml/feed/eqvol.xml"  # for the docs and operators
+MIN_JMA_POLL_SECONDS = 5.0
+
+
+def jma_from_env(env: Mapping[str, str]) -> tuple[str, float]:
+    """HOTLINE_JMA_FEED_URL (off when unset) and HOTLINE_JMA_POLL_SECONDS (60, at least 5)."""
+    url = env.get("HOTLINE_JMA_FEED_URL", "").strip()
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError(f"HOTLINE_JMA_FEED_URL={url!r}: expected an http:// or https:// address")
+    seconds = _number(env, "HOTLINE_JMA_POLL_SECONDS", 60.0, float)
+    if seconds < MIN_JMA_POLL_SECONDS:
+        raise SettingsError(
+            f"HOTLINE_JMA_POLL_SECONDS={seconds:g}: expected at least {MIN_JMA_POLL_SECONDS:g}"
+        )
+    return url, seconds
+
+
 def plan_from_env(env: Mapping[str, str]) -> str:
     """The LINE WORKS plan in HOTLINE_PLAN ("paid" when unset), which sets the rate limits.
     Every command that talks to LINE WORKS reads it here, so a typo stops them all alike."""
@@ -208,6 +228,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (os.environ by default)."""
     env = os.environ if env is None else env
     plan = plan_from_env(env)
+    jma_feed_url, jma_poll_seconds = jma_from_env(env)
     return Settings(
         credentials=credentials_from_env(env),
         api_token=_required(env, "HOTLINE_API_TOKEN", "a long random token for the /api/ routes"),
@@ -219,4 +240,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         rate_time_scale=_number(env, "HOTLINE_RATE_TIME_SCALE", 1.0, float),
         secret_key=env.get("HOTLINE_SECRET_KEY", "").strip() or secrets.token_urlsafe(32),
         replication=replication_from_env(env),
+        jma_feed_url=jma_feed_url,
+        jma_poll_seconds=jma_poll_seconds,
     )

@@ -123,6 +123,7 @@ def _free(port: int) -> int:
 
 
 def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> None:
+    from hotline.demo.jma_feed import JmaFeedServer
     from hotline.runtime.service import Hotline
     from hotline.web.server import make_server
     from lineworks_emulator import Emulator
@@ -138,6 +139,9 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
             "auth_url": emulator.auth_url,
         }
     )
+    # A local JMA feed; its page publishes the real telegrams of tests/fixtures/jma.
+    jma_feed = JmaFeedServer()
+    jma_feed_url = jma_feed.start()
     data_dir = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
     settings = Settings(
         credentials=credentials,
@@ -146,6 +150,8 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
         database=data_dir / "hotline.sqlite3",
         host="127.0.0.1",
         port=_free(port),
+        jma_feed_url=jma_feed_url,
+        jma_poll_seconds=5,  # the least allowed: a published telegram shows within seconds
     )
     hotline = Hotline(settings, config)
     admin_password = secrets.token_urlsafe(12)  # 16 characters, new at every start
@@ -160,6 +166,7 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
         f"  トーク画面（LINE WORKS エミュレータ）: {emulator_base}/\n"
         f"  hotline（本体）:                     {hotline_base}/healthz\n"
         f"  ダッシュボード:                       {hotline_base}/dashboard/\n"
+        f"  気象庁フィード（デモ、電文を配信）:   {jma_feed.base}/\n"
         f"  ログイン（デモ専用・毎回変わります）: ユーザー名 {DEMO_ADMIN} / パスワード {admin_password}\n"
         f"  API トークン（/api/ 用）:             {settings.api_token}\n"
         f"  データベース（一時）:                 {settings.database}\n"
@@ -171,3 +178,4 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
     finally:
         hotline.stop()
         emulator.stop()
+        jma_feed.stop()

@@ -6,11 +6,14 @@ attachment, delivery, failure, receipt, reminder and acknowledgement.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hotline.clock import jst_text
 from hotline.config import Config
 from hotline.domain.csvexport import to_csv
+from hotline.domain.earthquakes.model import KINDS
+from hotline.domain.earthquakes.response import level_text
 from hotline.storage import Storage
 
 PURPOSE_LABELS = {
@@ -92,7 +95,46 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
                 "detail": "ボタン" if ack["via"] == "tap" else "書き込み",
             }
         )
+    entries.extend(_telegrams(storage, config, incident_id))
     entries.sort(key=lambda e: (e["at"], e["reportId"] or 0))
+    return entries
+
+
+def _telegrams(storage: Storage, config: Config, incident_id: int) -> list[dict[str, Any]]:
+    """The JMA telegrams of the event that opened or joined the incident, and what hotline sent
+    on its own because of them (notices, the request for the 第一報, the cancellation)."""
+    entries = []
+    for t in storage.telegrams_of_incident(incident_id):
+        towns = json.loads(t["towns"] or "{}")
+        levels = "、".join(
+            f"{config.municipalities[c].name if c in config.municipalities else c} {level_text(v)}"
+            for c, v in towns.items()
+        )
+        label = "" if t["control_status"] == "通常" else f"【{t['control_status']}】"
+        entries.append(
+            {
+                "at": t["received_at"],
+                "kind": "jma",
+                "reportId": None,
+                "title": f"{label}気象庁 {KINDS.get(t['kind'] or '', '電文')}（{t['info_type'] or '-'}）",
+                "detail": "；".join(x for x in (levels, t["reason"] or "") if x),
+            }
+        )
+    for row in storage.automatic_messages_of_incident(incident_id):
+        person = config.member_by_identity(row["user_id"]) if row["user_id"] else None
+        rooms = {room.channel_id: room.title for room in config.rooms}
+        target = rooms.get(row["channel_id"] or "", row["channel_id"] or "") or (
+            person.name if person else (row["user_id"] or "")
+        )
+        entries.append(
+            {
+                "at": row["sent_at"] or row["created_at"],
+                "kind": "jma-notice",
+                "reportId": None,
+                "title": f"自動通知（気象庁）: {target}",
+                "detail": STATUS_LABELS.get(row["status"], row["status"]),
+            }
+        )
     return entries
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -18,8 +19,9 @@ class Scheduler:
     def __init__(self) -> None:
         self._scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
 
-    def every(self, seconds: float, job: Callable[[], object], name: str) -> None:
-        """Run `job` every `seconds`; a run is skipped, not queued, while the last one runs."""
+    def every(self, seconds: float, job: Callable[[], object], name: str, *, now: bool = False) -> None:
+        """Run `job` every `seconds` (and at once when `now`); a run is skipped, not queued,
+        while the last one runs."""
 
         def safe() -> None:
             try:
@@ -28,7 +30,14 @@ class Scheduler:
                 log.exception("scheduled job %s failed", name)
 
         self._scheduler.add_job(
-            safe, "interval", seconds=seconds, id=name, name=name, max_instances=1, coalesce=True
+            safe,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            **({"next_run_time": datetime.now(UTC)} if now else {}),
         )
 
     def start(self) -> None:

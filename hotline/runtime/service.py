@@ -23,6 +23,7 @@ from hotline.config.settings import Settings
 from hotline.domain import boards
 from hotline.domain.boards import poll_readers
 from hotline.domain.drills import Drills
+from hotline.domain.earthquakes import Earthquakes, FeedHealth
 from hotline.domain.identities import Identities
 from hotline.domain.reminders import Reminders
 from hotline.domain.reports import Receipts, Reports
@@ -31,6 +32,8 @@ from hotline.inbound.context import Context
 from hotline.inbound.dispatcher import Dispatcher
 from hotline.inbound.handlers import default_handlers
 from hotline.metrics import Metrics
+from hotline.inbound.jma.intake import process_pending
+from hotline.inbound.jma.poller import FeedPoller
 from hotline.outbound.client import LineWorksClient
 from hotline.outbound.instructions import (
     AfterReport,
@@ -40,6 +43,7 @@ from hotline.outbound.instructions import (
     ReminderCheck,
     UploadAttachment,
 )
+from hotline.outbound.jma_feed import JmaFeedClient
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.runtime.scheduler import Scheduler
@@ -145,6 +149,18 @@ class Hotline:
             perform={BoardPost: partial(boards.create_post, self.storage, self.client, self.clock)},
             max_backoff=settings.max_backoff,
             on_free=self._outbox_wake.set,
+        )
+        # JMA telegrams: stored rows first, then the triggers (domain/earthquakes)
+        self.earthquakes = Earthquakes(
+            self.storage, self.config, self.clock, self.drills, on_enqueue=self._outbox_wake.set
+        )
+        self.jma_poller = FeedPoller(
+            settings.jma_feed_url,
+            self.storage,
+            JmaFeedClient(),
+            self.earthquakes,
+            FeedHealth(self.storage, self.config, self.clock, on_enqueue=self._outbox_wake.set),
+            self.clock,
         )
         self.scheduler = Scheduler()
         self._stop = threading.Event()
@@ -269,6 +285,10 @@ class Hotline:
             thread.start()
             self._threads.append(thread)
         self.sweep()
+        try:  # telegrams stored before a crash are acted on now, before anything else
+            process_pending(self.storage, self.earthquakes, self.clock)
+        except Exception:
+            log.exception("JMA telegrams at start-up failed; the poller tries again")
         try:
             self.drills.run_due()  # a drill due while we were down fires now, not in 10 s
         except Exception:
@@ -278,6 +298,10 @@ class Hotline:
         self.scheduler.every(30, self.reminders.run_due, "reminders")
         self.scheduler.every(10, self.drills.run_due, "drills")
         self.scheduler.every(60, self.poll_board, "board-readers")
+        if self.settings.jma_feed_url:
+            self.scheduler.every(
+                self.settings.jma_poll_seconds, self.jma_poller.run_once, "jma-feed", now=True
+            )
         self.scheduler.start()
 
     def stop(self) -> None:

@@ -22,6 +22,7 @@ from hotline.storage.migrations import migrate
 from hotline.storage.outbox import OutboxRecords
 from hotline.storage.refusals import RefusalRecords
 from hotline.storage.reports import ReportRecords
+from hotline.storage.telegrams import TelegramRecords
 
 
 class Storage(
@@ -35,6 +36,7 @@ class Storage(
     RefusalRecords,
     AccountRecords,
     CopyRecords,
+    TelegramRecords,
 ):
     """The database. Safe to share between threads: each thread gets its own connection."""
 

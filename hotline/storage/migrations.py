@@ -25,6 +25,7 @@ from sqlite_utils import Database, Migrations
 from hotline.clock import iso, parse_iso
 from hotline.storage.connection import Connection
 from hotline.storage.schema import SCHEMA_V1
+from hotline.storage.telegrams import TELEGRAMS_SCHEMA
 
 MIGRATIONS = Migrations("hotline")
 
@@ -102,6 +103,18 @@ def replica_generation(db: Database) -> None:
         pk="id",
         not_null={"generation", "since", "how"},
     )
+
+
+@MIGRATIONS(name="m005_jma_telegrams")
+def jma_telegrams(db: Database) -> None:
+    """JMA telegrams as rows before anything acts on them, what they started per town, who
+    their roll-calls asked, and the feed poller's state (storage/telegrams.py).
+
+    Statement by statement: sqlite3's executescript() would COMMIT the migration's transaction
+    first, and this one must commit together with its record in _sqlite_migrations."""
+    for statement in TELEGRAMS_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def migrate(storage: Connection) -> list[str]:

@@ -19,6 +19,7 @@ from hotline.clock import Clock, iso, jst_text
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
 from hotline.domain.acknowledgements import sign_postback
+from hotline.domain.earthquakes.model import OPENED_BY
 from hotline.domain.reports.trigger import Trigger
 from hotline.outbound.client import LineWorksError
 from hotline.outbound.instructions import AfterReport, BoardPost, UploadAttachment, to_json
@@ -64,7 +65,14 @@ class Reports:
         town = config.municipalities[code].name
         role = config.role_label(member)
         with self.storage.transaction():
-            incident = None if trigger.is_first else self.storage.open_incident(code)
+            incident = self.storage.open_incident(code)
+            if trigger.is_first and not (
+                # the incident a JMA telegram opened is the one this 第一報 was asked for
+                incident is not None
+                and incident["opened_by"] == OPENED_BY
+                and not self.storage.reports_of_incident(incident["id"])
+            ):
+                incident = None
             incident_id = (
                 incident["id"]
                 if incident is not None
