@@ -58,6 +58,7 @@ ROUTES: dict[str, str | None] = {
     "drills.drill_json": "viewer",
     "drills.run_csv": "viewer",
     "drills.history": "viewer",
+    "telegrams.index": "viewer",
     "drills.new": "coordinator",
     "drills.abort_run": "coordinator",
     "drills.cancel": "coordinator",

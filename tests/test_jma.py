@@ -24,6 +24,7 @@ from tests.support.bot import T0, TOKEN, Bot
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.jma import fixture, jma_config, receive, text_of
 from tests.support.sample import member, room
+from tests.support.web import add_account, login
 
 SAIJO = "382060"
 AINAN = "385069"
@@ -280,3 +281,19 @@ def test_a_quake_below_the_threshold_is_recorded_with_its_towns_and_starts_nothi
     (row,) = bot.hotline.storage.telegrams()
     assert '"382060": "1"' in row["towns"]
     bot.hotline.sender.shutdown()
+
+
+def test_the_telegrams_page_lists_each_telegram_with_the_intensity_per_configured_town(
+    jma_bot: Bot, lw: FakeLineWorks
+) -> None:
+    receive(jma_bot.hotline, SAIJO_QUAKE, DRILL_TSUNAMI)
+    receive(jma_bot.hotline, "", url="http://127.0.0.1/data/empty.xml")  # not XML: refused
+    add_account(jma_bot, "viewer", role="viewer")
+    login(jma_bot.client, username="viewer")
+    page = jma_bot.client.get("/dashboard/telegrams/")
+    assert page.status_code == 200
+    html = page.text
+    assert "震源・震度に関する情報" in html and "西条市" in html and "震度1" in html
+    assert "【訓練】" in html and "大津波警報" in html and "宇和島市" in html
+    assert "拒否（不正な電文）" in html and "malformed XML" in html
+    assert "HOTLINE_JMA_FEED_URL が未設定" in html

@@ -25,6 +25,9 @@ PURPOSE_LABELS = {
     "reminder": "確認の催促",
     "escalation": "未確認の本部報告",
     "board": "掲示板への掲載",
+    # not outbox purposes: the chronology's entries for JMA telegrams and what they started
+    "jma": "気象庁の電文",
+    "jma-notice": "自動通知（気象庁）",
 }
 STATUS_LABELS = {
     "sent": "送信済",

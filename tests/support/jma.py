@@ -37,7 +37,8 @@ def receive(hotline: Hotline, *names: str, url: str | None = None) -> list[Any]:
     """Store each fixture as the poller would (raw bytes, before anything acts), then act."""
     for name in names:
         now = iso(hotline.clock.now())
-        hotline.storage.store_telegram(url or f"http://127.0.0.1/data/{name}", "test", "", fixture(name), now)
+        body = fixture(name) if name else b"not xml"
+        hotline.storage.store_telegram(url or f"http://127.0.0.1/data/{name}", "test", "", body, now)
     return process_pending(hotline.storage, hotline.earthquakes, hotline.clock)
 
 
