@@ -48,6 +48,7 @@ class JmaFeedServer:
         self.requests: list[tuple[str, str | None]] = []  # (path, If-Modified-Since)
         self.status = 200  # a fault switch: 500 makes the feed fail
         self.delay = 0.0  # a fault switch: seconds before answering (a timeout)
+        self.data_delay = 0.0  # seconds before answering for a telegram (slow fetches, for kill -9 tests)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -171,6 +172,8 @@ class JmaFeedServer:
                             pass
                     self._send(200, feed.feed(), "application/atom+xml", {"Last-Modified": modified})
                     return
+                if feed.data_delay:
+                    time.sleep(feed.data_delay)
                 name = unquote(path.removeprefix("/data/"))
                 entry = next((e for e in feed.entries if e.name == name), None)
                 if entry is None:
