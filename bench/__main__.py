@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import bigpref, dashboard_render, fanout, ingest, pacing
+from . import bigpref, dashboard_render, fanout, ingest, jma, pacing
 from .common import Figure, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (not for results.json)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: fanout,ingest,pacing,realtime,dashboard,bigpref"
+        "--only", default="", help="comma-separated: fanout,ingest,pacing,realtime,dashboard,bigpref,jma"
     )
     parser.add_argument("--output", type=Path, default=None, help=f"results file (default {RESULTS})")
     args = parser.parse_args(argv)
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "realtime": pacing.run_realtime,
         "dashboard": lambda work, log: dashboard_render.run(work, 5 if args.quick else 15, log),
         "bigpref": lambda work, log: bigpref.run(work, 3 if args.quick else 5, log),
+        "jma": lambda work, log: jma.run(work, 2 if args.quick else 5, log),
     }
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(suites)
     unknown = [s for s in chosen if s not in suites]
