@@ -15,6 +15,7 @@ import pytest
 
 from hotline.clock import FixedClock
 from hotline.config import Config
+from hotline.config.counterparts import supporters_of
 from hotline.config.settings import Credentials, Settings
 from hotline.domain import incidents
 from hotline.inbound.jma import TelegramError, parse_feed, parse_telegram
@@ -162,6 +163,14 @@ def test_a_cancellation_tells_everyone_who_got_an_automatic_message_and_stops_th
     assert jma_bot.hotline.storage.runs(status="running") == []
 
 
+def test_a_cancellation_before_the_questions_went_out_stops_them(jma_bot: Bot, lw: FakeLineWorks) -> None:
+    receive(jma_bot.hotline, SAIJO_QUAKE, SAIJO_CANCEL)  # both in one poll, before any send
+    jma_bot.drain()
+    assert roll_call_questions(lw) == Counter()
+    assert not [t for _, _, t in sent_texts(lw) if "開始しました" in t]  # nor the coordinator's notice
+    assert any(t.startswith("【自動・気象庁】取消") for t in lw.texts_to(room(jma_bot.config, "hq")))
+
+
 def test_a_jma_drill_telegram_is_recorded_and_ignored_by_default(
     tmp_path: Path, credentials: Credentials, lw: FakeLineWorks
 ) -> None:
@@ -202,7 +211,7 @@ def noto_config(folder: Path) -> Config:
     """Noto telegrams reaching Ehime through a test configuration: area 390 (能登, 6+) is mapped
     to 愛南町, 391 (加賀, 5+) to 輪島市 (added here, so that its City code in the VXSE53 raises
     it to 6+), and the tsunami regions 360 (能登, 大津波警報) and 361 (加賀, 津波警報) to 愛南町
-    and 宇和島市."""
+    and 宇和島市. Supporters are called in too: 愛南町 and 宇和島市 share 新居浜市 and 今治市."""
     wajima = (
         '[[municipalities]]\ncode = "172049"\nname = "輪島市"\n'
         '[[municipalities.members]]\nname = "輪島 一郎"\nrole = "deputy_mayor"\n'
@@ -210,9 +219,9 @@ def noto_config(folder: Path) -> Config:
     )
     return jma_config(
         folder,
-        wajima
-        + '[earthquake]\nmin_intensity = "5+"\n[earthquake.areas]\n390 = ["385069"]\n391 = ["172049"]\n'
-        '[tsunami]\ncategories = ["大津波警報", "津波警報"]\n'
+        wajima + '[earthquake]\nmin_intensity = "5+"\nroll_call_supporters = true\n'
+        '[earthquake.areas]\n390 = ["385069"]\n391 = ["172049"]\n'
+        '[tsunami]\ncategories = ["大津波警報", "津波警報"]\nroll_call_supporters = true\n'
         '[tsunami.regions]\n360 = ["385069"]\n361 = ["382035"]\n',
     )
 
@@ -240,9 +249,10 @@ def test_one_event_is_extended_as_it_grows_and_nobody_is_asked_twice(
     bot.drain()
     assert notices(lw, hq)[-1] == third
     asked = roll_call_questions(lw)
+    towns = {AINAN, UWAJIMA, WAJIMA, *supporters_of(config, AINAN), *supporters_of(config, UWAJIMA)}
     everyone = {
         m.key
-        for code in (AINAN, UWAJIMA, WAJIMA)
+        for code in towns
         for m in config.municipalities[code].members
         if m.role != "mayor"  # not among the roles called in
     }

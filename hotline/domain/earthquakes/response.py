@@ -348,6 +348,7 @@ class Earthquakes:
                     self.storage.cancel_pending(f"drill:{run['id']}:", now, "気象庁の取消")
                 prefixes.append(f"drill:{run['id']}:")
             self.storage.set_drill(drill_id, status="cancelled")  # not fired yet: never will be
+            self.storage.cancel_pending(f"drillnotice:{drill_id}:", now, "気象庁の取消")
         drill = bool(responses[0]["drill"])
         hit = {r["municipality_code"]: r["intensity"] or r["tsunami"] or "" for r in responses}
         content = messages.jma_cancelled(drill=drill, headline=_headline(config, hit, None))
