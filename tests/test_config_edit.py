@@ -234,7 +234,9 @@ def test_municipality_add_with_members_then_rename_then_remove(root: Path) -> No
 def test_removing_a_municipality_still_referenced_is_refused_with_where_it_is_used(root: Path) -> None:
     outcome = refused(root, Change("municipality", "remove", "382035"))
     by_field = dict(messages(outcome))
-    assert set(by_field) == {"municipalities", "stricken", "municipality"}
+    # 622 and 600: the sample's [earthquake.areas] and [tsunami.regions] (JMA telegrams)
+    assert set(by_field) == {"municipalities", "stricken", "municipality", "622", "600"}
+    assert "気象庁の電文の設定（counterparts.toml の [earthquake.areas] 622）" in by_field["622"]
     assert by_field["municipalities"].startswith(
         "宇和島市（382035）はグループ「チームえひめ 第1グループ」で使われている"
     )

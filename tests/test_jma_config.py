@@ -58,7 +58,9 @@ def test_mistakes_in_the_jma_tables_are_listed_with_file_and_line(copy: Path) ->
     found = "\n".join(str(p) for p in info.value.problems)
     assert f"counterparts.toml:{level}: earthquake.min_intensity: found '5弱'" in found
     assert f"counterparts.toml:{roles}: earthquake.roll_call_roles" in found
-    assert f"counterparts.toml:{area}: earthquake.areas.621[0]: found '389999'" in found
+    assert (
+        f"counterparts.toml:{area}: earthquake.areas.621[0]: found unknown municipality code 389999" in found
+    )
     assert f"counterparts.toml:{category}: tsunami.categories[1]: found '津波予報'" in found
 
 

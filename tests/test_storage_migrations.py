@@ -42,6 +42,7 @@ ALL = [
     "m002_outbox_instruction",
     "m003_inbox_body_hash",
     "m004_replica_generation",
+    "m005_jma_telegrams",
 ]
 V1_TABLES = [
     "accounts",

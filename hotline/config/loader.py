@@ -584,8 +584,10 @@ def _code_lists(
             continue
         chosen: list[str] = []
         for j, code in enumerate(codes):
-            if not isinstance(code, str) or code not in municipalities:
-                check.add((*where, j), _describe(code), "a code from [[municipalities]]")
+            if not isinstance(code, str) or not _CODE_RE.match(code):
+                check.add((*where, j), _describe(code), "a 6-digit municipality code")
+            elif code not in municipalities:
+                check.add((*where, j), f"unknown municipality code {code}", "a code from [[municipalities]]")
             elif code not in chosen:
                 chosen.append(code)
         result[key] = tuple(chosen)

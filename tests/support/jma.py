@@ -17,6 +17,7 @@ from tests.support.bot import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "jma"
 JMA_SECTION = "\n# ---------------------------------------------------------------------------\n# 気象庁の"
+JMA_SECTION_END = "# (end of [earthquake] / [tsunami])\n"
 
 
 def fixture(name: str) -> bytes:
@@ -27,8 +28,11 @@ def jma_config(folder: Path, tables: str) -> Config:
     """The sample configuration with its [earthquake] / [tsunami] tables replaced by `tables`."""
     folder.mkdir(exist_ok=True)
     text = (ROOT / COUNTERPARTS_FILE).read_text(encoding="utf-8")
-    assert JMA_SECTION in text, "the sample's JMA tables moved: update tests/support/jma.py"
-    (folder / COUNTERPARTS_FILE).write_text(text.split(JMA_SECTION)[0] + "\n" + tables, encoding="utf-8")
+    assert JMA_SECTION in text and JMA_SECTION_END in text, "the sample's JMA tables moved: see this helper"
+    before, rest = text.split(JMA_SECTION, 1)
+    after = rest.split(JMA_SECTION_END, 1)[1]
+    # `tables` go at the end (TOML allows a table, or one more [[municipalities]], after the rest)
+    (folder / COUNTERPARTS_FILE).write_text(before + "\n" + after + "\n" + tables, encoding="utf-8")
     shutil.copytree(ROOT / "rooms", folder / "rooms", dirs_exist_ok=True)
     return config_module.load(folder)
 

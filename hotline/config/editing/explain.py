@@ -190,6 +190,9 @@ def _context(draft: Draft, problem: Problem) -> str:
             return f"{name}の支援市町の割当て"
     if problem.file.startswith(f"{ROOMS_DIR}/"):
         return f"トークルーム（{problem.file}）"
+    jma = re.match(r"^(earthquake\.areas|tsunami\.regions)\.(\d+)", problem.where)
+    if problem.file == COUNTERPARTS_FILE and jma:  # edited in the file only, not on these pages
+        return f"気象庁の電文の設定（{problem.file} の [{jma.group(1)}] {jma.group(2)}）"
     return problem.file
 
 
