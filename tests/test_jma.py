@@ -307,3 +307,10 @@ def test_the_telegrams_page_lists_each_telegram_with_the_intensity_per_configure
     assert "【訓練】" in html and "大津波警報" in html and "宇和島市" in html
     assert "拒否（不正な電文）" in html and "malformed XML" in html
     assert "HOTLINE_JMA_FEED_URL が未設定" in html
+    # The incident the telegram opened (no report yet) shows on the dashboard with the telegram.
+    (incident,) = jma_bot.hotline.storage.incidents()
+    assert "西条市" in jma_bot.client.get("/dashboard/").text
+    page = jma_bot.client.get(f"/dashboard/incidents/{incident['id']}")
+    assert page.status_code == 200 and "気象庁の電文" in page.text and "震源・震度に関する情報" in page.text
+    assert jma_bot.client.get(f"/dashboard/incidents/{incident['id']}.json").status_code == 200
+    assert jma_bot.client.get("/api/incidents", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
