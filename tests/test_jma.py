@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from hotline.clock import FixedClock
+from hotline.clock import FixedClock, iso
 from hotline.config import Config
 from hotline.config.counterparts import supporters_of
 from hotline.config.settings import Credentials, Settings
 from hotline.domain import incidents
+from hotline.domain.earthquakes.model import Place
 from hotline.inbound.jma import TelegramError, parse_feed, parse_telegram
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
@@ -313,4 +315,31 @@ def test_the_telegrams_page_lists_each_telegram_with_the_intensity_per_configure
     page = jma_bot.client.get(f"/dashboard/incidents/{incident['id']}")
     assert page.status_code == 200 and "気象庁の電文" in page.text and "震源・震度に関する情報" in page.text
     assert jma_bot.client.get(f"/dashboard/incidents/{incident['id']}.json").status_code == 200
-    assert jma_bot.client.get("/api/incidents", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert (
+        jma_bot.client.get("/api/incidents", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    )
+
+
+def test_a_correction_updates_what_was_said_without_asking_again(jma_bot: Bot, lw: FakeLineWorks) -> None:
+    """No real 訂正 telegram is among the fixtures: this one is the real 32-35_06_04 as parsed,
+    with the corrected values a 訂正 of it would carry (domain objects, the XML left untouched)."""
+    receive(jma_bot.hotline, SAIJO_QUAKE)
+    jma_bot.drain()
+    asked_before = roll_call_questions(lw)
+    original = parse_telegram(fixture(SAIJO_QUAKE))
+    corrected = replace(
+        original,
+        info_type="訂正",
+        serial="3",
+        report_at=original.report_at + timedelta(minutes=5),
+        cities=(Place("3820600", "西条市", "3"),),
+    )
+    storage = jma_bot.hotline.storage
+    row_id = storage.store_telegram("http://127.0.0.1/data/correction.xml", "t", "", b"-", iso(T0))
+    assert row_id is not None
+    outcome = jma_bot.hotline.earthquakes.act(row_id, corrected)
+    jma_bot.drain()
+    assert outcome.status == "done"
+    notice = notices(lw, room(jma_bot.config, "hq"))[-1]
+    assert "（訂正）" in notice and "・西条市 震度3（震度1から変更）" in notice
+    assert roll_call_questions(lw) == asked_before  # nobody asked again
