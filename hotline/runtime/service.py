@@ -31,9 +31,9 @@ from hotline.domain.reports.attachments import AttachmentUploads
 from hotline.inbound.context import Context
 from hotline.inbound.dispatcher import Dispatcher
 from hotline.inbound.handlers import default_handlers
-from hotline.metrics import Metrics
 from hotline.inbound.jma.intake import process_pending
 from hotline.inbound.jma.poller import FeedPoller
+from hotline.metrics import Metrics
 from hotline.outbound.client import LineWorksClient
 from hotline.outbound.instructions import (
     AfterReport,
