@@ -635,4 +635,5 @@ def test_unknown_kind_and_action(root: Path) -> None:
         ("", "変更の種類 prefecture は扱えません")
     ]
     assert messages(refused(root, Change("member", "rename", "x"))) == [("", "操作 rename は扱えません")]
-    assert config_edit.KINDS == ("municipality", "member", "group", "counterpart", "room")
+    assert config_edit.KINDS[:5] == ("municipality", "member", "group", "counterpart", "room")
+    assert config_edit.KINDS[5:] == ("earthquake", "tsunami", "earthquake_area", "tsunami_region")

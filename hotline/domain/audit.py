@@ -29,6 +29,10 @@ CONFIG_KINDS = {
     "group": "グループ",
     "counterpart": "支援の割当て",
     "room": "トークルーム",
+    "earthquake": "地震の自動対応",
+    "earthquake_area": "地震の地域と市町",
+    "tsunami": "津波の自動対応",
+    "tsunami_region": "津波予報区と市町",
 }
 CONFIG_ACTIONS = {"add": "追加", "update": "変更", "remove": "削除", "sync": "LINE WORKS と同期"}
 

@@ -16,12 +16,12 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 from tomlkit.toml_document import TOMLDocument
 
-from hotline.config.editing import layout
+from hotline.config.editing import jma, layout
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR
 from hotline.config.loader import Problem
 from hotline.config.model import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, names_a_town
 
-KINDS = ("municipality", "member", "group", "counterpart", "room")
+KINDS = ("municipality", "member", "group", "counterpart", "room", *jma.KINDS)
 ACTIONS = ("add", "update", "remove")
 HQ_KEY = "hq"  # Change.key for adding a member to the HQ
 
@@ -32,6 +32,7 @@ _FIELDS = {
     "group": {"id", "name", "municipalities"},
     "counterpart": {"primary", "secondary"},
     "room": {"title", "link", "group", "municipality", "channel_id"},
+    **jma.FIELDS,
 }
 _MEMBER_KEYS = ("name", "role", "email", "user_id")
 _ROOM_STEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -76,6 +77,7 @@ class Change:
                     id, name, municipalities), remove (key = group id)
       counterpart   add / update (key = the stricken municipality's code; values primary,
                     secondary), remove (key = stricken code)
+      earthquake, tsunami, earthquake_area, tsunami_region: see hotline/config/editing/jma.py
       room          add (key = file stem, e.g. "group-nanyo", or None for one derived from
                     the link; values title, link, group | municipality, channel_id),
                     update (key = stem; same values), remove (key = stem: deletes the file)
@@ -177,7 +179,10 @@ class Draft:
                 raise _refuse(
                     name, f"{name} という項目は変更できません", repr(name), str(sorted(_FIELDS[change.kind]))
                 )
-        getattr(self, f"_{change.kind}")(change)
+        if change.kind in jma.EDITS:  # the JMA kinds, made in jma.py (which cannot import this module)
+            jma.EDITS[change.kind](self, change, _refuse)
+        else:
+            getattr(self, f"_{change.kind}")(change)
         self.reparse()
 
     def reparse(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tomlkit.items import AoT
 
+from hotline.config.editing import jma
 from hotline.config.editing.changes import HQ_KEY, LABELS, Draft
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR
 from hotline.config.loader import Problem
@@ -62,6 +63,8 @@ def explain(draft: Draft, problems: Sequence[Problem]) -> list[FieldProblem]:
 
 def message(draft: Draft, problem: Problem) -> str:
     """The problem in Japanese, for the administrator who made the change."""
+    if (said := jma.message(problem)) is not None:  # [earthquake] / [tsunami]: editing/jma.py
+        return said
     found, expected, where = problem.found, problem.expected, problem.where
     names = draft.names()
 
@@ -191,7 +194,7 @@ def _context(draft: Draft, problem: Problem) -> str:
     if problem.file.startswith(f"{ROOMS_DIR}/"):
         return f"トークルーム（{problem.file}）"
     jma = re.match(r"^(earthquake\.areas|tsunami\.regions)\.(\d+)", problem.where)
-    if problem.file == COUNTERPARTS_FILE and jma:  # edited in the file only, not on these pages
+    if problem.file == COUNTERPARTS_FILE and jma:  # edited on the JMA settings page
         return f"気象庁の電文の設定（{problem.file} の [{jma.group(1)}] {jma.group(2)}）"
     return problem.file
 
