@@ -70,6 +70,8 @@ ROUTES: dict[str, str | None] = {
     "admin.enable": "admin",
     "admin.audit_page": "admin",
     "config.index": "admin",
+    "jma_settings.page": "admin",
+    "jma_settings.save": "admin",
     "config.municipality": "admin",
     "config.add_municipality": "admin",
     "config.edit_municipality": "admin",

@@ -26,6 +26,7 @@ from hotline.web.pages.admin import admin
 from hotline.web.pages.config import config_pages
 from hotline.web.pages.dashboard import dashboard
 from hotline.web.pages.drills import drills
+from hotline.web.pages.jma_settings import jma_settings
 from hotline.web.pages.telegrams import telegrams
 
 
@@ -49,6 +50,7 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(drills)
     app.register_blueprint(admin)
     app.register_blueprint(config_pages)
+    app.register_blueprint(jma_settings)  # the JMA triggers of the configuration
     app.register_blueprint(telegrams)  # the JMA telegrams page
     app.register_error_handler(HTTPException, _json_error)
     return app
