@@ -20,6 +20,7 @@ it sees the draft and the change through the small protocols below.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -31,17 +32,9 @@ from tomlkit.toml_document import TOMLDocument
 from hotline.config.editing import layout
 from hotline.config.files import COUNTERPARTS_FILE
 from hotline.config.loader import Problem
-from hotline.config.model import INTENSITIES, MUNICIPALITY_ROLES, TSUNAMI_CATEGORIES
+from hotline.config.model import INTENSITIES, MUNICIPALITY_ROLES, TSUNAMI_CATEGORIES, JmaResponse
 
-RESPONSE = (
-    "roll_call_roles",
-    "roll_call_supporters",
-    "ask_first_report",
-    "notify_rooms",
-    "drill_on_jma_drill",
-    "deadline_minutes",
-    "remind_minutes",
-)
+RESPONSE = tuple(field.name for field in dataclasses.fields(JmaResponse))  # the keys both tables take
 TABLES = {"earthquake": "areas", "tsunami": "regions"}  # the trigger's table -> its code table
 AREA_KINDS = {"earthquake_area": "earthquake", "tsunami_region": "tsunami"}
 KINDS = (*TABLES, *AREA_KINDS)

@@ -61,9 +61,6 @@ def _page(**extra: Any) -> str:
         "config_jma.html",
         config=config,
         towns=sorted(config.municipalities.values(), key=lambda m: m.code),
-        town_label=lambda code: (
-            f"{config.municipalities[code].name}（{code}）" if code in config.municipalities else code
-        ),
         snapshot=config_edit.snapshot(current_hotline().settings.config_dir),
         intensities=[(level, level_text(level)) for level in intensities],
         categories=[(category, category) for category in reversed(TSUNAMI_CATEGORIES)],
