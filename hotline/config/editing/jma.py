@@ -232,13 +232,13 @@ def message(problem: Problem) -> str | None:
     if found.startswith("unknown key "):
         return f"{found.removeprefix('unknown key ')} という項目は使えません"
     if field == "code":
-        return f"{CODE_LABELS[trigger]}は3桁の数字で入力してください（入力: {found}）"
+        return f"{CODE_LABELS[trigger]}は3桁の数字で入力してください（入力: {_shown(found)}）"
     if field == "municipalities":
         if problem.expected == "a 6-digit municipality code":
-            return f"市町コードは6桁の数字で入力してください（入力: {found}）"
+            return f"市町コードは6桁の数字で入力してください（入力: {_shown(found)}）"
         return "市町を選んでください"
     if field == "min_intensity":
-        return f"震度の下限は震度 {_INTENSITY_CHOICES} のいずれかです（入力: {found}）"
+        return f"震度の下限は震度 {_INTENSITY_CHOICES} のいずれかです（入力: {_shown(found)}）"
     if field == "roll_call_roles":
         return (
             "実参集で尋ねる役職は "
@@ -246,13 +246,17 @@ def message(problem: Problem) -> str | None:
             + " から選んでください"
         )
     if field == "categories":
-        return (
-            f"動く津波の種類は {'・'.join(reversed(TSUNAMI_CATEGORIES))} から選んでください（入力: {found}）"
-        )
+        return f"動く津波の種類は {'・'.join(reversed(TSUNAMI_CATEGORIES))} から選んでください（入力: {_shown(found)}）"
     if field == "deadline_minutes":
-        return f"参集確認の締切は 5〜1440 分の整数で入力してください（入力: {found}）"
+        return f"参集確認の締切は 5〜1440 分の整数で入力してください（入力: {_shown(found)}）"
     if field == "remind_minutes":
         return "リマインドは締切より前の分数を「10, 20」のように入力してください"
     if field in ("roll_call_supporters", "ask_first_report", "notify_rooms", "drill_on_jma_drill"):
         return f"{LABELS[field]}はオンかオフで指定してください"
-    return f"{LABELS.get(field, '気象庁の電文の設定')}が正しくありません（{problem.where}: {found}）"
+    return f"{LABELS.get(field, '気象庁の電文の設定')}が正しくありません（{problem.where}: {_shown(found)}）"
+
+
+def _shown(found: str) -> str:
+    """What the validator found, as an administrator reads it (its words for an empty value
+    are English)."""
+    return "空欄" if found in ("nothing", "an empty string", "an empty list") else found
