@@ -246,7 +246,8 @@ def message(problem: Problem) -> str | None:
             + " から選んでください"
         )
     if field == "categories":
-        return f"動く津波の種類は {'・'.join(reversed(TSUNAMI_CATEGORIES))} から選んでください（入力: {_shown(found)}）"
+        kinds = "・".join(reversed(TSUNAMI_CATEGORIES))
+        return f"動く津波の種類は {kinds} から選んでください（入力: {_shown(found)}）"
     if field == "deadline_minutes":
         return f"参集確認の締切は 5〜1440 分の整数で入力してください（入力: {_shown(found)}）"
     if field == "remind_minutes":
