@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 API = "https://lw.test/v1.0"
 AUTH = "https://auth.lw.test/oauth2/v2.0/token"
 BOT_ID = "2000001"
-TOKEN = "api-token-123"  # the bot fixture's api_token (the /api/ bearer token)
+TOKEN = "api-token-123-of-at-least-32-characters"  # the bot fixture's /api/ bearer token
 
 # 03:12 JST on 21 November 2026
 T0 = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)
