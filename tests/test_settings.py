@@ -14,6 +14,7 @@ import pytest
 from hotline.config import settings as settings_module
 from hotline.config.settings import SettingsError
 from hotline.demo.stack import ROOT, free_port
+from tests.support.bot import credentials_env
 
 STRONG = "x7Qp" * 8  # 32 characters
 
@@ -22,12 +23,7 @@ STRONG = "x7Qp" * 8  # 32 characters
 def env(keypair: tuple[str, str], tmp_path: Path) -> dict[str, str]:
     """A complete, valid production environment (nothing is contacted: start-up stops first)."""
     return {
-        "LW_API_CLIENT_ID": "client-1",
-        "LW_API_CLIENT_SECRET": "client-secret",
-        "LW_API_SERVICE_ACCOUNT": "svc.serviceaccount@tenant.example",
-        "LW_API_PRIVATEKEY": keypair[0],
-        "LW_API_BOT_ID": "2000001",
-        "LW_API_BOT_SECRET": "bot-secret",
+        **credentials_env(keypair[0]),
         "HOTLINE_API_TOKEN": STRONG,
         "HOTLINE_DATABASE": str(tmp_path / "s.sqlite3"),
         "HOTLINE_PORT": str(free_port()),

@@ -28,6 +28,19 @@ TOKEN = "api-token-123-of-at-least-32-characters"  # the bot fixture's /api/ bea
 T0 = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)
 
 
+def credentials_env(private_key_pem: str) -> dict[str, str]:
+    """LINE WORKS credentials as the environment carries them (start-up reads nothing else of
+    LINE WORKS), for tests of start-up and the command line."""
+    return {
+        "LW_API_CLIENT_ID": "client-1",
+        "LW_API_CLIENT_SECRET": "client-secret",
+        "LW_API_SERVICE_ACCOUNT": "svc.serviceaccount@tenant.example",
+        "LW_API_PRIVATEKEY": private_key_pem,
+        "LW_API_BOT_ID": BOT_ID,
+        "LW_API_BOT_SECRET": "bot-secret",
+    }
+
+
 def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
