@@ -116,6 +116,8 @@ def _every_kind_of_answer(bot: Bot) -> dict[str, Any]:
         "api 401": client.get("/api/incidents"),
         "api 200": client.get("/api/incidents", headers=token),
         "api 404": client.get("/api/reports/999", headers=token),
+        "metrics 401": client.get("/metrics"),
+        "metrics": client.get("/metrics", headers=token),
         "login page": client.get(LOGIN),
         "redirect to login": client.get("/dashboard/"),
         "static file": client.get("/static/dashboard.css"),
