@@ -47,14 +47,14 @@ ADDRESS_WAIT = (
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def typed_name() -> str:
+def _typed_name() -> str:
     """The account name of this login form, as the accounts table compares it (stripped,
     case-insensitive), cut to NAME_FIELD_LIMIT characters."""
     return request.form.get("username", "")[:NAME_FIELD_LIMIT].strip().lower()
 
 
 def _name_key() -> str:
-    return "name:" + hashlib.sha256(typed_name().encode("utf-8", "replace")).hexdigest()[:32]
+    return "name:" + hashlib.sha256(_typed_name().encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _address_key() -> str:
