@@ -48,6 +48,7 @@ from tests.support.web import ADMIN, PASSWORD, csrf_of
 DEPLOY_MD = ROOT / "docs" / "DEPLOY.md"
 NGINX_CONF = ROOT / "deploy" / "nginx-hotline.conf"
 UNIT = ROOT / "deploy" / "hotline.service"
+ENV_EXAMPLE = ROOT / "deploy" / "hotline.env.example"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SLOW_CLIENTS = 120
 HEADER_TIMEOUT = 10  # client_header_timeout of deploy/nginx-hotline.conf
@@ -73,6 +74,7 @@ def test_deploy_md_shows_the_files_this_test_runs() -> None:
     doc = DEPLOY_MD.read_text()
     assert f"```nginx\n{NGINX_CONF.read_text()}```" in doc
     assert f"```ini\n{UNIT.read_text()}```" in doc
+    assert f"```sh\n{ENV_EXAMPLE.read_text()}```" in doc
 
 
 def test_the_systemd_unit_passes_systemd_analyze(tmp_path: Path) -> None:
