@@ -25,6 +25,7 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-deploy-tools
 	$(BIN)/pytest
 
 test: lint typecheck unit

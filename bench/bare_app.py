@@ -11,6 +11,8 @@ import sys
 from flask import Flask, request
 from waitress.server import create_server
 
+from hotline.web.server import CHANNEL_TIMEOUT, CLEANUP_INTERVAL, CONNECTION_LIMIT, MAX_HEADER_BYTES
+
 THREADS = 16  # hotline's Settings.send_threads, which make_server gives waitress
 
 
@@ -36,7 +38,11 @@ def main() -> None:
         host="127.0.0.1",
         port=port,
         threads=THREADS,
-        channel_timeout=30,
+        connection_limit=CONNECTION_LIMIT,
+        asyncore_use_poll=True,
+        channel_timeout=CHANNEL_TIMEOUT,
+        cleanup_interval=CLEANUP_INTERVAL,
+        max_request_header_size=MAX_HEADER_BYTES,
         max_request_body_size=2_000_000,
         ident="bare",
     )

@@ -33,7 +33,7 @@ from hotline.storage import Storage
 from hotline.web.server import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
-API_TOKEN = "bench-token-" + secrets.token_hex(8)
+API_TOKEN = "bench-token-" + secrets.token_hex(16)  # HOTLINE_API_TOKEN needs 32 characters
 _NAMESPACE = uuid.UUID("0b7d5a0e-4c1f-4f61-9d0a-6a3b2c8e9f10")
 
 __all__ = [

@@ -12,7 +12,7 @@ from hotline.config import Config, Member
 from hotline.domain.acknowledgements import sign_postback
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from tests.support.bot import Bot, message_event
+from tests.support.bot import TOKEN, Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, room
 
@@ -250,7 +250,7 @@ def test_matrix_shows_delivered_and_acknowledged_per_member(bot: Bot, lw: FakeLi
     tap(bot, imabari, 1, room(bot.config, "group-team1"))
     bot.drain()
     body: dict[str, Any] = bot.client.get(
-        "/api/reports/1/acks", headers={"Authorization": "Bearer api-token-123"}
+        "/api/reports/1/acks", headers={"Authorization": f"Bearer {TOKEN}"}
     ).get_json()
     towns = {t["code"]: t for t in body["municipalities"]}
     assert towns[IMABARI]["acknowledged"] and towns[IMABARI]["relation"] == "secondary"
@@ -260,7 +260,5 @@ def test_matrix_shows_delivered_and_acknowledged_per_member(bot: Bot, lw: FakeLi
     assert towns["384844"]["acknowledged"] is False
     assert body["summary"]["municipalitiesAcknowledged"] == 1
     assert body["hq"]["members"][0]["delivered"] is True
-    incident = bot.client.get(
-        "/api/incidents/1", headers={"Authorization": "Bearer api-token-123"}
-    ).get_json()
+    incident = bot.client.get("/api/incidents/1", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     assert incident["reports"][0]["acknowledgements"]["municipalitiesAcknowledged"] == 1

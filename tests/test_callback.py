@@ -107,7 +107,7 @@ def test_missing_credential_names_the_variable(keypair: tuple[str, str]) -> None
         "LW_API_PRIVATEKEY": keypair[0],
         "LW_API_BOT_ID": "123",
         "LW_API_BOT_SECRET": "b",
-        "HOTLINE_API_TOKEN": "t",
+        "HOTLINE_API_TOKEN": "t" * 32,
     }
     assert settings_module.from_env(env).credentials.bot_id == "123"
     for name in ("LW_API_CLIENT_ID", "LW_API_BOT_SECRET", "HOTLINE_API_TOKEN"):
@@ -127,7 +127,7 @@ def test_secrets_are_not_in_the_settings_repr(keypair: tuple[str, str]) -> None:
         "LW_API_PRIVATEKEY": keypair[0],
         "LW_API_BOT_ID": "123",
         "LW_API_BOT_SECRET": "bot-secret-value",
-        "HOTLINE_API_TOKEN": "api-token-value",
+        "HOTLINE_API_TOKEN": "api-token-value-of-thirty-two-chars",
     }
     text = repr(settings_module.from_env(env))
     for secret in ("client-secret-value", "bot-secret-value", "api-token-value", "PRIVATE KEY"):

@@ -11,7 +11,7 @@ import pytest
 from hotline.cli import main as cli
 from hotline.config import ConfigError, load
 from hotline.config.settings import SettingsError, plan_from_env
-from tests.support.bot import ROOT
+from tests.support.bot import ROOT, credentials_env
 
 
 @pytest.fixture
@@ -145,12 +145,7 @@ def test_cli_refuses_a_bad_plan_instead_of_falling_back(
     that talk to LINE WORKS, rather than pacing themselves for a plan nobody chose."""
     nowhere = "http://127.0.0.1:9"  # the discard port: nothing may be sent anyway
     env = {
-        "LW_API_CLIENT_ID": "client-1",
-        "LW_API_CLIENT_SECRET": "client-secret",
-        "LW_API_SERVICE_ACCOUNT": "svc.serviceaccount@tenant.example",
-        "LW_API_PRIVATEKEY": keypair[0],
-        "LW_API_BOT_ID": "2000001",
-        "LW_API_BOT_SECRET": "bot-secret",
+        **credentials_env(keypair[0]),
         "LW_API_BASE_URL": nowhere,
         "LW_AUTH_URL": nowhere,
         "HOTLINE_PLAN": "bogus",

@@ -24,7 +24,7 @@ from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
 from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
-from tests.support.bot import T0
+from tests.support.bot import T0, TOKEN
 from tests.support.config_files import copy_config, files
 from tests.support.web import LOGIN, PASSWORD, csrf_of, login
 
@@ -45,7 +45,7 @@ class Site:
         self.root = root
         settings = Settings(
             credentials=credentials,
-            api_token="api-token-123",
+            api_token=TOKEN,
             config_dir=root,
             database=tmp_path / "t.sqlite3",
         )

@@ -14,7 +14,7 @@ from hotline.config import Config, Member
 from hotline.domain.drills import DrillError, Targets
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from tests.support.bot import Bot, message_event
+from tests.support.bot import TOKEN, Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import members, room
 
@@ -204,9 +204,7 @@ def test_unannounced_drill_hides_its_moment_until_it_fires(bot: Bot, lw: FakeLin
     )
     shown = drills.public(drills.storage.drill(drill_id))
     assert shown["runAt"] is None and shown["window"]["start"] == "2026-11-21T00:00:00.000Z"
-    api = bot.client.get(
-        f"/api/drills/{drill_id}", headers={"Authorization": "Bearer api-token-123"}
-    ).get_json()
+    api = bot.client.get(f"/api/drills/{drill_id}", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     assert api["runAt"] is None
     fired_at = None
     for minute in range(0, 8 * 60 + 1, 5):

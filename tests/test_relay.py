@@ -12,7 +12,7 @@ from hotline.config import Config
 from hotline.config.counterparts import linked_rooms
 from hotline.domain.reports import parse_trigger
 from hotline.storage import PRIORITY_DRILL, NewMessage
-from tests.support.bot import API, BOT_ID, Bot, message_event
+from tests.support.bot import API, BOT_ID, TOKEN, Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, room
 
@@ -271,7 +271,7 @@ def test_everything_is_recorded_in_the_read_api(bot: Bot, lw: FakeLineWorks) -> 
     bot.say(uid(poster), REPORT, room(bot.config, "group-team1"))
     bot.drain()
     assert bot.client.get("/api/incidents").status_code == 401
-    headers = {"Authorization": "Bearer api-token-123"}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
     incidents = bot.client.get("/api/incidents", headers=headers).get_json()["incidents"]
     assert incidents[0]["municipality"] == {"code": UWAJIMA, "name": "宇和島市"}
     incident = bot.client.get(f"/api/incidents/{incidents[0]['id']}", headers=headers).get_json()

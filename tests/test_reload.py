@@ -12,7 +12,7 @@ import pytest
 
 from hotline.cli import main as cli
 from hotline.config import load
-from tests.support.bot import ROOT, Bot
+from tests.support.bot import ROOT, TOKEN, Bot
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, room
 from tests.support.web import add_account, login
@@ -54,7 +54,7 @@ def test_a_broken_hand_edit_keeps_the_last_good_configuration_and_is_shown(
     bot.say(uid(member(bot.config, UWAJIMA)), REPORT)
     bot.drain()
     assert any("【第一報】" in t for t in lw.texts_to(room(bot.config, "hq")))  # HQ still reached
-    health = bot.client.get("/healthz").get_json()
+    health = bot.client.get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     assert health["config"]["status"] == "refused_edit"
     # Administrators see it on every dashboard page.
     add_account(bot)

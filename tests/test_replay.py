@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hotline.clock import iso
-from tests.support.bot import Bot, message_event
+from tests.support.bot import TOKEN, Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, room
 
@@ -40,7 +40,7 @@ def test_a_replayed_callback_makes_one_report_and_is_kept_as_a_duplicate(bot: Bo
     assert bot.post_event(body).status_code == 200
     bot.drain()
     assert relayed_copies(lw) == 3  # one report, to its three rooms, once
-    incidents = bot.client.get("/api/incidents", headers={"Authorization": "Bearer api-token-123"})
+    incidents = bot.client.get("/api/incidents", headers={"Authorization": f"Bearer {TOKEN}"})
     assert len(incidents.get_json()["incidents"]) == 1
     (first, second) = inbox(bot)
     assert first == ("done", "report 1")

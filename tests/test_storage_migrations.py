@@ -33,7 +33,7 @@ from hotline.runtime.service import Hotline
 from hotline.storage import Storage
 from hotline.storage.migrations import SchemaError, applied
 from hotline.storage.schema import SCHEMA_V1
-from tests.support.bot import ROOT
+from tests.support.bot import ROOT, TOKEN
 from tests.support.fake_lineworks import FakeLineWorks
 
 FIXTURE = Path(__file__).parent / "fixtures" / "db-v1-640e222.sqlite3"
@@ -214,7 +214,7 @@ def run_sender(hotline: Hotline) -> None:
 
 
 def hotline_on(path: Path, credentials: Credentials, config: Config, at: datetime) -> Hotline:
-    settings = Settings(credentials=credentials, api_token="api-token-123", config_dir=ROOT, database=path)
+    settings = Settings(credentials=credentials, api_token=TOKEN, config_dir=ROOT, database=path)
     return Hotline(settings, config, clock=FixedClock(at))
 
 

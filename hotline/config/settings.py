@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 DEFAULT_API_BASE_URL = "https://www.worksapis.com/v1.0"
 DEFAULT_AUTH_URL = "https://auth.worksmobile.com/oauth2/v2.0/token"
 PLANS = {"paid": 240, "free": 60}
+MIN_SECRET_LENGTH = 32  # HOTLINE_API_TOKEN and HOTLINE_SECRET_KEY: guessing must be hopeless
+MAX_TRUSTED_PROXIES = 5  # more hops than this in front of one hotline is a typo
 
 
 class SettingsError(Exception):
@@ -63,6 +66,9 @@ class Settings:
     rate_time_scale: float = 1.0
     send_threads: int = 32  # at least the rooms of the largest fan-out, so it takes one round trip
     server_threads: int = 16  # waitress threads answering HTTP
+    # How many reverse proxies stand in front (HOTLINE_TRUSTED_PROXIES): their X-Forwarded-For
+    # and X-Forwarded-Proto are believed (werkzeug's ProxyFix); 0 believes no such header.
+    trusted_proxies: int = 0
     attachment_window_minutes: int = 10
     max_body_bytes: int = 1_000_000
     http_timeout: float = 15.0  # seconds to wait for LINE WORKS to answer one call
@@ -83,6 +89,65 @@ def _required(env: Mapping[str, str], name: str, hint: str) -> str:
     if not value:
         raise SettingsError(f"{name} is not set: {hint}")
     return value
+
+
+def _strong_secret(env: Mapping[str, str], name: str) -> str | None:
+    """The stripped value of `name`, refused when shorter than MIN_SECRET_LENGTH (the message
+    gives the length, never the value); None when unset."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if len(value) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"{name} is too short ({len(value)} characters): use at least {MIN_SECRET_LENGTH} "
+            "random characters, e.g. the output of "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def lineworks_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """A LINE WORKS endpoint from `name`: https, or plain http only on this machine's loopback
+    (127.0.0.0/8, ::1, localhost: the emulator of the demo and the tests), because the calls
+    carry the service account's assertion, the client secret and the access token."""
+    value = env.get(name, "").strip() or default
+    try:
+        parts = urlsplit(value)
+        host, _port = parts.hostname or "", parts.port  # .port raises ValueError when malformed
+    except ValueError:
+        raise SettingsError(f"{name} is not a URL") from None
+    if not host:
+        raise SettingsError(f"{name} is not a URL with a host (expected https://...)")
+    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
+        return value
+    raise SettingsError(
+        f"{name} must be an https:// URL (plain http:// only for a LINE WORKS emulator on "
+        "127.0.0.0/8, ::1 or localhost)"
+    )
+
+
+def trusted_proxies_from_env(env: Mapping[str, str]) -> int:
+    """HOTLINE_TRUSTED_PROXIES: how many reverse proxies stand in front of hotline (0 when
+    unset: the forwarded headers are ignored, since anyone could send them)."""
+    name = "HOTLINE_TRUSTED_PROXIES"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_TRUSTED_PROXIES:
+        raise SettingsError(
+            f"{name}={raw!r}: expected the number of reverse proxies in front of hotline, "
+            f"0 to {MAX_TRUSTED_PROXIES} (1 for the nginx of docs/DEPLOY.md)"
+        )
+    return int(raw)
 
 
 def load_private_key(pem: str, name: str) -> RSAPrivateKey:
@@ -124,8 +189,8 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         private_key_pem=pem,
         bot_id=bot_id,
         bot_secret=_required(env, "LW_API_BOT_SECRET", "the Bot Secret (verifies callbacks)"),
-        api_base_url=env.get("LW_API_BASE_URL", "").strip().rstrip("/") or DEFAULT_API_BASE_URL,
-        auth_url=env.get("LW_AUTH_URL", "").strip() or DEFAULT_AUTH_URL,
+        api_base_url=lineworks_url(env, "LW_API_BASE_URL", DEFAULT_API_BASE_URL).rstrip("/"),
+        auth_url=lineworks_url(env, "LW_AUTH_URL", DEFAULT_AUTH_URL),
         scope=env.get("LW_API_SCOPE", "").strip() or "bot user.read",
     )
 
@@ -225,21 +290,27 @@ def replication_from_env(env: Mapping[str, str]) -> Replication | None:
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment (os.environ by default)."""
+    """Build settings from the environment (os.environ by default). Weak values are refused
+    here, at start-up: tokens and keys shorter than MIN_SECRET_LENGTH, LINE WORKS URLs that are
+    not https (but for a loopback emulator)."""
     env = os.environ if env is None else env
     plan = plan_from_env(env)
     jma_feed_url, jma_poll_seconds = jma_from_env(env)
+    api_token = _strong_secret(env, "HOTLINE_API_TOKEN") or _required(
+        env, "HOTLINE_API_TOKEN", f"a random token of at least {MIN_SECRET_LENGTH} characters for /api/"
+    )
     return Settings(
         credentials=credentials_from_env(env),
-        api_token=_required(env, "HOTLINE_API_TOKEN", "a long random token for the /api/ routes"),
+        api_token=api_token,
         config_dir=Path(env.get("HOTLINE_CONFIG_DIR", ".").strip() or "."),
         database=Path(env.get("HOTLINE_DATABASE", "var/hotline.sqlite3").strip()),
         host=env.get("HOTLINE_HOST", "127.0.0.1").strip() or "127.0.0.1",
         port=int(_number(env, "HOTLINE_PORT", 8080, int)),
         plan=plan,
         rate_time_scale=_number(env, "HOTLINE_RATE_TIME_SCALE", 1.0, float),
-        secret_key=env.get("HOTLINE_SECRET_KEY", "").strip() or secrets.token_urlsafe(32),
+        secret_key=_strong_secret(env, "HOTLINE_SECRET_KEY") or secrets.token_urlsafe(32),
         replication=replication_from_env(env),
         jma_feed_url=jma_feed_url,
         jma_poll_seconds=jma_poll_seconds,
+        trusted_proxies=trusted_proxies_from_env(env),
     )

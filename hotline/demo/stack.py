@@ -30,6 +30,9 @@ from hotline.web.server import make_server
 from lineworks_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: the stack runs from a checkout
+# The stack's /api/ bearer token: long enough for the start-up check (HOTLINE_API_TOKEN needs at
+# least 32 characters), fixed because the stack is a test fixture and holds nothing secret.
+E2E_TOKEN = "e2e-token-for-the-live-test-stack-0123456789"  # noqa: S105
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition") -> Any:
@@ -102,7 +105,7 @@ class EmulatorSide:
         self.emulator.stop()
 
 
-def hotline_env(side: EmulatorSide, database: Path, port: int, token: str = "e2e-token") -> dict[str, str]:  # noqa: S107
+def hotline_env(side: EmulatorSide, database: Path, port: int, token: str = E2E_TOKEN) -> dict[str, str]:
     c = side.credentials
     return {
         "LW_API_CLIENT_ID": c.client_id,
@@ -133,7 +136,7 @@ class LiveStack(EmulatorSide):
         super().__init__(config, extra_users)
         settings = Settings(
             credentials=self.credentials,
-            api_token="e2e-token",
+            api_token=E2E_TOKEN,
             database=database,
             **{"config_dir": ROOT, **overrides},
         )
@@ -156,7 +159,7 @@ class LiveStack(EmulatorSide):
 
     def api(self, path: str) -> Any:
         response = requests.get(
-            f"{self.url}{path}", headers={"Authorization": "Bearer e2e-token"}, timeout=10
+            f"{self.url}{path}", headers={"Authorization": f"Bearer {E2E_TOKEN}"}, timeout=10
         )
         response.raise_for_status()
         return response.json()

@@ -25,17 +25,23 @@ api = Blueprint("api", __name__, url_prefix="/api")
 
 
 # Served by the door's blueprint (endpoint door.healthz, as monitoring knows it): like the
-# callback it needs no token, and it shows what the door and the workers have queued.
+# callback it needs no token to say whether hotline is up; what the door and the workers have
+# queued, the counters and the configuration's problems are shown only with the API token.
 @door.get("/healthz")
 def healthz() -> Any:
-    """The queues, the counters and whether the configuration files were taken (503 without
-    the database)."""
+    """Up (200, {"status": "ok"}) or down (503, without the database); with the bearer token
+    also the queues, the counters and whether the configuration files were taken."""
     hotline = current_hotline()
+    detailed = _bearer_token_given()
     try:
         inbox = hotline.storage.inbox_counts()
         outbox = hotline.storage.outbox_counts()
     except sqlite3.Error:
-        return jsonify(status="error", detail="database unavailable"), 503
+        if detailed:
+            return jsonify(status="error", detail="database unavailable"), 503
+        return jsonify(status="error"), 503
+    if not detailed:
+        return jsonify(status="ok")
     return jsonify(
         status="ok",
         inbox=inbox,
@@ -49,12 +55,18 @@ def healthz() -> Any:
     )
 
 
-@api.before_request
-def require_token() -> None:
+def _bearer_token_given() -> bool:
+    """Whether the request carries `Authorization: Bearer <HOTLINE_API_TOKEN>` (compared in
+    constant time)."""
     expected = current_hotline().settings.api_token
     header = request.headers.get("Authorization", "")
     given = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-    if given and hmac.compare_digest(given.encode(), expected.encode()):
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+@api.before_request
+def require_token() -> None:
+    if _bearer_token_given():
         return
     if auth.session_allows_api():  # a person logged in to the dashboard (any role)
         return

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.runtime.service import Hotline
 from hotline.web import auth, context
@@ -36,9 +37,24 @@ def _json_error(exc: HTTPException) -> Any:
     return response
 
 
+def _every_response(response: Response) -> Response:
+    """On every answer (the door, /api, /healthz, pages, static files, errors): no content
+    sniffing, and nothing kept by a browser or a shared cache (incident records, tokens)."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def create_app(hotline: Hotline) -> Flask:
     """The Flask app for one running hotline."""
     app = Flask(__name__)
+    hops = hotline.settings.trusted_proxies
+    if hops:
+        # Behind `hops` reverse proxies (HOTLINE_TRUSTED_PROXIES): the client address (login
+        # throttle, audit log) and the scheme (the cookie's Secure flag, CSRF's Referer check)
+        # come from X-Forwarded-For / -Proto, as many hops from the right as there are proxies.
+        # Host and prefix are not taken: the proxy passes Host itself (docs/DEPLOY.md).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = hotline.settings.max_body_bytes  # larger bodies: 413
     app.extensions["hotline"] = hotline
     auth.init_app(app, hotline.settings.secret_key)  # the session cookie and the CSRF check
@@ -53,4 +69,5 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(jma_settings)  # the JMA triggers of the configuration
     app.register_blueprint(telegrams)  # the JMA telegrams page
     app.register_error_handler(HTTPException, _json_error)
+    app.after_request(_every_response)
     return app

@@ -17,6 +17,17 @@ from hotline.web.app import create_app
 log = logging.getLogger(__name__)
 
 
+# waitress' limits (docs/DEPLOY.md). Requests are read by one asyncore loop and only a complete
+# request takes one of the `server_threads`, so slow clients cost a socket each, not a thread;
+# what they can exhaust is the connection limit. The nginx of docs/DEPLOY.md sits in front and
+# times out slow headers and bodies itself (tests/test_deploy.py); these keep hotline standing
+# when it is reached directly.
+CONNECTION_LIMIT = 500  # open connections before waitress stops accepting (its default: 100)
+CHANNEL_TIMEOUT = 30  # seconds a connection may stay silent (the door answers in milliseconds)
+CLEANUP_INTERVAL = 5  # how often silent connections are looked for (its default: 30 s)
+MAX_HEADER_BYTES = 65_536  # request line and headers (its default: 256 KiB; nginx sends <= 32 KiB)
+
+
 def make_server(hotline: Hotline, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
     """A waitress server bound now (port 0 picks a free one); call `.run()` to serve."""
     app = create_app(hotline)
@@ -25,9 +36,17 @@ def make_server(hotline: Hotline, host: str, port: int) -> BaseWSGIServer | Mult
         host=host,
         port=port,
         threads=hotline.settings.server_threads,
-        # The door answers fast; a slow or hostile client must not hold a thread long.
-        channel_timeout=30,
+        connection_limit=CONNECTION_LIMIT,
+        # poll(), not select(): select() fails beyond 1024 file descriptors
+        asyncore_use_poll=True,
+        # The door answers fast; a slow or hostile client must not hold a connection long.
+        channel_timeout=CHANNEL_TIMEOUT,
+        cleanup_interval=CLEANUP_INTERVAL,
+        max_request_header_size=MAX_HEADER_BYTES,
         max_request_body_size=hotline.settings.max_body_bytes * 2,
+        # waitress drops X-Forwarded-* unless told otherwise; behind trusted proxies werkzeug's
+        # ProxyFix (web/app.py) must see them, and it reads only the hops it trusts.
+        clear_untrusted_proxy_headers=hotline.settings.trusted_proxies == 0,
         ident="hotline",
     )
     return server

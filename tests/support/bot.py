@@ -22,10 +22,23 @@ ROOT = Path(__file__).resolve().parents[2]
 API = "https://lw.test/v1.0"
 AUTH = "https://auth.lw.test/oauth2/v2.0/token"
 BOT_ID = "2000001"
-TOKEN = "api-token-123"  # the bot fixture's api_token (the /api/ bearer token)
+TOKEN = "api-token-123-of-at-least-32-characters"  # the bot fixture's /api/ bearer token
 
 # 03:12 JST on 21 November 2026
 T0 = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)
+
+
+def credentials_env(private_key_pem: str) -> dict[str, str]:
+    """LINE WORKS credentials as the environment carries them (start-up reads nothing else of
+    LINE WORKS), for tests of start-up and the command line."""
+    return {
+        "LW_API_CLIENT_ID": "client-1",
+        "LW_API_CLIENT_SECRET": "client-secret",
+        "LW_API_SERVICE_ACCOUNT": "svc.serviceaccount@tenant.example",
+        "LW_API_PRIVATEKEY": private_key_pem,
+        "LW_API_BOT_ID": BOT_ID,
+        "LW_API_BOT_SECRET": "bot-secret",
+    }
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -30,7 +30,6 @@ from hotline.web.auth.session import (
     may,
     session_allows_api,
 )
-from hotline.web.auth.throttle import LoginThrottle
 from hotline.web.auth.views import DISABLED_ERROR, LOGIN_ERROR, add_login_pages
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "FORBIDDEN_MESSAGES",
     "LOGIN_ERROR",
     "SAFE_METHODS",
-    "LoginThrottle",
     "add_login_pages",
     "audit_here",
     "check_csrf",

@@ -39,13 +39,14 @@ CONTENT_SECURITY_POLICY = (
 )
 
 View = TypeVar("View", bound=Callable[..., Any])
-_open_views: set[Callable[..., Any]] = set()
+OPEN_TO_ALL = "hotline_open_to_all"  # the mark `open_to_all` leaves (kept by functools.wraps)
 
 
 def open_to_all(view: View) -> View:
     """Let visitors without a login through `protect`'s guard to this view (the login page,
-    which checks the CSRF token itself, after the throttle)."""
-    _open_views.add(view)
+    which checks the CSRF token itself, after the throttle). A mark on the function, so that a
+    wrapper made with functools.wraps (the login throttle's) is open too."""
+    setattr(view, OPEN_TO_ALL, True)
     return view
 
 
@@ -75,9 +76,8 @@ def protect(
         return role
 
     def guard() -> Any:
-        if (
-            request.endpoint == static
-            or current_app.view_functions.get(request.endpoint or "") in _open_views
+        if request.endpoint == static or getattr(
+            current_app.view_functions.get(request.endpoint or ""), OPEN_TO_ALL, False
         ):
             return None
         refused = login_required(as_json=request.endpoint in json_endpoints, role=needed())
@@ -87,14 +87,11 @@ def protect(
             check_csrf()
         return None
 
-    def headers(response: Response) -> Response:
-        return security_headers(response, cache=request.endpoint == static)
-
     def error(exc: HTTPException) -> Any:
         return error_response(exc, as_json=request.endpoint in json_endpoints)
 
     blueprint.before_request(guard)
-    blueprint.after_request(headers)
+    blueprint.after_request(security_headers)
     blueprint.register_error_handler(HTTPException, error)
 
 
@@ -115,14 +112,12 @@ def login_required(*, as_json: bool, role: str | None = None) -> BaseResponse | 
     return None
 
 
-def security_headers(response: Response, *, cache: bool = False) -> Response:
-    """The pages' CSP and friends; pages (not static files) are never cached."""
+def security_headers(response: Response) -> Response:
+    """The pages' CSP and friends. `nosniff` and `Cache-Control: no-store` are the app's, on
+    every response (web/app.py)."""
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
-    if not cache:
-        response.headers["Cache-Control"] = "no-store"  # incident records stay off shared caches
     return response
 
 

@@ -1,8 +1,9 @@
 """Logging in and out: `/dashboard/login` (GET shows the form, POST checks the password) and
 `/dashboard/logout` (POST).
 
-Failed logins are throttled per client address (auth/throttle.py); logins, failures and
-logouts go to the audit log. Every login starts a fresh session (and CSRF token).
+Failed logins slow down the account name they were tried on and, generously, the client
+address (auth/throttle.py, Flask-Limiter); logins, failures and logouts go to the audit log.
+Every login starts a fresh session (and CSRF token).
 
 The two views are served by the dashboard's blueprint (`add_login_pages`), so their endpoint
 names stay `dashboard.login` and `dashboard.logout`, as the templates and bookmarks know them;
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, g, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 
 from hotline.domain import accounts
+from hotline.web.auth import throttle
 from hotline.web.auth.guard import open_to_all
 from hotline.web.auth.session import (
     SESSION_ACCOUNT,
@@ -28,28 +30,23 @@ from hotline.web.auth.session import (
     current_account,
     logged_in,
 )
-from hotline.web.auth.throttle import LoginThrottle
 from hotline.web.context import current_hotline
 
 LOGIN_ERROR = "ユーザー名またはパスワードが正しくありません。"
 DISABLED_ERROR = "このアカウントは無効になっています。管理者に連絡してください。"
-THROTTLE_KEY = "dashboard_throttle"  # where the app keeps its LoginThrottle (app.extensions)
 
 
 def add_login_pages(blueprint: Blueprint) -> None:
-    """Serve the login and logout views at `<blueprint's prefix>/login` and `/logout`, with a
-    login throttle for each app the blueprint is registered on."""
-    blueprint.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
+    """Serve the login and logout views at `<blueprint's prefix>/login` and `/logout`; the
+    login view behind a login throttle of its own for each app the blueprint is registered on."""
     blueprint.add_url_rule("/logout", view_func=logout, methods=["POST"])
 
     @blueprint.record_once
-    def _throttle_per_app(state: BlueprintSetupState) -> None:
-        state.app.extensions[THROTTLE_KEY] = LoginThrottle()
-
-
-def _throttle() -> LoginThrottle:
-    throttle: LoginThrottle = current_app.extensions[THROTTLE_KEY]
-    return throttle
+    def _login_per_app(state: BlueprintSetupState) -> None:
+        assert isinstance(state.app, Flask)
+        limiter = throttle.install(state.app)
+        view = throttle.limited(limiter, login, _wait_page)
+        state.add_url_rule("/login", view_func=view, methods=["GET", "POST"])
 
 
 def _safe_next(target: str | None) -> str:
@@ -67,30 +64,17 @@ def login() -> Any:
             return redirect(next_url)
         return _login_page(next_url)
     hotline = current_hotline()
-    address = request.remote_addr or "unknown"
-    now = hotline.clock.monotonic()
-    wait = _throttle().retry_after(address, now)
-    if wait:
-        message = (
-            "ログインの失敗が続いたため、しばらくログインできません。"
-            f"約{(wait + 59) // 60}分後に、もう一度お試しください。"
-        )
-        response = Response(_login_page(next_url, message), status=429)
-        response.headers["Retry-After"] = str(wait)
-        return response
     check_csrf()
-    username = request.form.get("username", "")[:100]
+    username = request.form.get("username", "")[: throttle.NAME_FIELD_LIMIT]
     try:
         account = accounts.authenticate(hotline.storage, username, request.form.get("password", ""))
-    except accounts.LoginFailed as failed:
-        _throttle().fail(address, now)
+    except accounts.LoginFailed as failed:  # the 401 counts against the name and the address
         # A name that matches no account is not written down: it may be a password typed into
         # the wrong field.
         name = failed.account.username if failed.account else UNKNOWN_USER
         audit_here("login_failed", f"account:{name}", None, {"reason": failed.reason}, who=name)
         error = DISABLED_ERROR if failed.reason == "disabled" else LOGIN_ERROR
         return _login_page(next_url, error, username), 401
-    _throttle().succeed(address)
     accounts.mark_login(hotline.storage, account, hotline.clock.now())
     session.clear()  # a fresh session (and CSRF token) on every login
     g.pop("csrf_token", None)
@@ -103,6 +87,12 @@ def login() -> Any:
 
 def _login_page(next_url: str, error: str | None = None, username: str = "") -> str:
     return render_template("dashboard_login.html", next_url=next_url, error=error, username=username)
+
+
+def _wait_page(message: str) -> Response:
+    """A throttled login: the form again, saying how long to wait (the throttle adds
+    Retry-After)."""
+    return Response(_login_page(_safe_next(request.values.get("next")), message), status=429)
 
 
 def logout() -> Any:
