@@ -60,9 +60,10 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
     for r in reports:
         if r["kind"] == "attachment" and r["parent_report_id"] in sent_to:
             sent_to[r["id"]] = sent_to[r["parent_report_id"]]
-    titles = {room.key: room.title for room in config.rooms}
-    for found in sent_to.values():
-        titles.update((room.key, room.title) for room in found.rooms)
+    titles = {room.key: room.title for room in config.rooms}  # for rows no report froze
+    frozen_titles = {
+        report_id: {room.key: room.title for room in found.rooms} for report_id, found in sent_to.items()
+    }
 
     def town_name(report_id: int | None, code: str | None) -> str:
         found = sent_to.get(report_id or 0)
@@ -101,8 +102,9 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             at, state = row["created_at"], STATUS_LABELS[row["status"]]
         else:
             at, state = row["sent_at"] or row["created_at"], STATUS_LABELS.get(row["status"], row["status"])
+        key = row["room_key"] or ""
         where = (
-            titles.get(row["room_key"] or "", row["room_key"] or "")
+            frozen_titles.get(row["report_id"] or 0, {}).get(key) or titles.get(key, key)
             if row["channel_id"] or row["room_key"]
             else ""
         )

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from hotline.clock import iso, jst_text
 from hotline.config import Config
-from hotline.domain import acknowledgements, incidents
+from hotline.domain import acknowledgements, incidents, recipients
 from hotline.domain.acknowledgements import (
     ACKNOWLEDGED,
     PENDING,
@@ -327,12 +327,14 @@ def _undelivered(hotline: Hotline, config: Config, reports: list[sqlite3.Row]) -
     """Per report, the rooms whose newest delivery failed for good (未達), with why: what the
     再送 button sends again."""
     out: list[dict[str, Any]] = []
+    sent_to = recipients.of_incident(hotline.storage, config, reports)
     for report in reports:
+        titles = {room.key: room.title for room in sent_to[report["id"]].rooms}
         latest: dict[str, sqlite3.Row] = {}
         for row in hotline.storage.deliveries(report["id"]):
             latest[row["room_key"] or ""] = row
         rooms = [
-            {"room": _room_title(config, key), "error": row["error"] or ""}
+            {"room": titles.get(key) or _room_title(config, key), "error": row["error"] or ""}
             for key, row in latest.items()
             if row["status"] == "failed"
         ]
