@@ -279,3 +279,25 @@ def test_a_room_that_failed_for_good_shows_its_people_as_undelivered_with_why_an
     assert len(audited) == 1 and audited[0]["target"] == "report 1"
     assert post(client, "/dashboard/incidents/1/reports/1/resend").status_code == 302
     assert len([d for d in bot.hotline.storage.deliveries(1) if d["room_key"] == "group-team1"]) == 2
+
+
+def test_reminders_chase_the_towns_a_report_was_sent_to_not_a_supporter_added_later(
+    bot: Bot, lw: FakeLineWorks, tmp_path: Path
+) -> None:
+    relay_first_report(bot)
+    folder = copy_config(tmp_path / "added")
+    path = folder / COUNTERPARTS_FILE
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        'primary = "382051"  # 新居浜市（一次支援市）\nsecondary = ["382027", "383562"]',
+        'primary = "382051"  # 新居浜市（一次支援市）\nsecondary = ["382027", "383562", "382019"]',
+        1,
+    )
+    path.write_text(text, encoding="utf-8")
+    bot.hotline.replace_config(config_module.load(folder))
+    bot.clock.advance(minutes=11)
+    assert bot.hotline.reminders.run_due() > 0
+    bot.drain()
+    matsuyama = {m.key for m in bot.hotline.config().municipalities["382019"].members}
+    reminded = {target for kind, target, _ in lw.sent if kind == "user"}  # 1:1, by member key
+    assert member(bot.config, IMABARI).key in reminded and not reminded & matsuyama
