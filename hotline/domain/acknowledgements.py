@@ -202,8 +202,10 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
     post = storage.board_post(report_id)
     reads: dict[str, bool] = {}
     for row in storage.board_reads(report_id):
-        cached = storage.identity(row["user_id"])
-        reader = sent_to.person_by_identity(row["user_id"], cached["email"] if cached is not None else None)
+        reader = sent_to.person_by_identity(row["user_id"])
+        if reader is None:  # a userId the configuration did not name: its cached e-mail
+            cached = storage.identity(row["user_id"])
+            reader = sent_to.person_by_identity(row["user_id"], cached["email"] if cached else None)
         if reader is not None:
             reads[reader.key] = bool(row["is_read"])
 

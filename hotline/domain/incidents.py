@@ -78,8 +78,10 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
     def person_name(report_id: int | None, identity: str) -> str | None:
         found = sent_to.get(report_id or 0)
         if found is not None:
-            cached = storage.identity(identity)
-            person = found.person_by_identity(identity, cached["email"] if cached is not None else None)
+            person = found.person_by_identity(identity)
+            if person is None:  # a userId the configuration did not name: its cached e-mail
+                cached = storage.identity(identity)
+                person = found.person_by_identity(identity, cached["email"] if cached is not None else None)
             if person is not None:
                 return person.name
         member = config.member_by_identity(identity)

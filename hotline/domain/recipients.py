@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_municipalities, linked_rooms, room_members
@@ -88,6 +89,14 @@ class Recipients:
     hq: Town
     rooms: tuple[RoomTo, ...]
     frozen: bool  # False: built from today's configuration (a report older than the rows)
+    _index: dict[str, Person] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every identity of every person, lower-cased: the chronology looks up thousands of rows.
+        for person in reversed(list(self.people())):
+            for identity in (person.key, person.user_id, person.email):
+                if identity:
+                    self._index[identity.lower()] = person
 
     def town_name(self, code: str) -> str | None:
         found = next((t for t in (*self.towns, self.hq) if t.code == code), None)
@@ -99,10 +108,10 @@ class Recipients:
 
     def person_by_identity(self, identity: str, email: str | None = None) -> Person | None:
         """The person with this key, userId or e-mail (`email`: the cached e-mail of a userId)."""
-        wanted = {identity.lower(), *([email.lower()] if email else [])}
-        return next(
-            (p for p in self.people() if {p.key.lower(), p.user_id.lower(), p.email.lower()} & wanted), None
-        )
+        found = self._index.get(identity.lower())
+        if found is None and email:
+            found = self._index.get(email.lower())
+        return found
 
 
 def _person(config: Config, member: Member) -> Person:
@@ -186,24 +195,34 @@ def _from_rows(rows: Sequence[sqlite3.Row]) -> Recipients:
     return Recipients(tuple(t for t in made if t.code != HQ), hq, tuple(rooms), frozen=True)
 
 
+# Frozen recipients never change once written (with their report, in one transaction), so each
+# database's are remembered once read: the incident page is polled every few seconds and would
+# otherwise rebuild thousands of rows per poll (50 reports x 100 people). Keyed by the Storage
+# object (weakly: a closed test database takes its entries with it); a few thousand reports each.
+_FROZEN: weakref.WeakKeyDictionary[Storage, dict[int, Recipients]] = weakref.WeakKeyDictionary()
+_FROZEN_LIMIT = 4096
+
+
 def of_report(storage: Storage, config: Config, report: sqlite3.Row) -> Recipients:
     """What `report` was sent to: its frozen rows; for a report relayed before they existed,
     today's configuration (every room, as the matrix always looked at), as before."""
-    rows = storage.recipients(report["id"])
-    if rows:
-        return _from_rows(rows)
-    return from_config(config, report["municipality_code"], config.rooms)
+    return of_incident(storage, config, [report])[report["id"]]
 
 
 def of_incident(storage: Storage, config: Config, reports: Sequence[sqlite3.Row]) -> dict[int, Recipients]:
-    """`of_report` for each report (one query for the frozen rows)."""
+    """`of_report` for each report (one query for the frozen rows not yet remembered)."""
+    known = _FROZEN.setdefault(storage, {})
+    wanted = [r["id"] for r in reports if r["id"] not in known]
     by_report: dict[int, list[sqlite3.Row]] = {}
-    ids = [r["id"] for r in reports]
-    for row in storage.recipients_of_reports(ids):
+    for row in storage.recipients_of_reports(wanted) if wanted else ():
         by_report.setdefault(row["report_id"], []).append(row)
+    if len(known) + len(by_report) > _FROZEN_LIMIT:
+        known.clear()
+    for report_id, rows in by_report.items():
+        known[report_id] = _from_rows(rows)
     return {
-        r["id"]: _from_rows(by_report[r["id"]])
-        if r["id"] in by_report
-        else from_config(config, r["municipality_code"], config.rooms)
+        r["id"]: known[r["id"]]
+        if r["id"] in known
+        else from_config(config, r["municipality_code"], config.rooms)  # relayed before m005
         for r in reports
     }
