@@ -12,16 +12,16 @@ already recorded, and records nothing (one acknowledgement per person and report
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 from hotline import messages as msg
 from hotline.clock import parse_iso
 from hotline.config import Config
 from hotline.domain import recipients
 from hotline.domain.acknowledgements import is_ack_word, verify_postback
-from hotline.inbound.context import Context
+from hotline.inbound.context import Context, reply_message
 from hotline.inbound.events import Event
 from hotline.inbound.handlers.base import postback_data, text_of
-from hotline.storage import PRIORITY_REPLY, NewMessage
 
 
 class AckTap:
@@ -108,16 +108,7 @@ def record_ack(
             content = msg.ack_already(report["label"], town, created, parse_iso(earlier["acked_at"]))
         # To the person, 1:1: the room would get one such line per member otherwise.
         ctx.storage.enqueue(
-            [
-                NewMessage(
-                    dedupe_key=f"reply:{inbox_id}",
-                    purpose="reply",
-                    priority=PRIORITY_REPLY,
-                    content=content,
-                    user_id=event.user_id,
-                )
-            ],
-            now,
+            [replace(reply_message(inbox_id, event, content), channel_id=None, user_id=event.user_id)], now
         )
         ctx.finish(inbox_id, "done", f"ack of report {report['id']}" + ("" if new else " (again)"))
     ctx.on_enqueue()

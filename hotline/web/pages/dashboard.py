@@ -518,48 +518,36 @@ def _who() -> str:
 @dashboard.post("/incidents/<int:incident_id>/close")
 def close_incident(incident_id: int) -> Any:
     """終了, with a closing note (required); audited and in the chronology."""
-    if (refused := _refused()) is not None:
-        return refused
-    hotline = current_hotline()
-    if hotline.storage.incident(incident_id) is None:
-        abort(404, f"災害（ID {incident_id}）は見つかりません。")
-    note = request.form.get("note", "")
-    try:
-        incidents.close(hotline.storage, incident_id, by=_who(), note=note, at=iso(hotline.clock.now()))
-    except incidents.LifecycleError as problem:
-        flash(str(problem), "error")
-        return _back(incident_id)
-    auth.audit_here(
-        "incident_close",
-        f"incident {incident_id}",
-        {"status": "open"},
-        {"status": "closed", "note": note.strip()},
-    )
-    flash("この災害を終了しました。", "ok")
-    return _back(incident_id)
+    return _lifecycle(incident_id, "close", "この災害を終了しました。")
 
 
 @dashboard.post("/incidents/<int:incident_id>/reopen")
 def reopen_incident(incident_id: int) -> Any:
     """再開 (the reason is optional); audited and in the chronology."""
+    return _lifecycle(incident_id, "reopen", "この災害を再開しました（対応中）。")
+
+
+def _lifecycle(incident_id: int, action: str, done: str) -> Any:
     if (refused := _refused()) is not None:
         return refused
     hotline = current_hotline()
     if hotline.storage.incident(incident_id) is None:
         abort(404, f"災害（ID {incident_id}）は見つかりません。")
     note = request.form.get("note", "")
+    change = incidents.close if action == "close" else incidents.reopen
     try:
-        incidents.reopen(hotline.storage, incident_id, by=_who(), note=note, at=iso(hotline.clock.now()))
+        change(hotline.storage, incident_id, by=_who(), note=note, at=iso(hotline.clock.now()))
     except incidents.LifecycleError as problem:
         flash(str(problem), "error")
         return _back(incident_id)
+    before, after = ("open", "closed") if action == "close" else ("closed", "open")
     auth.audit_here(
-        "incident_reopen",
+        f"incident_{action}",
         f"incident {incident_id}",
-        {"status": "closed"},
-        {"status": "open", "note": note.strip()},
+        {"status": before},
+        {"status": after, "note": note.strip()},
     )
-    flash("この災害を再開しました（対応中）。", "ok")
+    flash(done, "ok")
     return _back(incident_id)
 
 
