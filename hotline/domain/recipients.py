@@ -223,6 +223,6 @@ def of_incident(storage: Storage, config: Config, reports: Sequence[sqlite3.Row]
     return {
         r["id"]: known[r["id"]]
         if r["id"] in known
-        else from_config(config, r["municipality_code"], config.rooms)  # relayed before m005
+        else from_config(config, r["municipality_code"], config.rooms)  # relayed before m006
         for r in reports
     }
