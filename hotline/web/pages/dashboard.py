@@ -116,7 +116,10 @@ def _member_row(person: dict[str, Any], group: str) -> dict[str, Any]:
             person["role"],
             _delivery_text(person),
             "—" if read is None else ("✓" if read else "未読"),
-            _ack_text(person["acknowledgedAt"], person["minutesToAck"]),
+            # not reached is not unanswered (未達 is not 未回答)
+            STATE_LABELS[UNDELIVERED]
+            if person["delivery"] == UNDELIVERED and not person["acknowledgedAt"]
+            else _ack_text(person["acknowledgedAt"], person["minutesToAck"]),
         ],
     }
 
