@@ -153,6 +153,17 @@ def delivery_failed(label: str, town: str, created: datetime, room: str, why: st
     )
 
 
+def ack_recorded(label: str, town: str, created: datetime, *, typed_in_room: bool) -> dict[str, Any]:
+    """The one confirmation after a tap or a typed word: which report, which town."""
+    how = "（書き込みは、このトークルームの最新の報告1件への確認として記録します）" if typed_in_room else ""
+    return text(f"{town}の{label}（{stamp(created)}）への確認を記録しました。{how}")
+
+
+def ack_already(label: str, town: str, created: datetime, acked_at: datetime) -> dict[str, Any]:
+    """A second tap (or word) for the same report: nothing new was recorded."""
+    return text(f"{town}の{label}（{stamp(created)}）への確認は、{stamp(acked_at)}に記録済みです。")
+
+
 def stranger(contact: str) -> dict[str, Any]:
     whom = contact or "県災害対策本部"
     return text(
@@ -211,6 +222,7 @@ def failure_reason(status: int | None, code: str, reason: str = "") -> str:
 
 
 NO_CHANNEL = "トークルームがまだ作成されていません（チャンネルID未設定）"
+NO_ROOM_FOR_PERSON = "この人に届くトークルームがありません"
 GAVE_UP = "24時間再送しても届きませんでした"
 
 

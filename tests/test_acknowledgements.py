@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hotline.config import Config, Member
+from hotline.domain import incidents
 from hotline.domain.acknowledgements import sign_postback
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
@@ -262,3 +263,47 @@ def test_matrix_shows_delivered_and_acknowledged_per_member(bot: Bot, lw: FakeLi
     assert body["hq"]["members"][0]["delivered"] is True
     incident = bot.client.get("/api/incidents/1", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
     assert incident["reports"][0]["acknowledgements"]["municipalitiesAcknowledged"] == 1
+
+
+# -- feedback: one confirmation of what was recorded -----------------------------------------
+
+
+def test_a_tap_is_confirmed_once_to_the_person_and_a_second_tap_is_told_it_was_already_recorded(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    first_report(bot)
+    group = room(bot.config, "group-team1")
+    in_room_before = len(lw.to_channels()[group])
+    imabari = member(bot.config, IMABARI)
+    tap(bot, imabari, 1, group)
+    bot.drain()
+    assert lw.texts_to(uid(imabari)) == ["宇和島市の第一報（11月21日 03:12）への確認を記録しました。"]
+    bot.clock.advance(minutes=3)
+    tap(bot, imabari, 1, group)
+    bot.drain()
+    assert lw.texts_to(uid(imabari))[1:] == [
+        "宇和島市の第一報（11月21日 03:12）への確認は、11月21日 03:12に記録済みです。"
+    ]
+    # the confirmations go to the person, not into the room of thirty
+    assert len(lw.to_channels()[group]) == in_room_before
+    assert acks(bot) == [(IMABARI, "tap")]
+
+
+def test_a_typed_word_counts_for_the_newest_report_of_the_room_only_and_says_which(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    first_report(bot)
+    bot.clock.advance(minutes=5)
+    group = room(bot.config, "group-team1")
+    bot.say(uid(member(bot.config, UWAJIMA)), "第2報 避難所を2か所開設", group)
+    bot.drain()
+    imabari = member(bot.config, IMABARI)
+    bot.say(uid(imabari), "了解しました", group)
+    bot.drain()
+    assert acks(bot, 1) == [] and acks(bot, 2) == [(IMABARI, "word")]
+    assert lw.texts_to(uid(imabari)) == [
+        "宇和島市の第2報（11月21日 03:17）への確認を記録しました。"
+        "（書き込みは、このトークルームの最新の報告1件への確認として記録します）"
+    ]
+    timeline = incidents.timeline(bot.hotline.storage, bot.config, 1)
+    assert [e["title"] for e in timeline if e["kind"] == "ack"] == ["確認: 今治市 村上 真理子"]

@@ -135,9 +135,9 @@ def test_the_poster_hears_when_a_retried_room_arrives_even_if_another_failed(
     assert texts[-1] == "再送していた第一報（03:12）が「愛媛県災害対策本部 ホットライン」に届きました。"
 
 
-def test_a_typed_word_acknowledges_every_report_of_the_incident_in_that_room(
-    bot: Bot, lw: FakeLineWorks
-) -> None:
+def test_a_typed_word_acknowledges_only_the_newest_report_in_that_room(bot: Bot, lw: FakeLineWorks) -> None:
+    """One 了解 is one acknowledgement, of the report people answer: the newest in the room
+    (issue 11; it used to count for every report of the incident)."""
     poster = member(bot.config, UWAJIMA)
     group = room(bot.config, "group-team1")
     bot.say(uid(poster), REPORT, group)
@@ -145,7 +145,7 @@ def test_a_typed_word_acknowledges_every_report_of_the_incident_in_that_room(
     bot.drain()
     bot.say(uid(member(bot.config, "382027")), "了解しました", group)
     bot.drain()
-    assert [a["municipality_code"] for a in bot.hotline.storage.acks(1)] == ["382027"]
+    assert [a["municipality_code"] for a in bot.hotline.storage.acks(1)] == []
     assert [a["municipality_code"] for a in bot.hotline.storage.acks(2)] == ["382027"]
 
 

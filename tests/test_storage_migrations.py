@@ -43,6 +43,8 @@ ALL = [
     "m003_inbox_body_hash",
     "m004_replica_generation",
     "m005_jma_telegrams",
+    "m006_report_recipients",
+    "m007_incident_events",
 ]
 V1_TABLES = [
     "accounts",

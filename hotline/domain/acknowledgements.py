@@ -18,9 +18,11 @@ from typing import Any
 from hotline import postbacks
 from hotline.clock import parse_iso
 from hotline.config import Config, Member
-from hotline.config.counterparts import linked_municipalities, room_members
-from hotline.config.model import Room
-from hotline.messages import ACK_WORDS
+from hotline.domain import recipients
+from hotline.domain.recipients import HQ, RELATION_LABELS, Person, Recipients, relation
+
+__all__ = ["HQ", "RELATION_LABELS", "relation"]  # kept here for their earlier importers
+from hotline.messages import ACK_WORDS, NO_ROOM_FOR_PERSON
 from hotline.storage import Storage
 
 _POSTBACK_RE = re.compile(r"^ack:(\d{1,12}):([0-9a-f]{12})$")
@@ -66,26 +68,6 @@ def member_for_user_id(storage: Storage, config: Config, user_id: str) -> Member
     return member
 
 
-def relation(config: Config, stricken: str, code: str) -> str:
-    """How municipality `code` relates to a report from `stricken`."""
-    if code == stricken:
-        return "stricken"
-    assignment = config.counterparts.get(stricken)
-    if assignment is not None and code == assignment.primary:
-        return "primary"
-    if assignment is not None and code in assignment.secondary:
-        return "secondary"
-    return "group"
-
-
-RELATION_LABELS = {
-    "stricken": "被災市町",
-    "primary": "一次支援市",
-    "secondary": "二次支援市町",
-    "group": "同じグループ",
-}
-
-
 def _minutes(start: str, end: str | None) -> float | None:
     if end is None:
         return None
@@ -99,7 +81,6 @@ UNACKNOWLEDGED = "unacknowledged"  # delivered, nobody has acknowledged yet
 PENDING = "pending"  # not delivered yet, still being sent or retried
 UNDELIVERED = "undelivered"  # every room that reaches the town failed (or there is none)
 SOURCE = "source"  # the reporting town itself: not expected to acknowledge its own report
-HQ = "hq"  # the key of the prefectural HQ beside the municipality codes
 
 
 def town_state(*, source: bool, acknowledged: bool, delivery: str) -> str:
@@ -111,23 +92,11 @@ def town_state(*, source: bool, acknowledged: bool, delivery: str) -> str:
     return UNACKNOWLEDGED if delivery == "sent" else delivery
 
 
-def _reached_by(room: Room, config: Config) -> list[str]:
-    """The municipality codes (and HQ) whose members a room reaches (cf. room_members)."""
-    if room.link == "hq":
-        return [HQ]
-    if room.link == "municipality":
-        return [room.target or ""]
-    return [*config.groups[room.target or ""].municipalities, HQ]
-
-
-def _deliveries_by_town(
-    config: Config, deliveries: Sequence[sqlite3.Row], rooms: dict[str, list[str]] | None = None
-) -> dict[str, str]:
+def _deliveries_by_town(sent_to: Recipients, deliveries: Sequence[sqlite3.Row]) -> dict[str, str]:
     """Per municipality code (and HQ): "sent" when a room reaching it got the report, else
-    PENDING while one is still being sent or retried, else UNDELIVERED (absent). `rooms`:
-    each room key's codes (_reached_by), when the caller has them already."""
-    if rooms is None:
-        rooms = {room.key: _reached_by(room, config) for room in config.rooms}
+    PENDING while one is still being sent or retried, else UNDELIVERED (absent). The rooms
+    reach the towns they reached when the report was relayed (`recipients`)."""
+    rooms = {room.key: room.reaches for room in sent_to.rooms}
     out: dict[str, str] = {}
     for row in deliveries:
         status = row["status"]
@@ -143,32 +112,55 @@ def _deliveries_by_town(
     return out
 
 
+def _failures(sent_to: Recipients, deliveries: Sequence[sqlite3.Row]) -> dict[str, str]:
+    """Per member key: why the report never reached the person (the reasons of the rooms that
+    failed for good), for those no room reached and none is still trying. A failed room that
+    was sent again (再送) counts by its newest row."""
+    latest: dict[str, sqlite3.Row] = {}
+    for row in deliveries:  # in id order: the newest row per room wins
+        latest[row["room_key"] or ""] = row
+    reached: set[str] = set()
+    reasons: dict[str, list[str]] = {}
+    for room in sent_to.rooms:
+        newest = latest.get(room.key)
+        if newest is None:
+            continue
+        for key in room.members:
+            if newest["status"] in ("sent", "pending", "sending"):
+                reached.add(key)
+            elif newest["status"] == "failed":
+                reasons.setdefault(key, []).append(newest["error"] or "送信できませんでした")
+    return {key: "、".join(dict.fromkeys(why)) for key, why in reasons.items() if key not in reached}
+
+
 def report_states(storage: Storage, config: Config, reports: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     """For each report, each linked municipality's state (and HQ's), without the members:
-    what the overview and the incident list need. The counts leave the reporting town out."""
-    code_of = {m.key: (m.municipality_code or HQ) for m in config.all_members()}
-    rooms = {room.key: _reached_by(room, config) for room in config.rooms}
+    what the overview and the incident list need. The counts leave the reporting town out.
+    Towns, rooms and names are those the report was relayed to (`recipients`)."""
+    sent_to_all = recipients.of_incident(storage, config, reports)
     out: list[dict[str, Any]] = []
     for report in reports:
-        acked = {code_of.get(a["member_key"]) for a in storage.acks(report["id"])}
-        delivery = _deliveries_by_town(config, storage.deliveries(report["id"]), rooms)
+        sent_to = sent_to_all[report["id"]]
+        # acks keep the town the person belonged to when acknowledging (HQ staff: none)
+        acked = {a["municipality_code"] or HQ for a in storage.acks(report["id"])}
+        delivery = _deliveries_by_town(sent_to, storage.deliveries(report["id"]))
         towns = [
             (
-                code,
+                town.code,
                 town_state(
-                    source=code == report["municipality_code"],
-                    acknowledged=code in acked,
-                    delivery=delivery.get(code, UNDELIVERED),
+                    source=town.code == report["municipality_code"],
+                    acknowledged=town.code in acked,
+                    delivery=delivery.get(town.code, UNDELIVERED),
                 ),
             )
-            for code in linked_municipalities(config, report["municipality_code"])
-            if code in config.municipalities
+            for town in sent_to.towns
         ]
         expected = [state for _, state in towns if state != SOURCE]
         out.append(
             {
                 "reportId": report["id"],
                 "towns": towns,
+                "names": {t.code: t.name for t in (*sent_to.towns, sent_to.hq)},
                 "hq": town_state(
                     source=False, acknowledged=HQ in acked, delivery=delivery.get(HQ, UNDELIVERED)
                 ),
@@ -183,37 +175,55 @@ def report_states(storage: Storage, config: Config, reports: Sequence[sqlite3.Ro
 
 def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] | None:
     """Who has the report: per linked municipality and per member, delivered / read (board) /
-    acknowledged, and how long acknowledging took. None for an unknown report."""
+    acknowledged, and how long acknowledging took; a person no room reached, with why (未達).
+    The towns, relations and people are those the report was relayed to (`recipients`), so a
+    later configuration edit never changes a past report's matrix. None for an unknown report."""
     report = storage.report(report_id)
     if report is None:
         return None
+    sent_to = recipients.of_report(storage, config, report)
     created = report["created_at"]
     deliveries = storage.deliveries(report_id)
     sent_rooms = {d["room_key"]: d["sent_at"] for d in deliveries if d["status"] == "sent"}
+    pending_rooms = {d["room_key"] for d in deliveries if d["status"] in ("pending", "sending")}
     delivered_at: dict[str, str] = {}
-    for room in config.rooms:
-        if room.key in sent_rooms:
-            for person in room_members(config, room):
+    pending: set[str] = set()
+    for room in sent_to.rooms:
+        for key in room.members:
+            if room.key in sent_rooms:
                 at = sent_rooms[room.key]
-                if person.key not in delivered_at or at < delivered_at[person.key]:
-                    delivered_at[person.key] = at
-    delivery = _deliveries_by_town(config, deliveries)
+                if key not in delivered_at or at < delivered_at[key]:
+                    delivered_at[key] = at
+            elif room.key in pending_rooms:
+                pending.add(key)
+    failures = _failures(sent_to, deliveries)
+    delivery = _deliveries_by_town(sent_to, deliveries)
     acks: dict[str, sqlite3.Row] = {a["member_key"]: a for a in storage.acks(report_id)}
     post = storage.board_post(report_id)
     reads: dict[str, bool] = {}
     for row in storage.board_reads(report_id):
-        reader = member_for_user_id(storage, config, row["user_id"])
+        reader = sent_to.person_by_identity(row["user_id"])
+        if reader is None:  # a userId the configuration did not name: its cached e-mail
+            cached = storage.identity(row["user_id"])
+            reader = sent_to.person_by_identity(row["user_id"], cached["email"] if cached else None)
         if reader is not None:
             reads[reader.key] = bool(row["is_read"])
 
-    def member_json(person: Member) -> dict[str, Any]:
+    def member_json(person: Person) -> dict[str, Any]:
         ack = acks.get(person.key)
+        delivered = person.key in delivered_at
         return {
             "name": person.name,
-            "role": config.role_label(person),
+            "role": person.role,
             "key": person.key,
-            "delivered": person.key in delivered_at,
+            "municipality": person.code,
+            "delivered": delivered,
             "deliveredAt": delivered_at.get(person.key),
+            # sent / pending (being sent or retried) / undelivered (failed for good: 未達)
+            "delivery": "sent" if delivered else (PENDING if person.key in pending else UNDELIVERED),
+            "failure": None
+            if delivered or person.key in pending
+            else failures.get(person.key, NO_ROOM_FOR_PERSON),
             # Board readers: None without a board post or before the first poll.
             "read": reads.get(person.key, False) if post is not None and post["polled_at"] else None,
             "acknowledgedAt": ack["acked_at"] if ack else None,
@@ -222,27 +232,27 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
         }
 
     towns: list[dict[str, Any]] = []
-    for code in linked_municipalities(config, report["municipality_code"]):
-        muni = config.municipalities[code]
-        members: list[dict[str, Any]] = [member_json(m) for m in muni.members]
+    for town in sent_to.towns:
+        members: list[dict[str, Any]] = [member_json(m) for m in town.members]
         times = sorted(m["acknowledgedAt"] for m in members if m["acknowledgedAt"])
         towns.append(
             {
-                "code": code,
-                "name": muni.name,
-                "relation": relation(config, report["municipality_code"], code),
+                "code": town.code,
+                "name": town.name,
+                "relation": town.relation,
                 "state": town_state(
-                    source=code == report["municipality_code"],
+                    source=town.code == report["municipality_code"],
                     acknowledged=bool(times),
-                    delivery=delivery.get(code, UNDELIVERED),
+                    delivery=delivery.get(town.code, UNDELIVERED),
                 ),
                 "acknowledged": bool(times),
                 "firstAckAt": times[0] if times else None,
                 "minutesToAck": _minutes(created, times[0] if times else None),
+                "failure": _town_failure(members),
                 "members": members,
             }
         )
-    hq_members = [member_json(m) for m in config.hq_members]
+    hq_members = [member_json(m) for m in sent_to.hq.members]
     hq_acknowledged = any(m["acknowledgedAt"] for m in hq_members)
     everyone: list[dict[str, Any]] = [m for t in towns for m in t["members"]] + hq_members
     expected = [t for t in towns if t["state"] != SOURCE]
@@ -251,18 +261,20 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
         "label": report["label"],
         "municipality": {
             "code": report["municipality_code"],
-            "name": config.municipalities[report["municipality_code"]].name
-            if report["municipality_code"] in config.municipalities
-            else None,
+            "name": sent_to.town_name(report["municipality_code"]),
         },
         "createdAt": created,
+        # False: relayed before recipients were recorded, shown from today's configuration
+        "frozen": sent_to.frozen,
         "board": {"postId": post["post_id"], "polledAt": post["polled_at"]} if post is not None else None,
         "municipalities": towns,
         "hq": {
+            "name": sent_to.hq.name,
             "acknowledged": hq_acknowledged,
             "state": town_state(
                 source=False, acknowledged=hq_acknowledged, delivery=delivery.get(HQ, UNDELIVERED)
             ),
+            "failure": _town_failure(hq_members),
             "members": hq_members,
         },
         "summary": {
@@ -274,7 +286,15 @@ def matrix(storage: Storage, config: Config, report_id: int) -> dict[str, Any] |
             "municipalitiesUndelivered": sum(1 for t in expected if t["state"] == UNDELIVERED),
             "membersLinked": len(everyone),
             "membersDelivered": sum(1 for m in everyone if m["delivered"]),
+            "membersUndelivered": sum(1 for m in everyone if m["delivery"] == UNDELIVERED),
             "membersRead": sum(1 for m in everyone if m["read"]),
             "membersAcknowledged": sum(1 for m in everyone if m["acknowledgedAt"]),
         },
     }
+
+
+def _town_failure(members: list[dict[str, Any]]) -> str | None:
+    """Why a town (or HQ) was not reached: its members' reasons, when none was reached."""
+    if not members or any(m["delivery"] != UNDELIVERED for m in members):
+        return None
+    return "、".join(dict.fromkeys(m["failure"] for m in members if m["failure"])) or None

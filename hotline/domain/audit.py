@@ -61,6 +61,9 @@ ACTION_LABELS = {
     "drill_fire": "訓練の実施",
     "drill_request": "訓練の実施依頼",
     "config_edit": "設定の変更",
+    "incident_close": "災害の終了",
+    "incident_reopen": "災害の再開",
+    "report_resend": "報告の再送",
 }
 CSV_HEADER = ["日時（日本時間）", "操作者", "操作", "対象", "接続元", "変更前", "変更後", "差分"]
 

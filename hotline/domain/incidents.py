@@ -11,9 +11,11 @@ from typing import Any
 
 from hotline.clock import jst_text
 from hotline.config import Config
+from hotline.domain import recipients
 from hotline.domain.csvexport import to_csv
 from hotline.domain.earthquakes.model import KINDS
 from hotline.domain.earthquakes.response import level_text
+from hotline.domain.recipients import HQ
 from hotline.storage import Storage
 
 PURPOSE_LABELS = {
@@ -29,6 +31,8 @@ PURPOSE_LABELS = {
     "jma": "気象庁の電文",
     "jma-notice": "自動通知（気象庁）",
 }
+# An incident's lifecycle in the chronology (incident_events.action)
+LIFECYCLE_LABELS = {"close": "終了", "reopen": "再開"}
 STATUS_LABELS = {
     "sent": "送信済",
     "failed": "失敗",
@@ -44,12 +48,48 @@ def local_time(value: str | None) -> str:
 
 
 def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[str, Any]]:
-    """Every event of the incident in time order: {at, kind, reportId, title, detail}."""
-    titles = {room.key: room.title for room in config.rooms}
+    """Every event of the incident in time order: {at, kind, reportId, title, detail}.
+
+    Names (towns, rooms, people) are those each report was relayed to (`recipients`), so a
+    later configuration edit never rewrites the chronology; only what no report froze (a
+    report relayed before recipients were recorded) is looked up in today's configuration."""
+    reports = storage.reports_of_incident(incident_id)
+    by_id = {r["id"]: r for r in reports}
+    sent_to = recipients.of_incident(storage, config, [r for r in reports if r["kind"] != "attachment"])
+    # an attachment follows its report: same rooms, same people
+    for r in reports:
+        if r["kind"] == "attachment" and r["parent_report_id"] in sent_to:
+            sent_to[r["id"]] = sent_to[r["parent_report_id"]]
+    titles = {room.key: room.title for room in config.rooms}  # for rows no report froze
+    frozen_titles = {
+        report_id: {room.key: room.title for room in found.rooms} for report_id, found in sent_to.items()
+    }
+
+    def town_name(report_id: int | None, code: str | None) -> str:
+        found = sent_to.get(report_id or 0)
+        name = found.town_name(code or HQ) if found is not None else None
+        if name:
+            return name
+        if code is None:
+            return config.hq_name
+        muni = config.municipalities.get(code)
+        return muni.name if muni else code
+
+    def person_name(report_id: int | None, identity: str) -> str | None:
+        found = sent_to.get(report_id or 0)
+        if found is not None:
+            person = found.person_by_identity(identity)
+            if person is None:  # a userId the configuration did not name: its cached e-mail
+                cached = storage.identity(identity)
+                person = found.person_by_identity(identity, cached["email"] if cached is not None else None)
+            if person is not None:
+                return person.name
+        member = config.member_by_identity(identity)
+        return member.name if member else None
+
     entries: list[dict[str, Any]] = []
-    for report in storage.reports_of_incident(incident_id):
-        muni = config.municipalities.get(report["municipality_code"])
-        town = muni.name if muni else report["municipality_code"]
+    for report in reports:
+        town = town_name(report["id"], report["municipality_code"])
         entries.append(
             {
                 "at": report["created_at"],
@@ -64,13 +104,14 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             at, state = row["created_at"], STATUS_LABELS[row["status"]]
         else:
             at, state = row["sent_at"] or row["created_at"], STATUS_LABELS.get(row["status"], row["status"])
+        key = row["room_key"] or ""
         where = (
-            titles.get(row["room_key"] or "", row["room_key"] or "")
+            frozen_titles.get(row["report_id"] or 0, {}).get(key) or titles.get(key, key)
             if row["channel_id"] or row["room_key"]
             else ""
         )
-        person = config.member_by_identity(row["user_id"]) if row["user_id"] else None
-        target = where or (person.name if person else (row["user_id"] or ""))
+        person = person_name(row["report_id"], row["user_id"]) if row["user_id"] else None
+        target = where or (person or (row["user_id"] or ""))
         detail = state + (f"（{row['error']}）" if row["error"] and row["status"] != "sent" else "")
         if row["attempts"] > 1:
             detail += f" 試行{row['attempts']}回"
@@ -86,16 +127,27 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             }
         )
     for ack in storage.acks_of_incident(incident_id):
-        person = config.member_by_identity(ack["member_key"])
-        muni = config.municipalities.get(ack["municipality_code"] or "")
-        who = f"{muni.name if muni else config.hq_name} {person.name if person else ack['member_key']}"
+        name = person_name(ack["report_id"], ack["member_key"]) or ack["member_key"]
+        who = f"{town_name(ack['report_id'], ack['municipality_code'])} {name}"
+        acked = by_id.get(ack["report_id"])
         entries.append(
             {
                 "at": ack["acked_at"],
                 "kind": "ack",
                 "reportId": ack["report_id"],
                 "title": f"確認: {who}",
-                "detail": "ボタン" if ack["via"] == "tap" else "書き込み",
+                "detail": ("ボタン" if ack["via"] == "tap" else "書き込み")
+                + (f"（{acked['label']}）" if acked is not None else ""),
+            }
+        )
+    for event in storage.incident_events(incident_id):
+        entries.append(
+            {
+                "at": event["at"],
+                "kind": event["action"],
+                "reportId": None,
+                "title": f"{LIFECYCLE_LABELS.get(event['action'], event['action'])}: {event['by']}",
+                "detail": event["note"],
             }
         )
     entries.extend(_telegrams(storage, config, incident_id))
@@ -147,3 +199,63 @@ def timeline_csv(entries: list[dict[str, Any]]) -> bytes:
         ["日時（日本時間）", "種別", "報告ID", "内容", "詳細"],
         ([local_time(e["at"]), e["kind"], e["reportId"] or "", e["title"], e["detail"]] for e in entries),
     )
+
+
+# -- lifecycle: 対応中 (open) → 終了 (closed) with a note, and reopened -------------------------
+
+NOTE_LIMIT = 1000
+
+
+class LifecycleError(ValueError):
+    """A close or reopen that cannot be done (the message is Japanese, for the page)."""
+
+
+def close(storage: Storage, incident_id: int, *, by: str, note: str, at: str) -> None:
+    """Close an open incident with a closing note (required), recorded in its chronology.
+    After closing, a 第一報 from the town opens a new incident and a 続報 reopens this one
+    (`reopen_for_followup`)."""
+    note = note.strip()
+    if not note:
+        raise LifecycleError("終了の理由・引き継ぎ事項（終了メモ）を書いてください。")
+    if len(note) > NOTE_LIMIT:
+        raise LifecycleError(f"終了メモは{NOTE_LIMIT}文字以内で書いてください。")
+    with storage.transaction():
+        if not storage.set_incident_status(incident_id, "closed", "open"):
+            raise LifecycleError("この災害は対応中ではありません（すでに終了しています）。")
+        storage.add_incident_event(incident_id, "close", at, by, note)
+
+
+def reopen(storage: Storage, incident_id: int, *, by: str, note: str, at: str) -> None:
+    """Reopen a closed incident (the note, the reason, is optional). Refused while the town
+    has another incident open: a newer 第一報 started it, and reports join that one."""
+    note = note.strip()
+    if len(note) > NOTE_LIMIT:
+        raise LifecycleError(f"再開の理由は{NOTE_LIMIT}文字以内で書いてください。")
+    with storage.transaction():
+        row = storage.incident(incident_id)
+        if row is None or row["status"] != "closed":
+            raise LifecycleError("この災害は終了していません。")
+        other = storage.open_incident(row["municipality_code"])
+        if other is not None:
+            raise LifecycleError(
+                f"この市町には対応中の災害（ID {other['id']}）があります。先にそちらを終了してください。"
+            )
+        storage.set_incident_status(incident_id, "open", "closed")
+        storage.add_incident_event(incident_id, "reopen", at, by, note)
+
+
+def reopen_for_followup(storage: Storage, code: str, *, by: str, at: str) -> int | None:
+    """A 続報 from a town with no open incident reopens the town's newest incident (HQ closed
+    it, and the town is still reporting on the same disaster): the follow-up stays in the same
+    record, and the chronology says it was reopened and by whom. Returns its id; None when the
+    town never had one (the 続報 then opens a new incident, as a 第一報 would). Joins the
+    caller's transaction."""
+    latest = storage.latest_incident(code)
+    if latest is None or not storage.set_incident_status(latest["id"], "open", "closed"):
+        return None
+    storage.add_incident_event(latest["id"], "reopen", at, by, REOPENED_BY_FOLLOWUP)
+    return int(latest["id"])
+
+
+REOPENED_BY_FOLLOWUP = "終了後に続報が届いたため、自動で再開しました"
+SUPERSEDED = "同じ市町から新しい第一報が届いたため、新しい災害として記録を分けました"

@@ -16,7 +16,8 @@ from typing import Any
 from hotline import messages as msg
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
-from hotline.config.counterparts import hq_rooms, linked_municipalities
+from hotline.config.counterparts import hq_rooms
+from hotline.domain import recipients
 from hotline.domain.acknowledgements import sign_postback
 from hotline.metrics import Metrics
 from hotline.outbound.instructions import EscalationCheck, ReminderCheck, to_json
@@ -44,12 +45,16 @@ class Reminders:
         self.metrics = metrics or Metrics()
 
     def silent(self, config: Config, report: Row) -> list[str]:
-        """Linked municipalities (other than the reporting town) with no acknowledgement."""
+        """Linked municipalities (other than the reporting town) with no acknowledgement. The
+        towns expected are those the report was relayed to (`recipients`); the people reminded
+        are today's members of each town (one removed since is not chased, one added is)."""
         acked = self.storage.acked_municipalities(report["id"])
         return [
-            code
-            for code in linked_municipalities(config, report["municipality_code"])
-            if code != report["municipality_code"] and code not in acked and code in config.municipalities
+            town.code
+            for town in recipients.of_report(self.storage, config, report).towns
+            if town.code != report["municipality_code"]
+            and town.code not in acked
+            and town.code in config.municipalities
         ]
 
     def run_due(self) -> int:

@@ -20,6 +20,7 @@ from hotline.storage.identities import IdentityRecords
 from hotline.storage.inbox import InboxRecords
 from hotline.storage.migrations import migrate
 from hotline.storage.outbox import OutboxRecords
+from hotline.storage.recipients import RecipientRecords
 from hotline.storage.refusals import RefusalRecords
 from hotline.storage.reports import ReportRecords
 from hotline.storage.telegrams import TelegramRecords
@@ -37,6 +38,7 @@ class Storage(
     AccountRecords,
     CopyRecords,
     TelegramRecords,
+    RecipientRecords,
 ):
     """The database. Safe to share between threads: each thread gets its own connection."""
 

@@ -166,3 +166,41 @@ def _columns(db: Database, table: str) -> dict[str, tuple[str, bool, Any, int]]:
     return {
         c.name: (c.type.upper(), bool(c.notnull), c.default_value, c.is_pk) for c in db.table(table).columns
     }
+
+
+@MIGRATIONS(name="m006_report_recipients")
+def report_recipients(db: Database) -> None:
+    """What each report was sent to, frozen at relay time (domain.recipients): its rooms (with
+    the towns and people each reaches), each linked town with its relation to the reporter, and
+    the people expected to acknowledge. Reports relayed before this have no rows; they are shown
+    from the running configuration, as before."""
+    db.table("report_recipients").create(
+        {
+            "id": int,
+            "report_id": int,
+            "kind": str,  # room | town | member
+            "key": str,  # room key, municipality code (or "hq"), member key
+            "name": str,  # room title, town name, person's name
+            "municipality_code": str,  # a member's town (NULL for HQ staff)
+            "relation": str,  # a town's: stricken | primary | secondary | group | hq
+            "role": str,  # a member's Japanese title at the time
+            "detail": str,  # JSON: a room's reaches/members, a member's town/userId/email
+        },
+        pk="id",
+        not_null={"report_id", "kind", "key", "name"},
+        foreign_keys=[("report_id", "reports", "id")],
+    )
+    db.table("report_recipients").create_index(["report_id"])
+
+
+@MIGRATIONS(name="m007_incident_events")
+def incident_events(db: Database) -> None:
+    """An incident's lifecycle (closed with a note, reopened), for the chronology; the status
+    itself stays in incidents.status (open | closed)."""
+    db.table("incident_events").create(
+        {"id": int, "incident_id": int, "action": str, "at": str, "by": str, "note": str},
+        pk="id",
+        not_null={"incident_id", "action", "at", "by", "note"},
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("incident_events").create_index(["incident_id"])

@@ -200,6 +200,17 @@ class OutboxRecords(Connection):
             .fetchall()
         )
 
+    def ack_buttons(self, report_id: int) -> list[sqlite3.Row]:
+        """The 「確認しました」 rows that follow a long report's text, oldest first."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM outbox WHERE report_id = ? AND purpose = 'ack_button' ORDER BY id",
+                (report_id,),
+            )
+            .fetchall()
+        )
+
     def outbox_counts(self) -> dict[str, int]:
         rows = self._conn().execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
         return {row[0]: row[1] for row in rows}

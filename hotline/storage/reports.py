@@ -152,21 +152,6 @@ class ReportRecords(Connection):
         )
         return [row[0] for row in rows]
 
-    def reports_relayed_to(self, channel_id: str, incident_id: int) -> list[int]:
-        """Text reports of an incident that were relayed to a room."""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT DISTINCT r.id FROM reports r JOIN outbox o ON o.report_id = r.id "
-                "WHERE o.channel_id = ? AND o.purpose = 'report' AND r.incident_id = ? "
-                "AND r.kind != 'attachment' "
-                "ORDER BY r.id",
-                (channel_id, incident_id),
-            )
-            .fetchall()
-        )
-        return [row[0] for row in rows]
-
     def latest_report_of_town(self, code: str, since: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = (
             self._conn()

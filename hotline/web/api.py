@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 
 from hotline.config.counterparts import linked_municipalities
-from hotline.domain import acknowledgements
+from hotline.domain import acknowledgements, recipients
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.callback import door
@@ -107,7 +107,12 @@ def _report_json(hotline: Hotline, row: sqlite3.Row, *, full: bool) -> dict[str,
         for status in ("sent", "pending", "sending", "failed")
     }
     acks = [dict(a) for a in hotline.storage.acks(row["id"])]
-    linked = linked_municipalities(config, row["municipality_code"])
+    # the towns the report was relayed to (frozen with it; recipients), not today's
+    linked = (
+        [town.code for town in recipients.of_report(hotline.storage, config, row).towns]
+        if row["kind"] != "attachment"
+        else linked_municipalities(config, row["municipality_code"])
+    )
     acked = hotline.storage.acked_municipalities(row["id"])
     out["acknowledgements"] = {
         "municipalitiesAcknowledged": sum(1 for code in linked if code in acked),

@@ -3,11 +3,14 @@
 A 第一報 opens an incident for the town; a 第N報 / 続報 joins the town's open incident. The
 rooms are chosen by the relay rule (`config.counterparts.linked_rooms`) at this moment, and the
 outbox rows name them, so a later configuration edit never moves a report already relayed.
+What the report was sent to (rooms, linked towns and their relation, the people expected to
+acknowledge) is frozen in the same transaction (`domain.recipients`).
 Photos, files and locations sent soon after a report join it and follow it to the same rooms.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -18,6 +21,7 @@ from hotline import messages as msg
 from hotline.clock import Clock, iso, jst_text
 from hotline.config import Config, Member
 from hotline.config.counterparts import linked_rooms
+from hotline.domain import audit, incidents, recipients
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.earthquakes.model import OPENED_BY
 from hotline.domain.reports.trigger import Trigger
@@ -65,19 +69,40 @@ class Reports:
         town = config.municipalities[code].name
         role = config.role_label(member)
         with self.storage.transaction():
-            incident = self.storage.open_incident(code)
-            if trigger.is_first and not (
-                # the incident a JMA telegram opened is the one this 第一報 was asked for
-                incident is not None
-                and incident["opened_by"] == OPENED_BY
-                and not self.storage.reports_of_incident(incident["id"])
-            ):
-                incident = None
-            incident_id = (
-                incident["id"]
-                if incident is not None
-                else self.storage.create_incident(code, member.key, now)
-            )
+            who = f"{town} {role} {member.name}"
+            open_one = self.storage.open_incident(code)
+            incident_id: int | None = None
+            if trigger.is_first:
+                if (
+                    # the incident a JMA telegram opened is the one this 第一報 was asked for
+                    open_one is not None
+                    and open_one["opened_by"] == OPENED_BY
+                    and not self.storage.reports_of_incident(open_one["id"])
+                ):
+                    incident_id = open_one["id"]
+                elif open_one is not None:
+                    # A new 第一報 starts a new incident; the open one ends, and says why.
+                    self.storage.add_incident_event(open_one["id"], "close", now, who, incidents.SUPERSEDED)
+            else:
+                # A 続報 joins the open incident; after HQ closed it, it reopens it (see
+                # incidents.reopen_for_followup and README's operator section).
+                incident_id = (
+                    open_one["id"]
+                    if open_one is not None
+                    else incidents.reopen_for_followup(self.storage, code, by=who, at=now)
+                )
+                if incident_id is not None and open_one is None:
+                    audit.record(
+                        self.storage,
+                        who,
+                        "incident_reopen",
+                        f"incident {incident_id}",
+                        {"status": "closed"},
+                        {"status": "open", "note": incidents.REOPENED_BY_FOLLOWUP},
+                        at=now_dt,
+                    )
+            if incident_id is None:
+                incident_id = self.storage.create_incident(code, member.key, now)
             report_id = self.storage.create_report(
                 incident_id=incident_id,
                 inbox_id=inbox_id,
@@ -101,6 +126,8 @@ class Reports:
                 text=trigger.body,
                 postback=sign_postback(self.bot_secret, report_id),
             )
+            # What it is sent to, frozen with the report: later edits never rewrite the record.
+            recipients.freeze(self.storage, config, report_id, code)
             rows: list[NewMessage] = []
             for room in linked_rooms(config, code):
                 rows.append(
@@ -169,7 +196,8 @@ class Reports:
         text = next(
             (
                 d
-                for d in self.storage.deliveries(instruction.report_id)
+                # the newest row: a room sent again (再送) has the failed one before it
+                for d in reversed(self.storage.deliveries(instruction.report_id))
                 if d["room_key"] == instruction.room_key
             ),
             None,
@@ -179,6 +207,57 @@ class Reports:
         if text["status"] != "sent":
             raise LineWorksError("waiting for the report's text to reach the room first", retryable=True)
         return content
+
+    # -- 再送: a delivery that failed for good, sent again on request --------------------------
+    def resend_failed(self, report_id: int) -> list[str]:
+        """Enqueue the report again for every room whose newest delivery failed for good (未達),
+        as a new outbox row: the failed row stays as history (chronology, audit). A room whose
+        channel was missing takes today's channel id for its key, if one was set since. A long
+        report's 「確認しました」 button follows again. Returns the room keys enqueued."""
+        config = self.config()
+        channels = {room.key: room.channel_id for room in config.rooms}
+        now = iso(self.clock.now())
+        with self.storage.transaction():
+            by_room: dict[str, list[sqlite3.Row]] = {}
+            for row in self.storage.deliveries(report_id):
+                by_room.setdefault(row["room_key"] or "", []).append(row)
+            buttons = {b["room_key"]: b for b in self.storage.ack_buttons(report_id)}
+            rows: list[NewMessage] = []
+            for room_key, tried in by_room.items():
+                last = tried[-1]
+                if last["status"] != "failed":
+                    continue
+                channel = last["channel_id"] or channels.get(room_key) or None
+                rows.append(
+                    NewMessage(
+                        dedupe_key=f"report:{report_id}:{room_key}:resend{len(tried)}",
+                        purpose="report",
+                        priority=PRIORITY_REPORT,
+                        content=json.loads(last["content"]),
+                        channel_id=channel,
+                        room_key=room_key,
+                        report_id=report_id,
+                        status="pending" if channel else "failed",
+                        error=None if channel else msg.NO_CHANNEL,
+                        instruction=json.loads(last["instruction"]) if last["instruction"] else None,
+                    )
+                )
+                button = buttons.get(room_key)
+                if button is not None and channel:
+                    rows.append(
+                        NewMessage(
+                            dedupe_key=f"ack-button:{report_id}:{room_key}:resend{len(tried)}",
+                            purpose="ack_button",
+                            priority=PRIORITY_REPORT,
+                            content=json.loads(button["content"]),
+                            channel_id=channel,
+                            room_key=room_key,
+                            report_id=report_id,
+                            instruction=to_json(AfterReport(report_id, room_key)),
+                        )
+                    )
+            self.storage.enqueue(rows, now)
+        return [r.room_key or "" for r in rows if r.purpose == "report"]
 
     # -- attachments ------------------------------------------------------------------------
     def parent_for_attachment(self, member: Member) -> sqlite3.Row | None:

@@ -1,18 +1,25 @@
 """「確認しました」: a signed button tap, or a typed 確認 / 了解.
 
 A tap names its report in a signed postback; a forged or stale one is refused and recorded.
-A typed word in a room counts for every report of the newest incident relayed there (people
-answer the latest message, meaning all of it); in a 1:1 chat, for the report of the last
-reminder the person got."""
+A typed word in a room counts for ONE report: the newest relayed to that room (people answer
+the latest message); in a 1:1 chat, for the report of the last reminder the person got.
+
+Either way the person gets one confirmation of what was recorded (which report, which town),
+sent to them 1:1 rather than into the room, so that a room of thirty people is not flooded
+with thirty confirmations; a second tap or word for the same report is told that it was
+already recorded, and records nothing (one acknowledgement per person and report)."""
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 from hotline import messages as msg
+from hotline.clock import parse_iso
 from hotline.config import Config
+from hotline.domain import recipients
 from hotline.domain.acknowledgements import is_ack_word, verify_postback
-from hotline.inbound.context import Context
+from hotline.inbound.context import Context, reply_message
 from hotline.inbound.events import Event
 from hotline.inbound.handlers.base import postback_data, text_of
 
@@ -41,7 +48,7 @@ class AckTap:
             ctx.refuse(inbox_id, event, "forged_ack", f"{problem}: {data[:100]}", problem)
             return
         assert report is not None
-        record_ack(ctx, inbox_id, event, [report], "tap", config)
+        record_ack(ctx, inbox_id, event, report, "tap", config)
 
 
 class AckWord:
@@ -55,40 +62,53 @@ class AckWord:
     def handle(self, inbox_id: int, event: Event, config: Config) -> None:
         assert event.user_id is not None
         ctx = self.ctx
+        report: sqlite3.Row | None
         if event.channel_id is not None:
-            latest = ctx.storage.latest_report_in_channel(event.channel_id)
-            ids = ctx.storage.reports_relayed_to(event.channel_id, latest["incident_id"]) if latest else []
+            report = ctx.storage.latest_report_in_channel(event.channel_id)
         else:
             member = ctx.resolve(event.user_id, config)
             identities = [event.user_id, *([member.key, member.email] if member else [])]
             last = ctx.storage.last_reminder_to([i for i in identities if i])
-            ids = [last] if last is not None else []
-        reports = [r for r in (ctx.storage.report(i) for i in ids) if r is not None]
-        if not reports:
+            report = ctx.storage.report(last) if last is not None else None
+        if report is None:
             if event.channel_id is None:
                 ctx.reply(inbox_id, event, msg.help_text(), "help")
             else:
                 ctx.finish(inbox_id, "done", "ack word, no report")
             return
-        record_ack(ctx, inbox_id, event, reports, "word", config)
+        record_ack(ctx, inbox_id, event, report, "word", config)
 
 
 def record_ack(
-    ctx: Context, inbox_id: int, event: Event, reports: list[sqlite3.Row], via: str, config: Config
+    ctx: Context, inbox_id: int, event: Event, report: sqlite3.Row, via: str, config: Config
 ) -> None:
-    """Store the acknowledgement of each report (idempotent) and finish the event."""
+    """Store the acknowledgement of the report (once per person), tell the person what was
+    recorded (or that it already was), and finish the event, in one transaction."""
     assert event.user_id is not None
     member = ctx.resolve(event.user_id, config)
-    ids = ", ".join(str(r["id"]) for r in reports)
     if member is None:
-        ctx.refuse(inbox_id, event, "stranger_ack", f"report {ids}", "acknowledgement by a stranger")
+        ctx.refuse(inbox_id, event, "stranger_ack", f"report {report['id']}", "acknowledgement by a stranger")
         return
     now = ctx.now()
+    town = (
+        recipients.of_report(ctx.storage, config, report).town_name(report["municipality_code"])
+        or report["municipality_code"]
+    )
+    created = parse_iso(report["created_at"])
     with ctx.storage.transaction():
-        new = [
-            ctx.storage.record_ack(
-                r["id"], member.key, event.user_id, member.municipality_code, event.channel_id, via, now
+        new = ctx.storage.record_ack(
+            report["id"], member.key, event.user_id, member.municipality_code, event.channel_id, via, now
+        )
+        if new:
+            content = msg.ack_recorded(
+                report["label"], town, created, typed_in_room=via == "word" and event.channel_id is not None
             )
-            for r in reports
-        ]
-        ctx.finish(inbox_id, "done", f"ack of report {ids}" + ("" if any(new) else " (again)"))
+        else:
+            earlier = next(a for a in ctx.storage.acks(report["id"]) if a["member_key"] == member.key)
+            content = msg.ack_already(report["label"], town, created, parse_iso(earlier["acked_at"]))
+        # To the person, 1:1: the room would get one such line per member otherwise.
+        ctx.storage.enqueue(
+            [replace(reply_message(inbox_id, event, content), channel_id=None, user_id=event.user_id)], now
+        )
+        ctx.finish(inbox_id, "done", f"ack of report {report['id']}" + ("" if new else " (again)"))
+    ctx.on_enqueue()

@@ -24,11 +24,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from hotline.clock import jst_text
+from hotline.clock import iso, jst_text
 from hotline.config import Config
-from hotline.domain import acknowledgements, incidents
+from hotline.domain import acknowledgements, incidents, recipients
 from hotline.domain.acknowledgements import (
     ACKNOWLEDGED,
     PENDING,
@@ -49,7 +49,10 @@ KIND_LABELS = {
     "delivery": PURPOSE_LABELS["report"],
     "attachment": "添付",
     "ack": "確認",
+    "close": "終了",
+    "reopen": "再開",
 }
+ACTING_ROLE = "coordinator"  # closing, reopening, 再送: coordinators and admins
 # A town's state for a report, in the overview's cells and the matrix (acknowledgements.town_state)
 STATE_LABELS = {
     ACKNOWLEDGED: "確認済",
@@ -111,11 +114,27 @@ def _member_row(person: dict[str, Any], group: str) -> dict[str, Any]:
         "cells": [
             person["name"],
             person["role"],
-            f"✓ {_short(person['deliveredAt'])}" if person["delivered"] else "未配信",
+            _delivery_text(person),
             "—" if read is None else ("✓" if read else "未読"),
-            _ack_text(person["acknowledgedAt"], person["minutesToAck"]),
+            # not reached is not unanswered (未達 is not 未回答)
+            STATE_LABELS[UNDELIVERED]
+            if person["delivery"] == UNDELIVERED and not person["acknowledgedAt"]
+            else _ack_text(person["acknowledgedAt"], person["minutesToAck"]),
         ],
     }
+
+
+def _delivery_text(person: dict[str, Any]) -> str:
+    """配信 cell: when it arrived, 配信中 while being sent or retried, else 未達 and why."""
+    if person["delivered"]:
+        return f"✓ {_short(person['deliveredAt'])}"
+    if person["delivery"] == PENDING:
+        return STATE_LABELS[PENDING]
+    return (
+        f"{STATE_LABELS[UNDELIVERED]}（{person['failure']}）"
+        if person["failure"]
+        else STATE_LABELS[UNDELIVERED]
+    )
 
 
 def _count(members: list[dict[str, Any]], key: str) -> str:
@@ -139,6 +158,8 @@ def _matrix_rows(result: dict[str, Any], config: Config) -> list[dict[str, Any]]
             ack = f"✓ {_short(town['firstAckAt'])}{_minutes(town['minutesToAck'])}"
         else:
             ack = "未確認（報告元）" if state == SOURCE else STATE_LABELS[state]
+            if state == UNDELIVERED and town["failure"]:
+                ack += f"（{town['failure']}）"
         rows.append(
             {
                 "type": "municipality",
@@ -168,7 +189,7 @@ def _matrix_rows(result: dict[str, Any], config: Config) -> list[dict[str, Any]]
             "acknowledged": hq["acknowledged"],
             "classes": ["municipality", "hq"] + (["acknowledged"] if hq["acknowledged"] else []),
             "cells": [
-                config.hq_name,
+                hq["name"] or config.hq_name,
                 "県災害対策本部",
                 _count(hq["members"], "delivered"),
                 _read_count(hq["members"]),
@@ -191,7 +212,11 @@ def _summary(config: Config, states: dict[str, Any], result: dict[str, Any] | No
         people = result["summary"]
         text += f"　配信 {people['membersDelivered']}/{people['membersLinked']}名"
         text += f"　確認 {people['membersAcknowledged']}名"
-    return {"text": text, "silent": [_town_name(config, code) for code in states["silent"]]}
+    names = states["names"]  # as the report was relayed (recipients)
+    return {
+        "text": text,
+        "silent": [names.get(code) or _town_name(config, code) for code in states["silent"]],
+    }
 
 
 def _town_name(config: Config, code: str) -> str:
@@ -206,14 +231,14 @@ def _report_view(
     latest report, an opened older one, the print page), else None."""
     result = acknowledgements.matrix(hotline.storage, config, report["id"]) if with_matrix else None
     return {
-        **_report_head(config, report),
+        **_report_head(config, report, states["names"]),
         "summary": _summary(config, states, result),
         "matrix": None if result is None else {"rows": _matrix_rows(result, config)},
     }
 
 
-def _report_head(config: Config, report: sqlite3.Row) -> dict[str, Any]:
-    town = _town_name(config, report["municipality_code"])
+def _report_head(config: Config, report: sqlite3.Row, names: dict[str, str] | None = None) -> dict[str, Any]:
+    town = (names or {}).get(report["municipality_code"]) or _town_name(config, report["municipality_code"])
     return {
         "id": report["id"],
         "kind": report["kind"],
@@ -229,13 +254,13 @@ def _report_head(config: Config, report: sqlite3.Row) -> dict[str, Any]:
 def _overview(config: Config, reports: list[sqlite3.Row], states: list[dict[str, Any]]) -> dict[str, Any]:
     """Towns x reports, newest report first: each cell the town's state for that report
     (確認済 / 未確認 / 配信中 / 未達 / 報告元; None when the report was not for the town)."""
-    order: dict[str, None] = {}
+    order: dict[str, str] = {}  # code: name, as the newest report naming it was relayed
     by_report: list[dict[str, str]] = []
     for found in states:
         cells = dict(found["towns"])
         by_report.append(cells)
         for code in cells:
-            order.setdefault(code, None)
+            order.setdefault(code, found["names"].get(code) or _town_name(config, code))
     columns = [
         {
             "id": report["id"],
@@ -253,10 +278,10 @@ def _overview(config: Config, reports: list[sqlite3.Row], states: list[dict[str,
     rows = [
         {
             "testid": f"overview-{code}",
-            "name": _town_name(config, code),
+            "name": name,
             "cells": [cell(cells.get(code)) for cells in by_report],
         }
-        for code in order
+        for code, name in order.items()
     ]
     rows.append(
         {"testid": "overview-hq", "name": config.hq_name, "cells": [cell(found["hq"]) for found in states]}
@@ -264,8 +289,15 @@ def _overview(config: Config, reports: list[sqlite3.Row], states: list[dict[str,
     return {"columns": columns, "rows": rows}
 
 
-def _incident_head(config: Config, row: sqlite3.Row) -> dict[str, Any]:
+def _incident_head(
+    config: Config, row: sqlite3.Row, events: list[sqlite3.Row] | None = None
+) -> dict[str, Any]:
+    closing = next((e for e in reversed(events or []) if e["action"] == "close"), None)
     return {
+        # the note, who and when of the latest closing (None while open)
+        "closing": {"note": closing["note"], "by": closing["by"], "at": _jst(closing["at"])}
+        if closing is not None and row["status"] == "closed"
+        else None,
         "id": row["id"],
         "municipality": _town_name(config, row["municipality_code"]),
         "municipalityCode": row["municipality_code"],
@@ -292,6 +324,30 @@ def _timeline_view(hotline: Hotline, config: Config, incident_id: int, latest: i
             }
         )
     return {"timeline": out, "timelineTotal": len(entries)}
+
+
+def _undelivered(hotline: Hotline, config: Config, reports: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    """Per report, the rooms whose newest delivery failed for good (未達), with why: what the
+    再送 button sends again."""
+    out: list[dict[str, Any]] = []
+    sent_to = recipients.of_incident(hotline.storage, config, reports)
+    for report in reports:
+        titles = {room.key: room.title for room in sent_to[report["id"]].rooms}
+        latest: dict[str, sqlite3.Row] = {}
+        for row in hotline.storage.deliveries(report["id"]):
+            latest[row["room_key"] or ""] = row
+        rooms = [
+            {"room": titles.get(key) or _room_title(config, key), "error": row["error"] or ""}
+            for key, row in latest.items()
+            if row["status"] == "failed"
+        ]
+        if rooms:
+            out.append({"reportId": report["id"], "label": report["label"], "rooms": rooms})
+    return out
+
+
+def _room_title(config: Config, key: str) -> str:
+    return next((room.title for room in config.rooms if room.key == key), key)
 
 
 def _text_reports(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
@@ -327,7 +383,8 @@ def incident_view(
     ]
     timeline = _timeline_view(hotline, config, incident_id, None if record else TIMELINE_SHOWN)
     view: dict[str, Any] = {
-        "incident": _incident_head(config, row),
+        "incident": _incident_head(config, row, hotline.storage.incident_events(incident_id)),
+        "undelivered": _undelivered(hotline, config, reports),
         "overview": _overview(config, reports, states),
         "latest": views[0] if views else None,
         "older": views[1:],
@@ -441,3 +498,77 @@ def incident_print(incident_id: int) -> Any:
     """The record: the overview and every report with its full matrix, oldest first."""
     view = _incident_or_404(incident_id, record=True)
     return render_template("dashboard_print.html", view=view)
+
+
+# -- actions (coordinators and admins): close, reopen, 再送 --------------------------------------
+
+
+def _refused() -> Any:
+    """The guard's 403 for an account below ACTING_ROLE (the dashboard's guard lets any
+    account POST, for the logout)."""
+    return auth.login_required(as_json=False, role=ACTING_ROLE)
+
+
+def _back(incident_id: int) -> Any:
+    return redirect(url_for("dashboard.incident_page", incident_id=incident_id))
+
+
+def _who() -> str:
+    account = auth.current_account()
+    return account.username if account else "?"
+
+
+@dashboard.post("/incidents/<int:incident_id>/close")
+def close_incident(incident_id: int) -> Any:
+    """終了, with a closing note (required); audited and in the chronology."""
+    return _lifecycle(incident_id, "close", "この災害を終了しました。")
+
+
+@dashboard.post("/incidents/<int:incident_id>/reopen")
+def reopen_incident(incident_id: int) -> Any:
+    """再開 (the reason is optional); audited and in the chronology."""
+    return _lifecycle(incident_id, "reopen", "この災害を再開しました（対応中）。")
+
+
+def _lifecycle(incident_id: int, action: str, done: str) -> Any:
+    if (refused := _refused()) is not None:
+        return refused
+    hotline = current_hotline()
+    if hotline.storage.incident(incident_id) is None:
+        abort(404, f"災害（ID {incident_id}）は見つかりません。")
+    note = request.form.get("note", "")
+    change = incidents.close if action == "close" else incidents.reopen
+    try:
+        change(hotline.storage, incident_id, by=_who(), note=note, at=iso(hotline.clock.now()))
+    except incidents.LifecycleError as problem:
+        flash(str(problem), "error")
+        return _back(incident_id)
+    before, after = ("open", "closed") if action == "close" else ("closed", "open")
+    auth.audit_here(
+        f"incident_{action}",
+        f"incident {incident_id}",
+        {"status": before},
+        {"status": after, "note": note.strip()},
+    )
+    flash(done, "ok")
+    return _back(incident_id)
+
+
+@dashboard.post("/incidents/<int:incident_id>/reports/<int:report_id>/resend")
+def resend_report(incident_id: int, report_id: int) -> Any:
+    """再送: the rooms whose delivery of the report failed for good get it again (new outbox
+    rows; the failed ones stay as history); audited."""
+    if (refused := _refused()) is not None:
+        return refused
+    hotline = current_hotline()
+    report = hotline.storage.report(report_id)
+    if report is None or report["incident_id"] != incident_id:
+        abort(404, f"災害（ID {incident_id}）の報告（ID {report_id}）は見つかりません。")
+    rooms = hotline.reports.resend_failed(report_id)
+    if not rooms:
+        flash("再送する配信はありません（未達の配信がありません）。", "error")
+        return _back(incident_id)
+    titles = [_room_title(hotline.config(), key) for key in rooms]
+    auth.audit_here("report_resend", f"report {report_id}", None, {"rooms": titles})
+    flash(f"{report['label']}を再送します: " + "、".join(titles), "ok")
+    return _back(incident_id)
