@@ -206,7 +206,7 @@ def test_roles_and_rooms_and_the_other_schedules(client: FlaskClient, bot: Bot, 
     recurring = create(client, when="cron", cron="0 9 1-7 * mon", at="")
     drill = bot.hotline.storage.drill(recurring)
     assert drill["schedule"] == "cron" and drill["cron"] == "0 9 1-7 * mon"
-    assert "繰り返し「0 9 1-7 * mon」（次回 2026-12-07 09:00）" in client.get(f"{BASE}/{recurring}").text
+    assert "繰り返し 毎月第1月曜日 9:00（次回 2026-12-07 09:00）" in client.get(f"{BASE}/{recurring}").text
     now = create(client, when="now", title="今すぐの訓練", remind_minutes="")
     assert bot.hotline.storage.drill(now)["schedule"] == "now"
     assert json.loads(bot.hotline.storage.drill(now)["remind_minutes"]) == []
@@ -220,10 +220,10 @@ def test_next_time_of_a_crontab_weekday_is_the_day_the_drill_fires(
     # parsed the crontab itself and announced Tuesday for a drill that fires on Monday.
     bot.clock.current = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)  # Saturday 21 Nov 03:12 JST
     confirmed = post_new(client, "confirm", when="cron", cron="0 9 * * 1", at="")
-    assert 'data-testid="confirm-when">繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）<' in confirmed.text
+    assert 'data-testid="confirm-when">繰り返し 毎週月曜日 9:00（次回 2026-11-23 09:00）<' in confirmed.text
     drill_id = create(client, when="cron", cron="0 9 * * 1", at="")
-    assert "繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）" in client.get(f"{BASE}/{drill_id}").text
-    assert view(client, drill_id)["drill"]["schedule"] == "繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）"
+    assert "繰り返し 毎週月曜日 9:00（次回 2026-11-23 09:00）" in client.get(f"{BASE}/{drill_id}").text
+    assert view(client, drill_id)["drill"]["schedule"] == "繰り返し 毎週月曜日 9:00（次回 2026-11-23 09:00）"
     # ...and the drill does fire then: Monday 23 Nov, 09:00 JST.
     bot.clock.current = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
     assert len(bot.hotline.drills.run_due()) == 1
@@ -425,7 +425,7 @@ def test_live_json_follows_the_answers_and_the_csv_has_a_bom(
     page = client.get(f"{BASE}/{drill_id}").text
     assert 'data-testid="answer-rate">2/5人（40%）<' in page
     assert (
-        page.count('data-testid="silent-person"') == 3 and people[0].name not in page.split("silent-list")[1]
+        page.count('data-testid="silent-person"') == 3 and people[0].name not in page.split("silent-list")[1].split("</ul>")[0]
     )
 
     response = client.get(live["csvUrl"])
@@ -434,7 +434,7 @@ def test_live_json_follows_the_answers_and_the_csv_has_a_bom(
     assert response.headers["Content-Disposition"] == f"attachment; filename=drill-run-{run_id}.csv"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["市町", "氏名", "質問", "回答"] and len(rows) == 5
+    assert rows[0][:4] == ["市町", "役職", "氏名", "安否"] and len(rows) == 6  # every target, once
     assert client.get(f"{BASE}/runs/999.csv").status_code == 404
 
     # At the deadline the run closes; the history compares closed runs.

@@ -60,6 +60,8 @@ ACTION_LABELS = {
     "drill_abort": "訓練の中止",
     "drill_fire": "訓練の実施",
     "drill_request": "訓練の実施依頼",
+    "drill_proxy_answer": "訓練の代理回答",
+    "drill_resend": "訓練の質問の再送",
     "config_edit": "設定の変更",
 }
 CSV_HEADER = ["日時（日本時間）", "操作者", "操作", "対象", "接続元", "変更前", "変更後", "差分"]

@@ -117,6 +117,18 @@ def jma_telegrams(db: Database) -> None:
             db.execute(statement)
 
 
+@MIGRATIONS(name="m006_drill_proxy_answers")
+def drill_proxy_answers(db: Database) -> None:
+    """A drill answer may be recorded on someone's behalf (代理回答) by a coordinator on the
+    drill page: `recorded_by` holds that coordinator's account name; NULL means the person
+    answered themselves (every answer stored before this migration).
+
+    A run's target also keeps the title of their role as it was when the run fired
+    (`role_title`, e.g. 副市長), for the results people file; NULL for runs fired before."""
+    db.table("drill_answers").add_column("recorded_by", str)
+    db.table("drill_targets").add_column("role_title", str)
+
+
 def migrate(storage: Connection) -> list[str]:
     """Apply every pending migration; returns the names applied (none when up to date)."""
     db = _database(storage)
