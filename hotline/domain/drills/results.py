@@ -21,7 +21,6 @@ from hotline.clock import jst_text, parse_iso
 from hotline.config import Config
 from hotline.domain.csvexport import to_csv
 from hotline.domain.drills.model import ARRIVAL_MINUTES, SAFETY
-from hotline.domain.drills.targets import role_title
 from hotline.storage import Storage
 
 
@@ -66,7 +65,7 @@ def people(storage: Storage, config: Config, run_id: int) -> list[dict[str, Any]
         answered_at = parse_iso(first["answered_at"]) if first is not None else None
         code = t["municipality_code"] or ""
         person = config.member_by_identity(t["member_key"])
-        role = t["role_title"] or (role_title(config, person) if person is not None else "")
+        role = t["role_title"] or (config.role_label(person) if person is not None else "")
         out.append(
             {
                 "key": t["member_key"],

@@ -26,7 +26,7 @@ from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms
 from hotline.domain.drills import answers, results, schedule
 from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
-from hotline.domain.drills.targets import Targets, role_title
+from hotline.domain.drills.targets import Targets
 from hotline.metrics import Metrics
 from hotline.outbound.instructions import DrillReminderCheck, to_json
 from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow, Storage
@@ -237,7 +237,7 @@ class Drills:
             if run_id is None:
                 return None
             self.storage.add_targets(
-                run_id, [(p.key, p.name, p.municipality_code, role_title(config, p)) for p in targets]
+                run_id, [(p.key, p.name, p.municipality_code, config.role_label(p)) for p in targets]
             )
             rows = [
                 NewMessage(

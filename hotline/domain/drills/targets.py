@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, Config, Member
+from hotline.config import Config, Member
 from hotline.config.counterparts import room_members
 from hotline.domain.drills.model import DrillError
 
@@ -61,14 +61,3 @@ class Targets:
     @classmethod
     def from_stored(cls, stored: dict[str, list[str]]) -> Targets:
         return cls(**{k: tuple(v) for k, v in stored.items()})
-
-
-def role_title(config: Config, person: Member) -> str:
-    """The person's role in Japanese (副市長 in a city, 副町長 in a town; 本部員 at HQ)."""
-    if person.municipality_code is None:
-        return HQ_ROLES.get(person.role, person.role)
-    titles = MUNICIPALITY_ROLES.get(person.role)
-    if titles is None:
-        return person.role
-    town = config.municipalities.get(person.municipality_code)
-    return titles[1] if town is not None and town.is_town else titles[0]
