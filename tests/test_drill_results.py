@@ -19,7 +19,7 @@ from hotline import messages
 from hotline.config import Member
 from hotline.domain import audit
 from hotline.domain.drills import Targets
-from tests.support.bot import Bot
+from tests.support.bot import TOKEN, Bot
 from tests.support.drill_pages import BASE, create, post_new, tap, type_text
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import UWAJIMA, members, room
@@ -142,6 +142,8 @@ def test_an_undelivered_question_is_shown_as_such_and_can_be_resent(
         {"key": lost.key, "name": lost.name, "reason": messages.DRILL_USER_NOT_FOUND}
     ]
     assert lost.name not in live["silent"] and len(live["silent"]) == 4  # 未回答 is the other four
+    api = client.get(f"/api/drills/{drill_id}", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
+    assert api["runs"][0]["summary"]["undelivered"] == live["undelivered"]
     page = client.get(f"{BASE}/{drill_id}").text
     assert 'data-testid="undelivered-count">1人<' in page and messages.DRILL_USER_NOT_FOUND in page
     assert page.count('data-testid="resend-button"') == 1
@@ -248,6 +250,9 @@ def test_a_coordinator_records_an_answer_on_someones_behalf(
         "",
         f"代理回答（{COORDINATOR}）",
     ]
+    api = client.get(f"/api/drills/{drill_id}", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
+    assert {a["recordedBy"] for a in api["runs"][0]["answers"]} == {COORDINATOR}
+    assert api["runs"][0]["summary"]["proxyAnswers"] == 1
     (entry,) = audited(bot, "drill_proxy_answer")
     assert entry["who"] == COORDINATOR and entry["target"] == f"drill:{drill_id}"
     assert (
