@@ -19,12 +19,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from hotline.clock import iso, jst, parse_iso
-from hotline.config import Member
 from hotline.domain.drills import Targets
 from hotline.web.pages.drill_form import REAL_CONFIRM_MESSAGE
-from tests.support.bot import Bot, message_event
-from tests.support.drill_pages import BASE, create, form, post_new, token
-from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.bot import Bot
+from tests.support.drill_pages import BASE, create, form, post_new, tap, token
+from tests.support.fake_lineworks import FakeLineWorks
 from tests.support.sample import members
 from tests.support.web import LOGIN, PASSWORD, add_account, csrf_of, login
 
@@ -52,20 +51,6 @@ def view(client: FlaskClient, drill_id: int) -> dict[str, Any]:
 def button(client: FlaskClient, drill_id: int, action: str, **fields: Any) -> Any:
     page = client.get(f"{BASE}/{drill_id}")
     return client.post(f"{BASE}/{drill_id}/{action}", data={"csrf_token": csrf_of(page.text), **fields})
-
-
-def tap(bot: Bot, lw: FakeLineWorks, person: Member, choice: str) -> None:
-    """Tap `choice` in the newest question the person got (1:1 to their e-mail or userId)."""
-    for _, target, content in reversed(lw.sent):
-        if target not in (person.key, uid(person)):
-            continue
-        for action in content.get("actions", []):
-            if action["label"] == choice:
-                event = {"type": "text", "text": choice, "postback": action["postback"]}
-                assert bot.post_event(message_event(uid(person), event)).status_code == 200
-                bot.drain()
-                return
-    raise AssertionError(f"{person.name} has no button {choice}")
 
 
 def error_of(html: str) -> str:

@@ -526,18 +526,19 @@ def _answers_of(run_id: int, member_key: str) -> list[dict[str, Any]]:
     ]
 
 
-def _run_of(drill_id: int) -> sqlite3.Row | None:
+def _posted_person(drill_id: int) -> tuple[sqlite3.Row | None, str]:
+    """The run (of this drill, else None) and the member key a per-person button posted."""
+    _drill_or_404(drill_id)
     run = current_hotline().storage.run(request.form.get("run_id", type=int) or 0)
-    return run if run is not None and run["drill_id"] == drill_id else None
+    key = request.form.get("member_key", "")
+    return (run if run is not None and run["drill_id"] == drill_id else None), key
 
 
 @drills.post("/<int:drill_id>/proxy")
 def proxy(drill_id: int) -> Any:
     """代理回答: a coordinator records answers a target gave another way (phone, in person)."""
     hotline = current_hotline()
-    _drill_or_404(drill_id)
-    run = _run_of(drill_id)
-    key = request.form.get("member_key", "")
+    run, key = _posted_person(drill_id)
     if run is None:
         flash("代理回答を記録できませんでした（実施回が見つかりません）。", "error")
         return redirect(url_for("drills.page", drill_id=drill_id))
@@ -570,9 +571,7 @@ def proxy(drill_id: int) -> Any:
 def resend(drill_id: int) -> Any:
     """再送: ask a target again whose question never reached them (未達)."""
     hotline = current_hotline()
-    _drill_or_404(drill_id)
-    run = _run_of(drill_id)
-    key = request.form.get("member_key", "")
+    run, key = _posted_person(drill_id)
     lost = hotline.drills.summary(run["id"])["undelivered"] if run is not None else []
     person = next((u for u in lost if u["key"] == key), None)
     if run is None or person is None or not hotline.drills.resend(run["id"], key):
