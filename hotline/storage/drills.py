@@ -159,3 +159,17 @@ class DrillRecords(Connection):
             .fetchone()
         )
         return row
+
+    def run_questions(self, run_id: int) -> list[sqlite3.Row]:
+        """A run's question rows in the outbox (`drill:<run>:ask:<key>` and its 再送s), oldest
+        first: a range on the unique dedupe_key index (LIKE would scan the whole outbox)."""
+        prefix = f"drill:{run_id}:ask:"
+        return (
+            self._conn()
+            .execute(
+                "SELECT id, user_id, status, error FROM outbox "
+                "WHERE dedupe_key >= ? AND dedupe_key < ? ORDER BY id",
+                (prefix, prefix[:-1] + chr(ord(":") + 1)),
+            )
+            .fetchall()
+        )

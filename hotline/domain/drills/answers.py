@@ -208,7 +208,7 @@ def typed(storage: Storage, clock: Clock, secret: str, member: Member, text: str
     run, drill, key = found
     safety, arrival = read_text(text)
     if safety is None and arrival is None:
-        return None  # a comment, or the pointer to the buttons (see `comment_or_pointer`)
+        return None  # then a comment, or the pointer to the buttons (Drills.typed)
     now = clock.now()
     late = now > parse_iso(run["deadline_at"])
     for asked, choice in (("safety", safety), ("arrival", arrival)):

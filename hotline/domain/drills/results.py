@@ -36,7 +36,7 @@ def undelivered(storage: Storage, run_id: int) -> dict[str, str]:
     """member -> why the question never reached them (未達), for the targets whose latest
     question (the first one or its 再送) failed for good; the outbox row keeps the reason."""
     latest: dict[str, sqlite3.Row] = {}
-    for row in storage.outbox_of_run(run_id):  # oldest first: a 再送 replaces the earlier row
+    for row in storage.run_questions(run_id):  # oldest first: a 再送 replaces the earlier row
         if row["user_id"]:
             latest[row["user_id"]] = row
     return {

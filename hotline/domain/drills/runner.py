@@ -41,6 +41,15 @@ def send_minutes(targets: int, per_minute_limit: int) -> float:
     return round(targets / (per_minute_limit / 2), 1)
 
 
+def _role_title(config: Config, person: Member) -> str:
+    """The person's title as the results show it (副市長, 本部員); a role the configuration does
+    not name is kept as written rather than stopping the roll-call."""
+    try:
+        return config.role_label(person)
+    except KeyError:
+        return person.role
+
+
 class Drills:
     def __init__(
         self,
@@ -237,7 +246,7 @@ class Drills:
             if run_id is None:
                 return None
             self.storage.add_targets(
-                run_id, [(p.key, p.name, p.municipality_code, config.role_label(p)) for p in targets]
+                run_id, [(p.key, p.name, p.municipality_code, _role_title(config, p)) for p in targets]
             )
             rows = [
                 NewMessage(
@@ -442,7 +451,7 @@ class Drills:
             return False
         if member_key not in results.undelivered(self.storage, run_id):
             return False
-        tries = sum(1 for r in self.storage.outbox_of_run(run_id) if r["user_id"] == member_key)
+        tries = sum(1 for r in self.storage.run_questions(run_id) if r["user_id"] == member_key)
         now = self.clock.now()
         content = answers.question(
             self.bot_secret, drill, run_id, "safety", parse_iso(run["deadline_at"]), first=True

@@ -205,8 +205,10 @@ def _run_row(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _live(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
-    """The live view of one fired run: rate, chart data, safety, forecast, the silent."""
+def _live(hotline: Hotline, run: sqlite3.Row, people: list[dict[str, Any]]) -> dict[str, Any]:
+    """The live view of one fired run: rate, chart data, safety, forecast, the silent, the
+    unreached (未達) and the answers recorded for someone (代理回答); `people`: the run's
+    targets (results.people)."""
     s = hotline.drills.summary(run["id"])
     fired = parse_iso(run["fired_at"])
     deadline_minutes = (parse_iso(run["deadline_at"]) - fired).total_seconds() / 60
@@ -251,9 +253,7 @@ def _live(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
         ],
         "silent": s["silent"],
         "undelivered": s["undelivered"],
-        "proxied": [
-            {"name": p["name"], "by": p["proxyBy"]} for p in hotline.drills.people(run["id"]) if p["proxyBy"]
-        ],
+        "proxied": [{"name": p["name"], "by": p["proxyBy"]} for p in people if p["proxyBy"]],
         "curve": curve,
         "elapsedMinutes": None if elapsed is None else round(elapsed, 2),
         "deadlineMinutes": round(deadline_minutes, 2),
@@ -276,7 +276,7 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
     shown = running or next((r for r in reversed(runs) if r["fired_at"]), None)
     # 対象 N人 is the shown run's own list, fixed when it fired, so the drill and its run say
     # the same number; the configuration of today may have gained or lost people since.
-    asked = hotline.storage.targets(shown["id"]) if shown is not None else None
+    asked = hotline.drills.people(shown["id"]) if shown is not None else None
     count = len(asked) if asked is not None else len(resolved)
     note = ""
     if asked is not None and len(resolved) != len(asked):
@@ -317,23 +317,23 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
             "resendConfirm": "この人にもう一度質問を送ります。よろしいですか？",
         },
         "proxy": (
-            _proxy_form(hotline, shown)
-            if shown is not None and shown["status"] in ("running", "closed")
+            _proxy_form(shown, asked)
+            if shown is not None and asked is not None and shown["status"] in ("running", "closed")
             else None
         ),
         "runs": [_run_row(hotline, r) for r in reversed(runs)],
-        "live": _live(hotline, shown) if shown is not None else None,
+        "live": _live(hotline, shown, asked) if shown is not None and asked is not None else None,
         "updatedAt": _when(now, "%Y-%m-%d %H:%M:%S"),
     }
 
 
-def _proxy_form(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
+def _proxy_form(run: sqlite3.Row, people: list[dict[str, Any]]) -> dict[str, Any]:
     """The 代理回答 form's choices: the run's targets and the questions' choices."""
     return {
         "runId": run["id"],
         "people": [
-            {"key": p["key"], "label": f"{p['town']} {p['role']} {p['name']}".replace("  ", " ")}
-            for p in hotline.drills.people(run["id"])
+            {"key": p["key"], "label": " ".join(x for x in (p["town"], p["role"], p["name"]) if x)}
+            for p in people
         ],
         "safety": list(SAFETY),
         "arrival": list(ARRIVAL),
