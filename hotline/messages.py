@@ -302,9 +302,11 @@ def drill_question(
     *,
     first: bool,
     reminder: bool = False,
+    understood: str = "",
 ) -> dict[str, Any]:
     """One question of a roll-call, a button per (choice, postback). The first question
-    carries the title and the deadline; a reminder repeats it after 「まだ回答がありません。」."""
+    carries the title and the deadline; a reminder repeats it after 「まだ回答がありません。」;
+    the arrival question after a typed safety answer says which one was `understood`."""
     head = drill_label(kind)
     if question == "safety":
         intro = (
@@ -314,7 +316,8 @@ def drill_question(
         )
         body = (intro + "1. あなたの安否を選んでください。")[:BUTTON_TEXT_LIMIT]
     else:
-        body = f"{head}2. 参集（職場に到着）できるのはいつ頃ですか。"[:BUTTON_TEXT_LIMIT]
+        received = f"安否「{understood}」を受け付けました。\n" if understood else ""
+        body = f"{head}{received}2. 参集（職場に到着）できるのはいつ頃ですか。"[:BUTTON_TEXT_LIMIT]
     if reminder:
         body = f"{head}まだ回答がありません。\n" + body[len(head) :]
     return {
@@ -392,7 +395,46 @@ def drill_summary(kind: str, title: str, s: dict[str, Any]) -> dict[str, Any]:
         )
     if s["silent"]:
         lines.append("未回答: " + "、".join(s["silent"]))
+    if s.get("undelivered"):
+        lines.append(
+            "未達（質問が届いていません）: "
+            + "、".join(f"{u['name']}（{u['reason']}）" for u in s["undelivered"])
+        )
+    if s.get("proxyAnswers"):
+        lines.append(f"代理回答 {s['proxyAnswers']}人（担当者が本人に代わって記録）")
     return text("\n".join(lines))
+
+
+DRILL_UNDELIVERED = "届きませんでした"
+DRILL_USER_NOT_FOUND = "LINE WORKSにこの職員のアカウントが見つかりません（IDの誤り、退職・異動など）"
+
+
+def drill_undelivered_reason(error: str | None) -> str:
+    """Why a roll-call question never reached a person, from the reason the sender recorded.
+    A 404 to a user is their account, not a talk room (the sender's text names rooms)."""
+    if not error:
+        return DRILL_UNDELIVERED
+    return DRILL_USER_NOT_FOUND if error == FAILURE_REASONS[404] else error
+
+
+def drill_text_answer_received(
+    kind: str, safety: str | None, arrival: str | None, *, late: bool
+) -> dict[str, Any]:
+    """A typed answer that was understood (「無事です。30分で行けます」)."""
+    return text(
+        f"{drill_label(kind)}文章から回答を読み取りました: {safety or '未回答'}・{arrival or '未回答'}"
+        + ("（締め切り後の回答として記録しました）" if late else "")
+        + "\n違っていたら、質問のボタンで選び直してください。"
+    )
+
+
+def drill_text_not_understood(kind: str) -> dict[str, Any]:
+    """Text during an open roll-call that says neither safety nor arrival clearly."""
+    return text(
+        f"{drill_label(kind)}回答を読み取れませんでした。届いている質問のボタンで選んでください。"
+        f"文章で答えるときは「{DRILL_SAFETY_CHOICES[0]}、30分で行けます」のように、"
+        f"安否（{'・'.join(DRILL_SAFETY_CHOICES)}）と参集できる時間（30分・1時間・3時間・参集不可）を書いてください。"
+    )
 
 
 def room_created() -> dict[str, Any]:

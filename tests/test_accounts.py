@@ -68,6 +68,8 @@ ROUTES: dict[str, str | None] = {
     "drills.abort_run": "coordinator",
     "drills.cancel": "coordinator",
     "drills.fire": "coordinator",
+    "drills.proxy": "coordinator",  # 代理回答
+    "drills.resend": "coordinator",  # 再送 to someone the question did not reach
     "admin.accounts_page": "admin",
     "admin.add_account": "admin",
     "admin.change_role": "admin",

@@ -154,3 +154,34 @@ def test_coordinator_creates_a_drill_and_watches_an_answer_arrive(
     page.goto(f"{live.url}/dashboard/drills/history")
     expect(page.get_by_test_id("history-bar")).to_have_count(1)
     expect(page.get_by_test_id(f"history-run-{run['id']}")).to_contain_text("1/5人（20%）")
+
+
+def test_the_recurrence_picker_and_a_chart_in_whole_minutes(live: LiveStack, browser: Browser) -> None:
+    page = log_in(browser, live)
+
+    # 毎月・第1・月曜日・09:00 with the picker: the confirmation reads in Japanese, the drill
+    # stores the crontab (crontab weekday 1 = Monday), and the raw field stays folded away.
+    page.get_by_test_id("new-drill-link").click()
+    page.get_by_test_id("title-input").fill("月例 参集訓練")
+    page.get_by_test_id(f"municipality-{UWAJIMA}").check()
+    page.get_by_test_id("when-cron").check()
+    expect(page.get_by_test_id("cron-input")).to_be_hidden()  # inside 詳細指定, closed
+    page.get_by_test_id("repeat-monthly").check()
+    page.get_by_test_id("repeat-nth").select_option(label="第1")
+    page.get_by_test_id("repeat-weekday").select_option(label="月曜日")
+    page.get_by_test_id("repeat-time").fill("09:00")
+    page.get_by_test_id("confirm-button").click()
+    expect(page.get_by_test_id("confirm-when")).to_contain_text("繰り返し 毎月第1月曜日 9:00（次回 ")
+    expect(page.get_by_test_id("confirm-when")).not_to_contain_text("1-7")
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("drill-schedule")).to_contain_text("繰り返し 毎月第1月曜日 9:00")
+    drill_id = int(page.get_by_test_id("drill").get_attribute("data-drill-id") or 0)
+    drill = live.hotline.storage.drill(drill_id)
+    assert drill is not None and drill["cron"] == "0 9 1-7 * 1"
+
+    # Fired now: seconds into the run, the time axis counts whole minutes (it showed 0.2, 0.4…).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("fire-button").click()
+    expect(page.get_by_test_id("answer-chart-svg")).to_be_visible()
+    ticks = page.locator("#answer-chart .tick.x").all_text_contents()
+    assert ticks and all(re.fullmatch(r"\d+", t) for t in ticks), ticks

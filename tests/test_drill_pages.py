@@ -19,12 +19,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from hotline.clock import iso, jst, parse_iso
-from hotline.config import Member
 from hotline.domain.drills import Targets
 from hotline.web.pages.drill_form import REAL_CONFIRM_MESSAGE
-from tests.support.bot import Bot, message_event
-from tests.support.drill_pages import BASE, create, form, post_new, token
-from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.bot import Bot
+from tests.support.drill_pages import BASE, create, form, post_new, tap, token
+from tests.support.fake_lineworks import FakeLineWorks
 from tests.support.sample import members
 from tests.support.web import LOGIN, PASSWORD, add_account, csrf_of, login
 
@@ -52,20 +51,6 @@ def view(client: FlaskClient, drill_id: int) -> dict[str, Any]:
 def button(client: FlaskClient, drill_id: int, action: str, **fields: Any) -> Any:
     page = client.get(f"{BASE}/{drill_id}")
     return client.post(f"{BASE}/{drill_id}/{action}", data={"csrf_token": csrf_of(page.text), **fields})
-
-
-def tap(bot: Bot, lw: FakeLineWorks, person: Member, choice: str) -> None:
-    """Tap `choice` in the newest question the person got (1:1 to their e-mail or userId)."""
-    for _, target, content in reversed(lw.sent):
-        if target not in (person.key, uid(person)):
-            continue
-        for action in content.get("actions", []):
-            if action["label"] == choice:
-                event = {"type": "text", "text": choice, "postback": action["postback"]}
-                assert bot.post_event(message_event(uid(person), event)).status_code == 200
-                bot.drain()
-                return
-    raise AssertionError(f"{person.name} has no button {choice}")
 
 
 def error_of(html: str) -> str:
@@ -206,7 +191,7 @@ def test_roles_and_rooms_and_the_other_schedules(client: FlaskClient, bot: Bot, 
     recurring = create(client, when="cron", cron="0 9 1-7 * mon", at="")
     drill = bot.hotline.storage.drill(recurring)
     assert drill["schedule"] == "cron" and drill["cron"] == "0 9 1-7 * mon"
-    assert "繰り返し「0 9 1-7 * mon」（次回 2026-12-07 09:00）" in client.get(f"{BASE}/{recurring}").text
+    assert "繰り返し 毎月第1月曜日 9:00（次回 2026-12-07 09:00）" in client.get(f"{BASE}/{recurring}").text
     now = create(client, when="now", title="今すぐの訓練", remind_minutes="")
     assert bot.hotline.storage.drill(now)["schedule"] == "now"
     assert json.loads(bot.hotline.storage.drill(now)["remind_minutes"]) == []
@@ -220,10 +205,10 @@ def test_next_time_of_a_crontab_weekday_is_the_day_the_drill_fires(
     # parsed the crontab itself and announced Tuesday for a drill that fires on Monday.
     bot.clock.current = datetime(2026, 11, 20, 18, 12, tzinfo=UTC)  # Saturday 21 Nov 03:12 JST
     confirmed = post_new(client, "confirm", when="cron", cron="0 9 * * 1", at="")
-    assert 'data-testid="confirm-when">繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）<' in confirmed.text
+    assert 'data-testid="confirm-when">繰り返し 毎週月曜日 9:00（次回 2026-11-23 09:00）<' in confirmed.text
     drill_id = create(client, when="cron", cron="0 9 * * 1", at="")
-    assert "繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）" in client.get(f"{BASE}/{drill_id}").text
-    assert view(client, drill_id)["drill"]["schedule"] == "繰り返し「0 9 * * 1」（次回 2026-11-23 09:00）"
+    assert "繰り返し 毎週月曜日 9:00（次回 2026-11-23 09:00）" in client.get(f"{BASE}/{drill_id}").text
+    assert view(client, drill_id)["drill"]["schedule"] == "繰り返し 毎週月曜日 9:00（次回 2026-11-23 09:00）"
     # ...and the drill does fire then: Monday 23 Nov, 09:00 JST.
     bot.clock.current = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
     assert len(bot.hotline.drills.run_due()) == 1
@@ -424,9 +409,8 @@ def test_live_json_follows_the_answers_and_the_csv_has_a_bom(
     assert town["name"] == "宇和島市" and town["cells"] == ["2/5", 1, 1, 1, 1]
     page = client.get(f"{BASE}/{drill_id}").text
     assert 'data-testid="answer-rate">2/5人（40%）<' in page
-    assert (
-        page.count('data-testid="silent-person"') == 3 and people[0].name not in page.split("silent-list")[1]
-    )
+    silent_list = page.split("silent-list")[1].split("</ul>")[0]
+    assert page.count('data-testid="silent-person"') == 3 and people[0].name not in silent_list
 
     response = client.get(live["csvUrl"])
     assert response.status_code == 200
@@ -434,7 +418,7 @@ def test_live_json_follows_the_answers_and_the_csv_has_a_bom(
     assert response.headers["Content-Disposition"] == f"attachment; filename=drill-run-{run_id}.csv"
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["市町", "氏名", "質問", "回答"] and len(rows) == 5
+    assert rows[0][:4] == ["市町", "役職", "氏名", "安否"] and len(rows) == 6  # every target, once
     assert client.get(f"{BASE}/runs/999.csv").status_code == 404
 
     # At the deadline the run closes; the history compares closed runs.

@@ -45,6 +45,7 @@ ALL = [
     "m005_jma_telegrams",
     "m006_report_recipients",
     "m007_incident_events",
+    "m008_drill_proxy_answers",
 ]
 V1_TABLES = [
     "accounts",
@@ -119,8 +120,17 @@ def test_a_database_from_640e222_is_migrated_in_place_and_keeps_every_row(old_db
     after = dump(old_db)
 
     for table in V1_TABLES:
-        if table not in ("outbox", "inbox"):
+        if table not in ("outbox", "inbox", "drill_answers", "drill_targets"):
             assert after[table] == before[table], table
+    # migration 6: drill answers gain who recorded them for someone (none: the person did), and
+    # targets the title of their role (unknown for runs fired before)
+    assert [{k: v for k, v in r.items() if k != "recorded_by"} for r in after["drill_answers"]] == before[
+        "drill_answers"
+    ]
+    assert {r["recorded_by"] for r in after["drill_answers"]} == {None}
+    assert [{k: v for k, v in r.items() if k != "role_title"} for r in after["drill_targets"]] == before[
+        "drill_targets"
+    ]
     # migration 3: the rows of the last ten minutes before the newest get the SHA-256 of their
     # body (a replay of one of them after the upgrade is still known); older ones need none
     assert [{k: v for k, v in r.items() if k != "body_hash"} for r in after["inbox"]] == before["inbox"]

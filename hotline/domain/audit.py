@@ -60,6 +60,8 @@ ACTION_LABELS = {
     "drill_abort": "訓練の中止",
     "drill_fire": "訓練の実施",
     "drill_request": "訓練の実施依頼",
+    "drill_proxy_answer": "訓練の代理回答",
+    "drill_resend": "訓練の質問の再送",
     "config_edit": "設定の変更",
     "incident_close": "災害の終了",
     "incident_reopen": "災害の再開",

@@ -82,10 +82,11 @@ class DrillRecords(Connection):
         )
         return cur.rowcount == 1
 
-    def add_targets(self, run_id: int, targets: list[tuple[str, str, str | None]]) -> None:
+    def add_targets(self, run_id: int, targets: list[tuple[str, str, str | None, str]]) -> None:
+        """(member key, name, municipality code, role title) per person."""
         self._conn().executemany(
-            "INSERT OR IGNORE INTO drill_targets (run_id, member_key, name, municipality_code) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO drill_targets (run_id, member_key, name, municipality_code, role_title) "
+            "VALUES (?, ?, ?, ?, ?)",
             [(run_id, *t) for t in targets],
         )
 
@@ -97,12 +98,22 @@ class DrillRecords(Connection):
         )
 
     def add_answer(
-        self, run_id: int, member_key: str, question: str, answer: str, now: str, late: bool
+        self,
+        run_id: int,
+        member_key: str,
+        question: str,
+        answer: str,
+        now: str,
+        late: bool,
+        *,
+        recorded_by: str | None = None,
     ) -> None:
+        """`recorded_by`: the coordinator who recorded it on the person's behalf (代理回答)."""
         self._conn().execute(
-            "INSERT INTO drill_answers (run_id, member_key, question, answer, answered_at, late) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (run_id, member_key, question, answer, now, int(late)),
+            "INSERT INTO drill_answers "
+            "(run_id, member_key, question, answer, answered_at, late, recorded_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, member_key, question, answer, now, int(late), recorded_by),
         )
 
     def answers(self, run_id: int) -> list[sqlite3.Row]:
@@ -148,3 +159,17 @@ class DrillRecords(Connection):
             .fetchone()
         )
         return row
+
+    def run_questions(self, run_id: int) -> list[sqlite3.Row]:
+        """A run's question rows in the outbox (`drill:<run>:ask:<key>` and its 再送s), oldest
+        first: a range on the unique dedupe_key index (LIKE would scan the whole outbox)."""
+        prefix = f"drill:{run_id}:ask:"
+        return (
+            self._conn()
+            .execute(
+                "SELECT id, user_id, status, error FROM outbox "
+                "WHERE dedupe_key >= ? AND dedupe_key < ? ORDER BY id",
+                (prefix, prefix[:-1] + chr(ord(":") + 1)),
+            )
+            .fetchall()
+        )

@@ -204,3 +204,15 @@ def incident_events(db: Database) -> None:
         foreign_keys=[("incident_id", "incidents", "id")],
     )
     db.table("incident_events").create_index(["incident_id"])
+
+
+@MIGRATIONS(name="m008_drill_proxy_answers")
+def drill_proxy_answers(db: Database) -> None:
+    """A drill answer may be recorded on someone's behalf (代理回答) by a coordinator on the
+    drill page: `recorded_by` holds that coordinator's account name; NULL means the person
+    answered themselves (every answer stored before this migration).
+
+    A run's target also keeps the title of their role as it was when the run fired
+    (`role_title`, e.g. 副市長), for the results people file; NULL for runs fired before."""
+    db.table("drill_answers").add_column("recorded_by", str)
+    db.table("drill_targets").add_column("role_title", str)

@@ -216,6 +216,7 @@ def drill(drill_id: int) -> Any:
                 "answer": a["answer"],
                 "at": a["answered_at"],
                 "late": bool(a["late"]),
+                "recordedBy": a["recorded_by"],  # 代理回答: the coordinator who recorded it
             }
             for a in hotline.storage.answers(run["id"])
         ]

@@ -1,4 +1,5 @@
-"""Creating a drill through the coordinator's form (confirm, then create) in the Flask test client."""
+"""Creating a drill through the coordinator's form (confirm, then create) in the Flask test client,
+and a target tapping or typing their answers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from hotline.config import Member
+from tests.support.bot import Bot, message_event
+from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import UWAJIMA
 from tests.support.web import csrf_of
 
@@ -45,3 +49,23 @@ def create(client: FlaskClient, **fields: Any) -> int:
     match = re.fullmatch(rf"{BASE}/(\d+)", response.headers["Location"])
     assert match, response.headers["Location"]
     return int(match.group(1))
+
+
+def tap(bot: Bot, lw: FakeLineWorks, person: Member, choice: str) -> None:
+    """Tap `choice` in the newest question the person got 1:1 (as LINE WORKS posts it back)."""
+    for _, target, content in reversed(lw.sent):
+        if target not in (person.key, uid(person)):
+            continue
+        for action in content.get("actions", []):
+            if action["label"] == choice:
+                event = {"type": "text", "text": choice, "postback": action["postback"]}
+                assert bot.post_event(message_event(uid(person), event)).status_code == 200
+                bot.drain()
+                return
+    raise AssertionError(f"{person.name} has no button {choice}")
+
+
+def type_text(bot: Bot, person: Member, text: str) -> None:
+    """The person types `text` to the bot 1:1."""
+    assert bot.post_event(message_event(uid(person), {"type": "text", "text": text})).status_code == 200
+    bot.drain()

@@ -1,15 +1,22 @@
 """What a run produced and how a drill is shown: the summary (answer rate, safety counts,
-arrival forecast per municipality, the silent), the answer curve, the CSV of every answer,
-and a drill as the API, pages and command line see it."""
+arrival forecast per municipality, the silent, the unreached), each target's row (`people`),
+the answer curve, the CSV of one row per target, and a drill as the API, pages and command
+line see it.
+
+未達 is not 未回答: a target whose question failed for good (the outbox row is `failed`, e.g.
+the user does not exist) is counted as 未達 with the reason the sender recorded, never among
+the silent, until a 再送 reaches them or they answer."""
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import statistics
 from datetime import datetime
 from typing import Any
 
+from hotline import messages
 from hotline.clock import jst_text, parse_iso
 from hotline.config import Config
 from hotline.domain.csvexport import to_csv
@@ -25,17 +32,83 @@ def current_answers(storage: Storage, run_id: int) -> dict[str, dict[str, str]]:
     return out
 
 
+def undelivered(storage: Storage, run_id: int) -> dict[str, str]:
+    """member -> why the question never reached them (未達), for the targets whose latest
+    question (the first one or its 再送) failed for good; the outbox row keeps the reason."""
+    latest: dict[str, sqlite3.Row] = {}
+    for row in storage.run_questions(run_id):  # oldest first: a 再送 replaces the earlier row
+        if row["user_id"]:
+            latest[row["user_id"]] = row
+    return {
+        key: messages.drill_undelivered_reason(row["error"])
+        for key, row in latest.items()
+        if row["status"] == "failed"
+    }
+
+
+def people(storage: Storage, config: Config, run_id: int) -> list[dict[str, Any]]:
+    """One entry per target, answered or not, in the order they were asked: the latest
+    answers, when they first answered, their comments, who recorded an answer for them
+    (代理回答) and why the question did not reach them (未達)."""
+    run = storage.run(run_id)
+    fired = parse_iso(run["fired_at"]) if run is not None and run["fired_at"] else None
+    deadline = parse_iso(run["deadline_at"]) if run is not None and run["deadline_at"] else None
+    failed = undelivered(storage, run_id)
+    mine: dict[str, list[sqlite3.Row]] = {}
+    for a in storage.answers(run_id):
+        mine.setdefault(a["member_key"], []).append(a)
+    out = []
+    for t in storage.targets(run_id):
+        answers = mine.get(t["member_key"], [])
+        current = {a["question"]: a for a in answers if a["question"] != "comment"}
+        first = next((a for a in answers if a["question"] == "safety"), None)
+        answered_at = parse_iso(first["answered_at"]) if first is not None else None
+        code = t["municipality_code"] or ""
+        person = config.member_by_identity(t["member_key"])
+        role = t["role_title"] or (config.role_label(person) if person is not None else "")
+        out.append(
+            {
+                "key": t["member_key"],
+                "name": t["name"],
+                "code": code or "hq",
+                "town": config.municipalities[code].name if code in config.municipalities else config.hq_name,
+                "role": role,
+                "safety": current["safety"]["answer"] if "safety" in current else None,
+                "arrival": current["arrival"]["answer"] if "arrival" in current else None,
+                "answeredAt": answered_at,
+                "minutes": (answered_at - fired).total_seconds() / 60 if answered_at and fired else None,
+                "lateMinutes": (
+                    (answered_at - deadline).total_seconds() / 60
+                    if answered_at and deadline and first is not None and first["late"]
+                    else None
+                ),
+                "comments": [a["answer"] for a in answers if a["question"] == "comment"],
+                "proxyBy": next((a["recorded_by"] for a in reversed(answers) if a["recorded_by"]), None),
+                "undelivered": None if first is not None else failed.get(t["member_key"]),
+            }
+        )
+    return out
+
+
 def summary(storage: Storage, config: Config, run_id: int) -> dict[str, Any]:
-    """Answer rate, safety counts, arrival forecast per municipality, the silent."""
+    """Answer rate, safety counts, arrival forecast per municipality, the silent (未回答) and
+    those the question never reached (未達, with the reason), answers recorded for someone."""
     run = storage.run(run_id)
     targets = storage.targets(run_id)
     answers = storage.answers(run_id)
     current = current_answers(storage, run_id)
+    failed = undelivered(storage, run_id)
     fired = parse_iso(run["fired_at"]) if run and run["fired_at"] else None
     first_answer: dict[str, datetime] = {}
+    anyone: set[str] = set()  # answered the safety question at all, late or not
     for a in answers:
-        if a["question"] == "safety" and not a["late"]:
-            first_answer.setdefault(a["member_key"], parse_iso(a["answered_at"]))
+        if a["question"] == "safety":
+            anyone.add(a["member_key"])
+            if not a["late"]:
+                first_answer.setdefault(a["member_key"], parse_iso(a["answered_at"]))
+    lost = {t["member_key"]: failed[t["member_key"]] for t in targets if t["member_key"] in failed}
+    for key in anyone:
+        lost.pop(key, None)  # it reached them after all (a 再送, or they answered another way)
     answered = [t for t in targets if t["member_key"] in first_answer]
     towns: dict[str, dict[str, Any]] = {}
     for t in targets:
@@ -48,6 +121,7 @@ def summary(storage: Storage, config: Config, run_id: int) -> dict[str, Any]:
                 "name": name,
                 "targets": 0,
                 "answered": 0,
+                "undelivered": 0,
                 "by30": 0,
                 "by60": 0,
                 "by180": 0,
@@ -58,6 +132,8 @@ def summary(storage: Storage, config: Config, run_id: int) -> dict[str, Any]:
         mine = current.get(t["member_key"], {})
         if t["member_key"] in first_answer:
             town["answered"] += 1
+        if t["member_key"] in lost:
+            town["undelivered"] += 1
         minutes = ARRIVAL_MINUTES.get(mine.get("arrival", ""), -1)
         if minutes is None:
             town["cannot"] += 1
@@ -78,7 +154,15 @@ def summary(storage: Storage, config: Config, run_id: int) -> dict[str, Any]:
         "safety": safety,
         "medianMinutesToAnswer": round(statistics.median(delays), 1) if delays else None,
         "municipalities": list(towns.values()),
-        "silent": [t["name"] for t in targets if t["member_key"] not in first_answer],
+        "silent": [
+            t["name"] for t in targets if t["member_key"] not in first_answer and t["member_key"] not in lost
+        ],
+        "undelivered": [
+            {"key": t["member_key"], "name": t["name"], "reason": lost[t["member_key"]]}
+            for t in targets
+            if t["member_key"] in lost
+        ],
+        "proxyAnswers": len({a["member_key"] for a in answers if a["recorded_by"]}),
     }
 
 
@@ -103,26 +187,43 @@ def answer_curve(storage: Storage, run_id: int) -> list[dict[str, Any]]:
     return points
 
 
+CSV_HEADER = [
+    "市町",
+    "役職",
+    "氏名",
+    "安否",
+    "参集見込み",
+    "回答時刻",
+    "遅れ",
+    "コメント",
+    "未達",
+    "代理回答",
+]
+
+
 def csv(storage: Storage, config: Config, run_id: int) -> bytes:
-    """Every answer, history included, UTF-8 with a BOM so that Excel reads Japanese."""
-    names = {t["member_key"]: (t["name"], t["municipality_code"] or "") for t in storage.targets(run_id)}
-    labels = {"safety": "安否", "arrival": "参集", "comment": "コメント"}
+    """One row per target, answered or not (UTF-8 with a BOM so that Excel reads Japanese):
+    the latest answers, when they first answered (JST), how late after the deadline, every
+    comment, why the question did not reach them (未達) and who recorded it for them."""
     rows = []
-    for a in storage.answers(run_id):
-        name, code = names.get(a["member_key"], (a["member_key"], ""))
-        town = config.municipalities[code].name if code in config.municipalities else config.hq_name
+    for p in people(storage, config, run_id):
+        late = p["lateMinutes"]
         rows.append(
             [
-                town,
-                name,
-                labels[a["question"]],
-                a["answer"],
-                jst_text(a["answered_at"]),
-                "はい" if a["late"] else "",
+                p["town"],
+                p["role"],
+                p["name"],
+                p["safety"] or ("" if p["undelivered"] else "未回答"),
+                p["arrival"] or "",
+                jst_text(p["answeredAt"], "%Y-%m-%d %H:%M:%S") if p["answeredAt"] else "",
+                f"締め切り後 {math.ceil(late)}分" if late is not None else "",
+                " / ".join(p["comments"]),
+                p["undelivered"] or "",
+                f"代理回答（{p['proxyBy']}）" if p["proxyBy"] else "",
             ]
         )
     # A comment such as =HYPERLINK(...) stays text when Excel opens the file (csvexport).
-    return to_csv(["市町", "氏名", "質問", "回答", "回答日時（日本時間）", "締め切り後"], rows)
+    return to_csv(CSV_HEADER, rows)
 
 
 def public(storage: Storage, drill: sqlite3.Row) -> dict[str, Any]:

@@ -41,6 +41,15 @@ def send_minutes(targets: int, per_minute_limit: int) -> float:
     return round(targets / (per_minute_limit / 2), 1)
 
 
+def _role_title(config: Config, person: Member) -> str:
+    """The person's title as the results show it (副市長, 本部員); a role the configuration does
+    not name is kept as written rather than stopping the roll-call."""
+    try:
+        return config.role_label(person)
+    except KeyError:
+        return person.role
+
+
 class Drills:
     def __init__(
         self,
@@ -236,7 +245,9 @@ class Drills:
             )
             if run_id is None:
                 return None
-            self.storage.add_targets(run_id, [(p.key, p.name, p.municipality_code) for p in targets])
+            self.storage.add_targets(
+                run_id, [(p.key, p.name, p.municipality_code, _role_title(config, p)) for p in targets]
+            )
             rows = [
                 NewMessage(
                     dedupe_key=f"drill:{run_id}:ask:{p.key}",
@@ -403,6 +414,66 @@ class Drills:
         if reply is not None:
             self.metrics.drill_answer("comment")
         return reply
+
+    def typed(self, member: Member, text: str) -> dict[str, Any] | None:
+        """What a target of an open roll-call typed 1:1: an answer when it says so clearly, else
+        a comment after their answer, else a pointer to the buttons. None: no drill of theirs
+        is open and they answered nothing recently (the text is not the drill's)."""
+        reply = answers.typed(self.storage, self.clock, self.bot_secret, member, text)
+        if reply is not None:
+            self.metrics.drill_answer("answer")
+            return reply
+        return self.comment(member, text) or answers.pointer(self.storage, member)
+
+    def proxy(
+        self, run_id: int, member_key: str, *, safety: str, arrival: str, comment: str, recorded_by: str
+    ) -> None:
+        """Record answers on a target's behalf (代理回答); DrillError (Japanese) when refused."""
+        answers.proxy(
+            self.storage,
+            self.clock,
+            run_id,
+            member_key,
+            safety=safety,
+            arrival=arrival,
+            comment=comment,
+            recorded_by=recorded_by,
+        )
+        self.metrics.drill_answer("proxy")
+
+    def resend(self, run_id: int, member_key: str) -> bool:
+        """再送: ask a target again whose question failed for good (未達), as a new outbox row
+        (the failed one stays as the record). False when the run is not running or the person
+        is not 未達."""
+        run = self.storage.run(run_id)
+        drill = self.storage.drill(run["drill_id"]) if run is not None else None
+        if run is None or drill is None or run["status"] != "running":
+            return False
+        if member_key not in results.undelivered(self.storage, run_id):
+            return False
+        tries = sum(1 for r in self.storage.run_questions(run_id) if r["user_id"] == member_key)
+        now = self.clock.now()
+        content = answers.question(
+            self.bot_secret, drill, run_id, "safety", parse_iso(run["deadline_at"]), first=True
+        )
+        with self.storage.transaction():
+            added = self.storage.enqueue(
+                [
+                    NewMessage(
+                        dedupe_key=f"drill:{run_id}:ask:{member_key}:resend{tries}",
+                        purpose="drill",
+                        priority=priority(drill["kind"]),
+                        content=content,
+                        user_id=member_key,
+                    )
+                ],
+                iso(now),
+            )
+        self.on_enqueue()
+        return added == 1
+
+    def people(self, run_id: int) -> list[dict[str, Any]]:
+        return results.people(self.storage, self.config(), run_id)
 
     def priority_of(self, data: str) -> int:
         return answers.priority_of(self.storage, self.bot_secret, data)

@@ -35,6 +35,53 @@ def crontab(expression: str) -> CronTrigger:
     return CronTrigger.from_crontab(" ".join(fields), timezone=JST)
 
 
+# The recurrences the creation form's picker offers, written as crontab (crontab's weekday
+# numbers, 0 = Sunday) and read back as Japanese for people. Anything else is shown as written.
+WEEKDAY_JA = ("日", "月", "火", "水", "木", "金", "土")
+_PICKED_RE = re.compile(r"^(\d{1,2}) (\d{1,2}) (\*|\d{1,2}-\d{1,2}) \* ([0-7]|sun|mon|tue|wed|thu|fri|sat)$")
+
+
+def weekly(weekday: int, hour: int, minute: int) -> str:
+    """毎週○曜日 HH:MM (weekday: 0 = Sunday ... 6 = Saturday)."""
+    _check_picked(weekday, hour, minute)
+    return f"{minute} {hour} * * {weekday}"
+
+
+def monthly(nth: int, weekday: int, hour: int, minute: int) -> str:
+    """毎月第N○曜日 HH:MM: the weekday that falls on days 1-7 (第1), 8-14 (第2) and so on; 第5
+    is days 29-31 (not every month has one). Day and weekday both hold (the schedule's
+    CronTrigger needs both, unlike Vixie cron which takes either)."""
+    _check_picked(weekday, hour, minute)
+    if not 1 <= nth <= 5:
+        raise ValueError(nth)
+    first = 7 * (nth - 1) + 1
+    return f"{minute} {hour} {first}-{min(first + 6, 31)} * {weekday}"
+
+
+def _check_picked(weekday: int, hour: int, minute: int) -> None:
+    if not (0 <= weekday <= 6 and 0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValueError((weekday, hour, minute))
+
+
+def describe(expression: str) -> str | None:
+    """A recurrence in Japanese (「毎月第1月曜日 9:00」) when it is one the picker writes (a
+    weekday by number or by name), None for any other crontab."""
+    match = _PICKED_RE.match(" ".join(expression.split()))
+    if match is None:
+        return None
+    minute, hour, days, day = match.groups()
+    if int(minute) > 59 or int(hour) > 23:
+        return None
+    weekday = int(day) % 7 if day.isdigit() else _WEEKDAY_NAMES.index(day)
+    at = f"{int(hour)}:{int(minute):02d}"
+    if days == "*":
+        return f"毎週{WEEKDAY_JA[weekday]}曜日 {at}"
+    start, end = (int(d) for d in days.split("-"))
+    if start % 7 != 1 or end != min(start + 6, 31):
+        return None
+    return f"毎月第{start // 7 + 1}{WEEKDAY_JA[weekday]}曜日 {at}"
+
+
 def next_fire(expression: str, after: datetime) -> datetime | None:
     """The first fire time at or after `after` (in JST), None if there is none.
     Raises ValueError for an expression it cannot read."""

@@ -35,7 +35,9 @@ class DrillAnswer:
 
 
 class OneToOneText:
-    """Text to the bot that is not a report or an ack word: a drill comment, else the help."""
+    """Text to the bot that is not a report or an ack word. During an open roll-call that asks
+    the person it is always the drill's (a typed answer, a comment, or a pointer to the
+    buttons), never the help about posting a 第一報; otherwise a drill comment, else the help."""
 
     def __init__(self, ctx: Context, drills: Drills | None) -> None:
         self.ctx = ctx
@@ -49,8 +51,8 @@ class OneToOneText:
         ctx = self.ctx
         if self.drills is not None:
             member = ctx.resolve(event.user_id, config)
-            reply = self.drills.comment(member, event.text) if member is not None else None
+            reply = self.drills.typed(member, event.text) if member is not None else None
             if reply is not None:
-                ctx.reply(inbox_id, event, reply, "drill comment", priority=PRIORITY_DRILL)
+                ctx.reply(inbox_id, event, reply, "drill text", priority=PRIORITY_DRILL)
                 return
         ctx.reply(inbox_id, event, msg.help_text(), "help")

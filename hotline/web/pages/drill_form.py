@@ -12,7 +12,7 @@ from typing import Any
 
 from hotline.clock import JST
 from hotline.config import MUNICIPALITY_ROLES, Config
-from hotline.domain.drills import DrillError, Targets
+from hotline.domain.drills import DrillError, Targets, schedule
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 
@@ -34,6 +34,10 @@ class DrillForm:
     room: list[str] = field(default_factory=list)
     when: str = "now"
     at: str = ""
+    repeat: str = "weekly"  # the recurrence picker: weekly | monthly | advanced (raw cron)
+    repeat_nth: str = "1"
+    repeat_weekday: str = "1"  # crontab's numbers: 0 = Sunday, 1 = Monday
+    repeat_time: str = "09:00"
     cron: str = ""
     window_start: str = ""
     window_end: str = ""
@@ -49,6 +53,8 @@ class DrillForm:
                 values[f.name] = [v for v in form.getlist(f.name) if isinstance(v, str)]
             elif f.name in form:
                 values[f.name] = str(form.get(f.name, ""))[:500]
+        if "repeat" not in form and values.get("cron", "").strip():
+            values["repeat"] = "advanced"  # a crontab posted without the picker (scripts, older pages)
         return cls(**values)
 
     def hidden(self) -> list[tuple[str, str]]:
@@ -92,9 +98,7 @@ class DrillForm:
         if self.when == "at":
             out["at"] = _local(self.at, "実施日時")
         elif self.when == "cron":
-            if not self.cron.strip():
-                raise DrillError(f"繰り返しの指定を入力してください（例: {CRON_EXAMPLE}）。")
-            out["cron"] = self.cron.strip()
+            out["cron"] = self.recurrence()
         elif self.when == "window":
             out["window"] = (
                 _local(self.window_start, "抜き打ちの開始"),
@@ -103,6 +107,30 @@ class DrillForm:
         elif self.when != "now":
             raise DrillError("実施のタイミングを選んでください。")
         return out
+
+    def recurrence(self) -> str:
+        """The crontab the recurrence picker stands for (schedule.weekly / schedule.monthly),
+        or the raw crontab of the advanced field."""
+        if self.repeat == "advanced":
+            if not self.cron.strip():
+                raise DrillError(f"繰り返しの指定を入力してください（例: {CRON_EXAMPLE}）。")
+            return self.cron.strip()
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", self.repeat_time.strip())
+        if match is None:
+            raise DrillError("繰り返しの時刻を「9:00」のように入力してください。")
+        try:
+            hour, minute, weekday = int(match.group(1)), int(match.group(2)), int(self.repeat_weekday)
+            if self.repeat == "weekly":
+                return schedule.weekly(weekday, hour, minute)
+            if self.repeat == "monthly":
+                return schedule.monthly(int(self.repeat_nth), weekday, hour, minute)
+        except ValueError:
+            raise DrillError("繰り返しの曜日・第何週・時刻を選び直してください。") from None
+        raise DrillError("繰り返し方（毎週・毎月・詳細指定）を選んでください。")
+
+
+REPEAT_NTH = {str(n): f"第{n}" for n in range(1, 6)}
+REPEAT_WEEKDAYS = {str(i): f"{day}曜日" for i, day in enumerate(schedule.WEEKDAY_JA)}
 
 
 def _creator() -> str:

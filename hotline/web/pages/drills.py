@@ -34,11 +34,28 @@ from flask import (
 from hotline.clock import jst_text, parse_iso
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.domain import audit
-from hotline.domain.drills import SAFETY, DrillError, Targets, next_fire, send_minutes, send_time_text
+from hotline.domain.drills import (
+    ARRIVAL,
+    SAFETY,
+    DrillError,
+    Targets,
+    next_fire,
+    schedule,
+    send_minutes,
+    send_time_text,
+)
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.context import POLL_INTERVAL_MS, TO_THE_MINUTE, current_hotline
-from hotline.web.pages.drill_form import CRON_EXAMPLE, CRON_EXAMPLE_MEANING, KIND_LABELS, DrillForm, validate
+from hotline.web.pages.drill_form import (
+    CRON_EXAMPLE,
+    CRON_EXAMPLE_MEANING,
+    KIND_LABELS,
+    REPEAT_NTH,
+    REPEAT_WEEKDAYS,
+    DrillForm,
+    validate,
+)
 
 DRILL_STATUS_LABELS = {"scheduled": "予定", "cancelled": "取り消し済み", "done": "実施済み"}
 RUN_STATUS_LABELS = {
@@ -49,7 +66,9 @@ RUN_STATUS_LABELS = {
 }
 JSON_ENDPOINTS = frozenset({"drills.drill_json"})
 ACTING_ROLE = "coordinator"  # creating, firing, cancelling, aborting: coordinators and admins
-ACTION_ENDPOINTS = frozenset({"drills.new", "drills.abort_run", "drills.cancel", "drills.fire"})
+ACTION_ENDPOINTS = frozenset(
+    {"drills.new", "drills.abort_run", "drills.cancel", "drills.fire", "drills.proxy", "drills.resend"}
+)
 
 drills = Blueprint("drills", __name__, url_prefix="/dashboard/drills")
 auth.protect(
@@ -67,7 +86,8 @@ def role_labels() -> dict[str, str]:
 def _for_this_account(view: dict[str, Any]) -> dict[str, Any]:
     """A viewer sees the drill without its buttons (the routes refuse them anyway)."""
     if not auth.may(ACTING_ROLE):
-        view["actions"].update(abortRunId=None, cancel=False, fire=False)
+        view["actions"].update(abortRunId=None, cancel=False, fire=False, resend=False)
+        view["proxy"] = None
     return view
 
 
@@ -136,7 +156,7 @@ def _schedule_text(drill: sqlite3.Row, runs: list[sqlite3.Row], now: datetime) -
             text += f"（{_when(fired[0]['fired_at'])} に実施）"
         return text
     if schedule == "cron":
-        text = f"繰り返し「{drill['cron']}」"
+        text = _recurrence_text(drill["cron"])
         if drill["status"] == "scheduled":
             upcoming = _next_cron(drill["cron"], now)
             if upcoming:
@@ -147,11 +167,21 @@ def _schedule_text(drill: sqlite3.Row, runs: list[sqlite3.Row], now: datetime) -
     return _when(drill["run_at"])
 
 
+def _recurrence_text(cron: str) -> str:
+    """「繰り返し 毎月第1月曜日 9:00」 for what the form's picker writes, else the crontab as typed."""
+    described = schedule.describe(cron)
+    return f"繰り返し {described}" if described else f"繰り返し「{cron}」"
+
+
 def _status(drill: sqlite3.Row, runs: list[sqlite3.Row]) -> tuple[str, str]:
+    """The drill's state as people read it. A one-off drill whose only run was aborted (or
+    missed) reads as that run does (中止), never 実施済み."""
     if any(r["status"] == "running" for r in runs):
         return "running", RUN_STATUS_LABELS["running"]
     if drill["status"] == "scheduled" and drill["schedule"] == "now" and not runs:
         return "starting", "まもなく開始"
+    if drill["status"] == "done" and runs and runs[-1]["status"] in ("aborted", "missed"):
+        return runs[-1]["status"], RUN_STATUS_LABELS[runs[-1]["status"]]
     return drill["status"], DRILL_STATUS_LABELS.get(drill["status"], drill["status"])
 
 
@@ -175,8 +205,10 @@ def _run_row(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def _live(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
-    """The live view of one fired run: rate, chart data, safety, forecast, the silent."""
+def _live(hotline: Hotline, run: sqlite3.Row, people: list[dict[str, Any]]) -> dict[str, Any]:
+    """The live view of one fired run: rate, chart data, safety, forecast, the silent, the
+    unreached (未達) and the answers recorded for someone (代理回答); `people`: the run's
+    targets (results.people)."""
     s = hotline.drills.summary(run["id"])
     fired = parse_iso(run["fired_at"])
     deadline_minutes = (parse_iso(run["deadline_at"]) - fired).total_seconds() / 60
@@ -220,6 +252,8 @@ def _live(hotline: Hotline, run: sqlite3.Row) -> dict[str, Any]:
             total["cannot"],
         ],
         "silent": s["silent"],
+        "undelivered": s["undelivered"],
+        "proxied": [{"name": p["name"], "by": p["proxyBy"]} for p in people if p["proxyBy"]],
         "curve": curve,
         "elapsedMinutes": None if elapsed is None else round(elapsed, 2),
         "deadlineMinutes": round(deadline_minutes, 2),
@@ -240,6 +274,16 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
     resolved = Targets(**{k: tuple(v) for k, v in targets.items()}).resolve(config)
     running = next((r for r in reversed(runs) if r["status"] == "running"), None)
     shown = running or next((r for r in reversed(runs) if r["fired_at"]), None)
+    # 対象 N人 is the shown run's own list, fixed when it fired, so the drill and its run say
+    # the same number; the configuration of today may have gained or lost people since.
+    asked = hotline.drills.people(shown["id"]) if shown is not None else None
+    count = len(asked) if asked is not None else len(resolved)
+    note = ""
+    if asked is not None and len(resolved) != len(asked):
+        note = (
+            f"この回の実施時の人数です。現在の設定では{len(resolved)}人"
+            "（実施後に職員の登録が変わったため。次の実施からはこの人数です）"
+        )
     return {
         "drill": {
             "id": drill["id"],
@@ -250,7 +294,9 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
             "status": status,
             "statusLabel": status_label,
             "targets": _targets_text(config, targets),
-            "estimate": _estimate_text(len(resolved), hotline.settings.per_minute_limit),
+            "estimate": _estimate_text(count, hotline.settings.per_minute_limit),
+            "targetCount": count,
+            "targetsNote": note,
             "deadlineMinutes": drill["deadline_minutes"],
             "remindMinutes": "、".join(f"{m}分後" for m in json.loads(drill["remind_minutes"])) or "なし",
             "createdAt": _when(drill["created_at"]),
@@ -267,10 +313,30 @@ def drill_view(hotline: Hotline, drill_id: int) -> dict[str, Any] | None:
             ),
             "cancel": drill["status"] == "scheduled",
             "fire": running is None and drill["status"] != "cancelled",
+            "resend": running is not None,
+            "resendConfirm": "この人にもう一度質問を送ります。よろしいですか？",
         },
+        "proxy": (
+            _proxy_form(shown, asked)
+            if shown is not None and asked is not None and shown["status"] in ("running", "closed")
+            else None
+        ),
         "runs": [_run_row(hotline, r) for r in reversed(runs)],
-        "live": _live(hotline, shown) if shown is not None else None,
+        "live": _live(hotline, shown, asked) if shown is not None and asked is not None else None,
         "updatedAt": _when(now, "%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _proxy_form(run: sqlite3.Row, people: list[dict[str, Any]]) -> dict[str, Any]:
+    """The 代理回答 form's choices: the run's targets and the questions' choices."""
+    return {
+        "runId": run["id"],
+        "people": [
+            {"key": p["key"], "label": " ".join(x for x in (p["town"], p["role"], p["name"]) if x)}
+            for p in people
+        ],
+        "safety": list(SAFETY),
+        "arrival": list(ARRIVAL),
     }
 
 
@@ -310,7 +376,7 @@ def _preview(hotline: Hotline, config: Config, form: DrillForm, definition: dict
         when = _when(definition["at"])
     elif "cron" in definition:
         upcoming = _next_cron(definition["cron"], hotline.clock.now())
-        when = f"繰り返し「{definition['cron']}」（次回 {upcoming}）"
+        when = f"{_recurrence_text(definition['cron'])}（次回 {upcoming}）"
     elif "window" in definition:
         start, end = definition["window"]
         when = f"抜き打ち {_when(start)}〜{_when(end)} のどこか（実施時刻は表示されません）"
@@ -343,6 +409,8 @@ def _form_page(form: DrillForm, *, error: str | None = None, preview: dict[str, 
         report_rooms=[r for r in config.rooms if r.channel_id],
         cron_example=CRON_EXAMPLE,
         cron_example_meaning=CRON_EXAMPLE_MEANING,
+        repeat_nth=REPEAT_NTH,
+        repeat_weekdays=REPEAT_WEEKDAYS,
     )
 
 
@@ -447,6 +515,75 @@ def fire(drill_id: int) -> Any:
     else:
         _audit_drill("drill_fire", drill_id, before)
         flash("開始しました。対象者に質問を送っています。", "ok")
+    return redirect(url_for("drills.page", drill_id=drill_id))
+
+
+def _answers_of(run_id: int, member_key: str) -> list[dict[str, Any]]:
+    """One person's answers in a run, for the audit log's before and after."""
+    return [
+        {"question": a["question"], "answer": a["answer"], "recordedBy": a["recorded_by"]}
+        for a in current_hotline().storage.answers_of(run_id, member_key)
+    ]
+
+
+def _posted_person(drill_id: int) -> tuple[sqlite3.Row | None, str]:
+    """The run (of this drill, else None) and the member key a per-person button posted."""
+    _drill_or_404(drill_id)
+    run = current_hotline().storage.run(request.form.get("run_id", type=int) or 0)
+    key = request.form.get("member_key", "")
+    return (run if run is not None and run["drill_id"] == drill_id else None), key
+
+
+@drills.post("/<int:drill_id>/proxy")
+def proxy(drill_id: int) -> Any:
+    """代理回答: a coordinator records answers a target gave another way (phone, in person)."""
+    hotline = current_hotline()
+    run, key = _posted_person(drill_id)
+    if run is None:
+        flash("代理回答を記録できませんでした（実施回が見つかりません）。", "error")
+        return redirect(url_for("drills.page", drill_id=drill_id))
+    before = _answers_of(run["id"], key)
+    account = auth.current_account()
+    try:
+        hotline.drills.proxy(
+            run["id"],
+            key,
+            safety=request.form.get("safety", ""),
+            arrival=request.form.get("arrival", ""),
+            comment=request.form.get("comment", "")[:1000],
+            recorded_by=account.username if account is not None else "dashboard",
+        )
+    except DrillError as exc:
+        flash(f"代理回答を記録できませんでした: {exc}", "error")
+        return redirect(url_for("drills.page", drill_id=drill_id))
+    name = next((t["name"] for t in hotline.storage.targets(run["id"]) if t["member_key"] == key), key)
+    auth.audit_here(
+        "drill_proxy_answer",
+        f"drill:{drill_id}",
+        {"name": name, "answers": before},
+        {"name": name, "answers": _answers_of(run["id"], key)},
+    )
+    flash(f"{name}さんの回答を代理回答として記録しました。", "ok")
+    return redirect(url_for("drills.page", drill_id=drill_id))
+
+
+@drills.post("/<int:drill_id>/resend")
+def resend(drill_id: int) -> Any:
+    """再送: ask a target again whose question never reached them (未達)."""
+    hotline = current_hotline()
+    run, key = _posted_person(drill_id)
+    lost = hotline.drills.summary(run["id"])["undelivered"] if run is not None else []
+    person = next((u for u in lost if u["key"] == key), None)
+    if run is None or person is None or not hotline.drills.resend(run["id"], key):
+        flash("再送できませんでした（実施中の回の未達の人だけ再送できます）。", "error")
+        return redirect(url_for("drills.page", drill_id=drill_id))
+    auth.audit_here(
+        "drill_resend",
+        f"drill:{drill_id}",
+        {"run": run["id"], "name": person["name"], "undelivered": person["reason"]},
+        {"run": run["id"], "name": person["name"], "resent": True},
+    )
+    flash(f"{person['name']}さんに質問を再送します。", "ok")
     return redirect(url_for("drills.page", drill_id=drill_id))
 
 

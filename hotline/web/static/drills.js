@@ -34,7 +34,7 @@
 
   /* A round step for about 4-6 ticks between 0 and max. */
   function tickStep(max) {
-    var steps = [0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 180, 360];
+    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360];  // whole minutes only
     for (var i = 0; i < steps.length; i++) {
       if (max / steps[i] <= 6) {
         return steps[i];
@@ -100,7 +100,9 @@
       var dot = svg("circle", {
         cx: x(point.minutes), cy: y(point.rate), r: 4, className: "point", "data-testid": "chart-point"
       });
-      dot.appendChild(svg("title", null, formatNumber(point.minutes) + "分 " + Math.round(point.rate * 100) + "%"));
+      var seconds = Math.round(point.minutes * 60);
+      dot.appendChild(svg("title", null, Math.floor(seconds / 60) + "分" + (seconds % 60) + "秒 " +
+        Math.round(point.rate * 100) + "%"));
       chart.appendChild(dot);
     });
     return chart;
@@ -238,7 +240,7 @@
     return nodes;
   }
 
-  function liveRun(live) {
+  function liveRun(live, view) {
     var section = el("section", {
       className: "live-run run-" + live.status, "data-testid": "live-run", "data-run-id": live.runId
     });
@@ -286,9 +288,40 @@
       silent.appendChild(el("li", { "data-testid": "silent-person" }, name));
     });
     if (!live.silent.length) {
-      silent.appendChild(el("li", { className: "empty" }, "全員が回答しました。"));
+      silent.appendChild(el("li", { className: "empty" },
+        live.undelivered.length ? "未達の人のほかは全員が回答しました。" : "全員が回答しました。"));
     }
     left.appendChild(silent);
+    if (live.undelivered.length) {
+      var h3u = el("h3", null, "未達（質問が届いていません） ");
+      h3u.appendChild(el("span", { "data-testid": "undelivered-count" }, live.undelivered.length + "人"));
+      left.appendChild(h3u);
+      var lost = el("ul", { className: "undelivered", "data-testid": "undelivered-list" });
+      live.undelivered.forEach(function (person) {
+        var li = el("li", { "data-testid": "undelivered-person" });
+        li.appendChild(el("span", { className: "name" }, person.name));
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(el("span", { className: "reason" }, "（" + person.reason + "）"));
+        if (view.actions.resend) {
+          var form = postForm(root.getAttribute("data-resend-url"), "resend-button", "再送", "small",
+            view.actions.resendConfirm, { run_id: live.runId, member_key: person.key });
+          form.className = "inline";
+          li.appendChild(form);
+        }
+        lost.appendChild(li);
+      });
+      left.appendChild(lost);
+    }
+    if (live.proxied.length) {
+      var h3p = el("h3", null, "代理回答 ");
+      h3p.appendChild(el("span", { "data-testid": "proxied-count" }, live.proxied.length + "人"));
+      left.appendChild(h3p);
+      var proxied = el("ul", { className: "proxied", "data-testid": "proxied-list" });
+      live.proxied.forEach(function (p) {
+        proxied.appendChild(el("li", { "data-testid": "proxied-person" }, p.name + "（" + p.by + " が代理で記録）"));
+      });
+      left.appendChild(proxied);
+    }
     grid.appendChild(left);
 
     var right = el("div");
@@ -371,10 +404,10 @@
       return;
     }
     // elapsedMinutes moves on every poll; rebuild the tables only when the answers changed.
-    var live = JSON.stringify(Object.assign({}, view.live, { elapsedMinutes: null }));
+    var live = JSON.stringify([Object.assign({}, view.live, { elapsedMinutes: null }), view.actions.resend]);
     if (live !== lastLive) {
       lastLive = live;
-      liveBox.replaceChildren(liveRun(view.live));
+      liveBox.replaceChildren(liveRun(view.live, view));
     }
     document.getElementById("answer-chart").replaceChildren(answerChart(view.live));
   }
