@@ -12,13 +12,10 @@ The app's root is this folder, so it finds templates/ and static/ here.
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
 from hotline.runtime.service import Hotline
-from hotline.web import auth, context
+from hotline.web import auth, context, errors
 from hotline.web.api import api
 from hotline.web.callback import door
 from hotline.web.metrics import metrics
@@ -26,12 +23,6 @@ from hotline.web.pages.admin import admin
 from hotline.web.pages.config import config_pages
 from hotline.web.pages.dashboard import dashboard
 from hotline.web.pages.drills import drills
-
-
-def _json_error(exc: HTTPException) -> Any:
-    response = jsonify(error=exc.name, description=exc.description)
-    response.status_code = exc.code or 500
-    return response
 
 
 def create_app(hotline: Hotline) -> Flask:
@@ -48,5 +39,5 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(drills)
     app.register_blueprint(admin)
     app.register_blueprint(config_pages)
-    app.register_error_handler(HTTPException, _json_error)
+    errors.init_app(app)  # Japanese error pages (JSON for machines) and /favicon.ico
     return app
