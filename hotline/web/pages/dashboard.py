@@ -37,19 +37,12 @@ from hotline.domain.acknowledgements import (
     UNACKNOWLEDGED,
     UNDELIVERED,
 )
-from hotline.domain.incidents import PURPOSE_LABELS
+from hotline.domain.incidents import KIND_LABELS
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.context import POLL_INTERVAL_MS, current_hotline
 
 STATUS_LABELS = {"open": "対応中", "closed": "終了"}
-KIND_LABELS = {
-    **PURPOSE_LABELS,  # outbox rows by purpose; but a "report" timeline entry is the report itself
-    "report": "報告",
-    "delivery": PURPOSE_LABELS["report"],
-    "attachment": "添付",
-    "ack": "確認",
-}
 # A town's state for a report, in the overview's cells and the matrix (acknowledgements.town_state)
 STATE_LABELS = {
     ACKNOWLEDGED: "確認済",
