@@ -142,7 +142,7 @@
     if (audio) {
       audio.close();
       audio = null;
-      setButton(soundButton, false, "🔔 通知音を鳴らす");
+      setButton(soundButton, false, "通知音を鳴らす");
       return;
     }
     var Context = window.AudioContext || window.webkitAudioContext;
@@ -151,7 +151,7 @@
       return;
     }
     audio = new Context(); // created in the click: the browser lets it play
-    setButton(soundButton, true, "🔔 通知音：オン（押すと止めます）");
+    setButton(soundButton, true, "通知音：オン（押すと止めます）");
     beep(); // the user hears what a new report will sound like
   });
 
