@@ -148,6 +148,10 @@ def photograph(browser: Browser, live: LiveStack, config: Config) -> None:
     small.goto(f"{live.url}/dashboard/")
     expect(small.get_by_test_id("live-status")).to_have_text("自動更新中")
     small.screenshot(path=str(DOCS / "phone.png"))
+    small.get_by_test_id("incident-link").filter(has_text="宇和島市").click()
+    expect(small.get_by_test_id("live-status")).to_have_text("自動更新中")
+    small.get_by_test_id("incident").locator(".report").first.scroll_into_view_if_needed()
+    small.screenshot(path=str(DOCS / "phone-incident.png"))
 
 
 def main() -> None:
@@ -168,7 +172,7 @@ def main() -> None:
                     browser.close()
         finally:
             live.stop()
-    for name in ("dashboard", "incident", "drill", "phone"):
+    for name in ("dashboard", "incident", "drill", "phone", "phone-incident"):
         print(DOCS / f"{name}.png")
 
 
