@@ -40,6 +40,7 @@ ROUTES: dict[str, str | None] = {
     "door.healthz": None,
     "dashboard.login": None,
     "dashboard.static": None,
+    "favicon": None,  # the dashboard's icon
     "api.incidents": "api",
     "api.incident": "api",
     "api.report": "api",
@@ -50,6 +51,7 @@ ROUTES: dict[str, str | None] = {
     "metrics.scrape": "api",  # /metrics: the bearer token or any logged-in account
     "dashboard.logout": "viewer",
     "dashboard.index": "viewer",
+    "dashboard.incidents_json": "viewer",
     "dashboard.incident_page": "viewer",
     "dashboard.incident_json": "viewer",
     "dashboard.report_json": "viewer",
@@ -88,7 +90,12 @@ ROUTES: dict[str, str | None] = {
     "config.edit_rooms": "admin",
     "config.sync_rooms": "admin",
 }
-JSON_ENDPOINTS = {"dashboard.incident_json", "dashboard.report_json", "drills.drill_json"}
+JSON_ENDPOINTS = {
+    "dashboard.incident_json",
+    "dashboard.incidents_json",
+    "dashboard.report_json",
+    "drills.drill_json",
+}
 
 
 @pytest.fixture

@@ -346,10 +346,29 @@ def test_csv_export(logged_in: FlaskClient, bot: Bot, lw: Any) -> None:
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0] == ["日時（日本時間）", "種別", "報告ID", "内容", "詳細"]
-    report = next(r for r in rows[1:] if r[1] == "report")
+    report = next(r for r in rows[1:] if r[1] == "報告")
     assert report[0] == "2026-11-21 03:12:00"
     assert report[3].startswith("第一報（宇和島市") and "土砂崩れ" in report[4]
-    assert any(r[1] == "ack" and "今治市" in r[3] for r in rows[1:])
+    assert any(r[1] == "確認" and "今治市" in r[3] for r in rows[1:])
+
+
+def test_the_record_names_people_and_kinds_in_japanese_never_raw_ids(
+    logged_in: FlaskClient, bot: Bot, lw: Any
+) -> None:
+    incident = post_report(bot)
+    acknowledge(bot, IMABARI)
+    poster = deputy(bot.config, UWAJIMA)
+    body = logged_in.get(f"/dashboard/incidents/{incident}.csv").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    kinds = {r[1] for r in rows[1:]}
+    assert {"報告", "配信", "受付確認（報告者へ）", "確認"} <= kinds
+    assert all(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", kind) for kind in kinds), kinds
+    receipt = next(r for r in rows[1:] if r[1] == "受付確認（報告者へ）")
+    assert receipt[3] == f"受付確認（報告者へ）: {poster.name}（チームえひめ 第1グループ ホットライン）"
+    page = logged_in.get(f"/dashboard/incidents/{incident}").text
+    assert f"受付確認（報告者へ）: {poster.name}" in page
+    shown = re.sub(r"<[^>]*>", "", page)  # what a person reads (ids in attributes are for scripts)
+    assert demo_user_id(poster) not in shown and demo_user_id(poster) not in body
 
 
 def test_unknown_incident_is_404_in_japanese(logged_in: FlaskClient) -> None:

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,27 +30,28 @@ def entries(log: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
+def relay_a_report(side: EmulatorSide, process: HotlineProcess, port: int, config: Config, text: str) -> None:
+    """Start the hotline process and have 宇和島市's deputy mayor post `text` in a group room."""
+    process.start()
+    side.emulator.set_callback_url(f"http://127.0.0.1:{port}/callback")
+    group = next(r for r in config.rooms if r.key == "group-team1")
+    side.act(config.municipalities["382035"].members[0], {"type": "text", "text": text}, group.channel_id)
+
+
 def test_a_running_hotline_logs_one_json_object_per_line(tmp_path: Path, sample_config: Config) -> None:
     side = EmulatorSide(sample_config)
     port, log = free_port(), tmp_path / "hotline.log"
     env = {**hotline_env(side, tmp_path / "j.sqlite3", port), "HOTLINE_LOG_FORMAT": "json"}
     process = HotlineProcess(env, log)
     try:
-        process.start()
-        side.emulator.set_callback_url(f"http://127.0.0.1:{port}/callback")
-        group = next(r for r in sample_config.rooms if r.key == "group-team1")
-        side.act(
-            sample_config.municipalities["382035"].members[0],
-            {"type": "text", "text": "第一報 JSON試験"},
-            group.channel_id,
-        )
+        relay_a_report(side, process, port, sample_config, "第一報 JSON試験")
         wait_until(lambda: any("relayed to" in e["message"] for e in entries(log)), 30, "the relay")
         assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 401
     finally:
         process.stop()
         side.stop()
     logged = entries(log)
-    assert len(logged) >= 3 and len(logged) == len(log.read_text().splitlines())
+    assert len(logged) >= 2 and len(logged) == len(log.read_text().splitlines())
     for entry in logged:
         assert set(entry) >= {"time", "level", "logger", "message"}
         assert datetime.fromisoformat(entry["time"]).utcoffset() is not None  # the zone is written
@@ -113,3 +115,27 @@ def test_a_bad_log_format_refuses_to_start_and_names_the_variable(
     monkeypatch.setenv("HOTLINE_LOG_FORMAT", "xml")
     assert cli.main(["--config", str(ROOT), "check"]) == 2
     assert "hotline check: HOTLINE_LOG_FORMAT='xml'" in capsys.readouterr().err
+
+
+def test_the_text_log_has_hotlines_lines_with_their_zone_and_no_scheduler_chatter(
+    tmp_path: Path, sample_config: Config
+) -> None:
+    side = EmulatorSide(sample_config)
+    port, log = free_port(), tmp_path / "hotline.log"
+    process = HotlineProcess(hotline_env(side, tmp_path / "t.sqlite3", port), log)  # text: the default
+    try:
+        relay_a_report(side, process, port, sample_config, "第一報 ログ試験")
+        wait_until(lambda: "relayed to" in log.read_text(), 30, "the relay")
+    finally:
+        process.stop()
+        side.stop()
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert any("hotline.web.server" in line and "listening" in line for line in lines)
+    assert [line for line in lines if "apscheduler" in line and " INFO " in line] == []
+    stamp = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) [A-Z]+ ")
+    for line in lines:
+        if line.startswith((" ", "Traceback")):
+            continue  # a traceback's continuation
+        found = stamp.match(line)
+        assert found, line
+        assert datetime.fromisoformat(found.group(1)).utcoffset() is not None

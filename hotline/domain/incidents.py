@@ -7,6 +7,7 @@ attachment, delivery, failure, receipt, reminder and acknowledgement.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from hotline.clock import jst_text
@@ -33,6 +34,16 @@ PURPOSE_LABELS = {
 }
 # An incident's lifecycle in the chronology (incident_events.action)
 LIFECYCLE_LABELS = {"close": "終了", "reopen": "再開"}
+# A chronology entry's kind (種別) as a person reads it, on the page and in the CSV: the outbox
+# rows by purpose, except that a "report" entry is the report itself and a "delivery" its relay.
+KIND_LABELS = {
+    **PURPOSE_LABELS,
+    "report": "報告",
+    "delivery": PURPOSE_LABELS["report"],
+    "attachment": "添付",
+    "ack": "確認",
+    **LIFECYCLE_LABELS,
+}
 STATUS_LABELS = {
     "sent": "送信済",
     "failed": "失敗",
@@ -88,6 +99,8 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
         return member.name if member else None
 
     entries: list[dict[str, Any]] = []
+    names = _PersonNames(storage, config, reports)
+    by_channel = {room.channel_id: room.title for room in config.rooms}
     for report in reports:
         town = town_name(report["id"], report["municipality_code"])
         entries.append(
@@ -107,11 +120,18 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
         key = row["room_key"] or ""
         where = (
             frozen_titles.get(row["report_id"] or 0, {}).get(key) or titles.get(key, key)
-            if row["channel_id"] or row["room_key"]
-            else ""
+            if row["room_key"]
+            else by_channel.get(row["channel_id"], "")
         )
-        person = person_name(row["report_id"], row["user_id"]) if row["user_id"] else None
-        target = where or (person or (row["user_id"] or ""))
+        # A receipt goes to the poster, in the room they posted in or 1:1: name them either way.
+        # Anyone else by the name the report froze, else by `_PersonNames` (never a raw userId).
+        if row["purpose"] == "receipt":
+            who = names.poster(row["report_id"])
+        elif row["user_id"]:
+            who = person_name(row["report_id"], row["user_id"]) or names.of(row["user_id"])
+        else:
+            who = ""
+        target = f"{who}（{where}）" if who and where else (who or where)
         detail = state + (f"（{row['error']}）" if row["error"] and row["status"] != "sent" else "")
         if row["attempts"] > 1:
             detail += f" 試行{row['attempts']}回"
@@ -193,11 +213,53 @@ def _telegrams(storage: Storage, config: Config, incident_id: int) -> list[dict[
     return entries
 
 
+class _PersonNames:
+    """The names of the people messages went to, for the record: never a raw LINE WORKS userId.
+    A report's poster by the report (a receipt goes to them); anyone else by a configured
+    member's userId, else the incident's poster with that userId (not always configured by it),
+    else who the directory said it was (the identities table), else a placeholder."""
+
+    UNKNOWN = "（氏名不明の相手）"
+
+    def __init__(self, storage: Storage, config: Config, reports: list[sqlite3.Row]) -> None:
+        self._storage, self._config = storage, config
+        self._known: dict[str, str] = {str(r["poster_user_id"]): str(r["poster_name"]) for r in reports}
+        self._posters: dict[int, str] = {int(r["id"]): str(r["poster_name"]) for r in reports}
+
+    def poster(self, report_id: int | None) -> str:
+        return self._posters.get(report_id or 0, "")
+
+    def of(self, user_id: str | None) -> str:
+        if not user_id:
+            return ""
+        person = self._config.member_by_identity(user_id)
+        if person is not None:
+            return person.name
+        if user_id not in self._known:
+            self._known[user_id] = self._looked_up(user_id)
+        return self._known[user_id]
+
+    def _looked_up(self, user_id: str) -> str:
+        row = self._storage.identity(user_id)
+        if row is None:
+            return self.UNKNOWN
+        member = self._config.member_by_identity(row["email"]) if row["email"] else None
+        return member.name if member else str(row["name"] or self.UNKNOWN)
+
+
+def _kind_label(entry: dict[str, Any]) -> str:
+    kind: str = entry["kind"]
+    return KIND_LABELS.get(kind, kind)
+
+
 def timeline_csv(entries: list[dict[str, Any]]) -> bytes:
     """The timeline as CSV (`csvexport`: a BOM for Excel, report texts never run as formulas)."""
     return to_csv(
         ["日時（日本時間）", "種別", "報告ID", "内容", "詳細"],
-        ([local_time(e["at"]), e["kind"], e["reportId"] or "", e["title"], e["detail"]] for e in entries),
+        (
+            [local_time(e["at"]), _kind_label(e), e["reportId"] or "", e["title"], e["detail"]]
+            for e in entries
+        ),
     )
 
 

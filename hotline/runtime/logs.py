@@ -18,6 +18,23 @@ from datetime import datetime
 from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Loggers too chatty at INFO for an operator: APScheduler writes two lines for every run of
+# every job (each few seconds), which buried hotline's own lines (571 of 596 in a short demo).
+# Their warnings and errors still show.
+QUIET_LOGGERS = ("apscheduler",)
+
+
+def local_time(record: logging.LogRecord) -> str:
+    """The record's time in the server's zone, with milliseconds and the zone's offset
+    (2026-11-21T03:12:05.123+09:00): a log read elsewhere says which zone it is in."""
+    return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
+class TextFormatter(logging.Formatter):
+    """The readable line, its time with the zone's offset (the default had none)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return local_time(record)
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,8 +42,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            # The server's zone with its offset, like the text format's local time, but explicit.
-            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds"),
+            "time": local_time(record),  # the server's zone with its offset, as in the text line
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -45,5 +61,7 @@ def configure(log_format: str, level: int = logging.INFO) -> None:
     config.settings.log_format_from_env). Like logging.basicConfig, it does nothing when
     logging was set up already."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler])
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -12,14 +12,11 @@ The app's root is this folder, so it finds templates/ and static/ here.
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.runtime.service import Hotline
-from hotline.web import auth, context
+from hotline.web import auth, context, errors
 from hotline.web.api import api
 from hotline.web.callback import door
 from hotline.web.metrics import metrics
@@ -29,12 +26,6 @@ from hotline.web.pages.dashboard import dashboard
 from hotline.web.pages.drills import drills
 from hotline.web.pages.jma_settings import jma_settings
 from hotline.web.pages.telegrams import telegrams
-
-
-def _json_error(exc: HTTPException) -> Any:
-    response = jsonify(error=exc.name, description=exc.description)
-    response.status_code = exc.code or 500
-    return response
 
 
 def _every_response(response: Response) -> Response:
@@ -68,6 +59,6 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(config_pages)
     app.register_blueprint(jma_settings)  # the JMA triggers of the configuration
     app.register_blueprint(telegrams)  # the JMA telegrams page
-    app.register_error_handler(HTTPException, _json_error)
+    errors.init_app(app)  # Japanese error pages (JSON for machines) and /favicon.ico
     app.after_request(_every_response)
     return app

@@ -37,21 +37,12 @@ from hotline.domain.acknowledgements import (
     UNACKNOWLEDGED,
     UNDELIVERED,
 )
-from hotline.domain.incidents import PURPOSE_LABELS
+from hotline.domain.incidents import KIND_LABELS
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.context import POLL_INTERVAL_MS, current_hotline
 
 STATUS_LABELS = {"open": "対応中", "closed": "終了"}
-KIND_LABELS = {
-    **PURPOSE_LABELS,  # outbox rows by purpose; but a "report" timeline entry is the report itself
-    "report": "報告",
-    "delivery": PURPOSE_LABELS["report"],
-    "attachment": "添付",
-    "ack": "確認",
-    "close": "終了",
-    "reopen": "再開",
-}
 ACTING_ROLE = "coordinator"  # closing, reopening, 再送: coordinators and admins
 # A town's state for a report, in the overview's cells and the matrix (acknowledgements.town_state)
 STATE_LABELS = {
@@ -66,7 +57,7 @@ MAX_OPENED = 100  # older reports whose matrices one poll may ask for
 # The incident page's chronology: its latest entries (a long incident has thousands, one per
 # delivery and acknowledgement, 96 % of each poll); the print page and the CSV have them all.
 TIMELINE_SHOWN = 200
-JSON_ENDPOINTS = frozenset({"dashboard.incident_json", "dashboard.report_json"})
+JSON_ENDPOINTS = frozenset({"dashboard.incident_json", "dashboard.report_json", "dashboard.incidents_json"})
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"  # the app finds ../templates itself
 
 dashboard = Blueprint(
@@ -423,9 +414,9 @@ def _opened(value: str) -> set[int]:
 # -- pages ------------------------------------------------------------------------------------
 
 
-@dashboard.get("/")
-def index() -> Any:
-    hotline = current_hotline()
+def incident_list(hotline: Hotline) -> list[dict[str, Any]]:
+    """The incident list's rows, newest first, with their cell texts final (JST, Japanese): the
+    page renders them and its script rebuilds them from `/dashboard/incidents.json`."""
     config = hotline.config()
     rows = hotline.storage.incidents()
     latest: dict[int, sqlite3.Row] = {}
@@ -441,22 +432,43 @@ def index() -> Any:
     for row in rows:
         report = latest.get(row["id"])
         found = states[report["id"]] if report is not None else None
+        last_at = _jst(row["last_report_at"])
+        if report is not None and found is not None:
+            silent = len(found["silent"])
+            latest_text = f"{report['label']}（{last_at}）"
+            ack_text = f"{found['acknowledged']}/{found['expected']} 市町" + (
+                f"（未確認 {silent}）" if silent else ""
+            )
+        else:
+            silent, latest_text, ack_text = 0, "—", "—"
         items.append(
             {
                 **_incident_head(config, row),
+                "url": url_for("dashboard.incident_page", incident_id=row["id"]),
                 "reportCount": row["report_count"],
-                "lastReportAt": _jst(row["last_report_at"]),
-                "latest": {
-                    "label": report["label"],
-                    "acknowledged": found["acknowledged"],
-                    "linked": found["expected"],
-                    "silent": len(found["silent"]),
-                }
-                if report is not None and found is not None
-                else None,
+                "lastReportAt": last_at,
+                "latestText": latest_text,
+                "ackText": ack_text,
+                "silent": silent,
             }
         )
-    return render_template("dashboard_incidents.html", incidents=items)
+    return items
+
+
+@dashboard.get("/")
+def index() -> Any:
+    return render_template(
+        "dashboard_incidents.html", incidents=incident_list(current_hotline()), poll_ms=POLL_INTERVAL_MS
+    )
+
+
+@dashboard.get("/incidents.json")
+def incidents_json() -> Response:
+    """What the incident list polls: its rows, so that a new 第一報 shows without a reload."""
+    hotline = current_hotline()
+    return auth.json_response(
+        {"incidents": incident_list(hotline), "updatedAt": jst_text(hotline.clock.now())}
+    )
 
 
 @dashboard.get("/incidents/<int:incident_id>")
