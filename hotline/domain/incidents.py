@@ -100,7 +100,7 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
 
     entries: list[dict[str, Any]] = []
     names = _PersonNames(storage, config, reports)
-    by_channel = {room.channel_id: room.title for room in config.rooms}
+    by_channel = {room.channel_id: room.key for room in config.rooms if room.channel_id}
     for report in reports:
         town = town_name(report["id"], report["municipality_code"])
         entries.append(
@@ -117,12 +117,10 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             at, state = row["created_at"], STATUS_LABELS[row["status"]]
         else:
             at, state = row["sent_at"] or row["created_at"], STATUS_LABELS.get(row["status"], row["status"])
-        key = row["room_key"] or ""
-        where = (
-            frozen_titles.get(row["report_id"] or 0, {}).get(key) or titles.get(key, key)
-            if row["room_key"]
-            else by_channel.get(row["channel_id"], "")
-        )
+        # A row without a room key (a receipt in the room the poster wrote in) is placed by its
+        # channel; its title is then the frozen one like any room's.
+        key = row["room_key"] or by_channel.get(row["channel_id"] or "", "")
+        where = frozen_titles.get(row["report_id"] or 0, {}).get(key) or titles.get(key, key) if key else ""
         # A receipt goes to the poster, in the room they posted in or 1:1: name them either way.
         # Anyone else by the name the report froze, else by `_PersonNames` (never a raw userId).
         if row["purpose"] == "receipt":
