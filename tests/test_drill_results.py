@@ -319,6 +319,19 @@ def test_a_typed_answer_during_an_open_drill_is_understood(
 # -- the recurrence picker --------------------------------------------------------------------------
 
 
+def test_a_typed_ack_word_during_an_open_drill_points_to_the_buttons_not_the_first_report_help(
+    client: FlaskClient, bot: Bot, lw: FakeLineWorks
+) -> None:
+    """「了解」 is an acknowledgement word; with no reminder to acknowledge, during a roll-call it
+    is the drill's: the person is pointed to the question's buttons, never told how to post a
+    第一報."""
+    people = members(bot.config)
+    fired(client, bot)
+    type_text(bot, people[2], "了解")
+    reply = texts_to(lw, people[2])[-1]
+    assert reply == messages.drill_text_not_understood("drill")["text"] and "第一報" not in reply
+
+
 def test_the_recurrence_picker_writes_the_crontab_and_reads_in_japanese(
     client: FlaskClient, bot: Bot, lw: FakeLineWorks
 ) -> None:

@@ -19,14 +19,15 @@ def default_handlers(
     """The handlers in the order the dispatcher asks them; the first that matches takes the
     event. Order matters where kinds overlap: a drill postback before other postbacks, a
     report before an ack word (「第一報 了解…」 is a report), `Ignored` last."""
+    one_to_one = OneToOneText(ctx, drills)
     handlers: list[Handler] = [NoSender(ctx)]
     if drills is not None:
         handlers.append(DrillAnswer(ctx, drills))
     handlers += [
         AckTap(ctx),
         ReportHandler(ctx, reports, receipts),
-        AckWord(ctx),
-        OneToOneText(ctx, drills),
+        AckWord(ctx, one_to_one),
+        one_to_one,
         Conversation(ctx),
         AttachmentHandler(ctx, reports, receipts),
         Ignored(ctx),

@@ -21,7 +21,7 @@ from hotline.domain import recipients
 from hotline.domain.acknowledgements import is_ack_word, verify_postback
 from hotline.inbound.context import Context, reply_message
 from hotline.inbound.events import Event
-from hotline.inbound.handlers.base import postback_data, text_of
+from hotline.inbound.handlers.base import Handler, postback_data, text_of
 
 
 class AckTap:
@@ -52,8 +52,13 @@ class AckTap:
 
 
 class AckWord:
-    def __init__(self, ctx: Context) -> None:
+    """A typed 確認 / 了解. In a 1:1 chat with no reminder to acknowledge it is ordinary 1:1
+    text, handed to `one_to_one` (during an open roll-call 「了解」 is the drill's, never the help
+    about posting a 第一報)."""
+
+    def __init__(self, ctx: Context, one_to_one: Handler | None = None) -> None:
         self.ctx = ctx
+        self.one_to_one = one_to_one
 
     def matches(self, event: Event) -> bool:
         text = text_of(event)
@@ -71,7 +76,9 @@ class AckWord:
             last = ctx.storage.last_reminder_to([i for i in identities if i])
             report = ctx.storage.report(last) if last is not None else None
         if report is None:
-            if event.channel_id is None:
+            if event.channel_id is None and self.one_to_one is not None:
+                self.one_to_one.handle(inbox_id, event, config)
+            elif event.channel_id is None:
                 ctx.reply(inbox_id, event, msg.help_text(), "help")
             else:
                 ctx.finish(inbox_id, "done", "ack word, no report")
