@@ -329,15 +329,15 @@ def test_adding_and_removing_a_municipality(site: Site) -> None:
         f"{BASE}/municipalities",
         data={
             **form,
-            "code": "389991",
+            "code": "389994",
             "name": "試験町",
             "member_name": "試験 次郎",
             "member_email": "fukuchocho@shiken.example",
         },
     )
-    assert response.status_code == 302 and response.headers["Location"].endswith("/municipalities/389991")
-    assert site.hotline.config().municipalities["389991"].members[0].role == "deputy_mayor"
-    assert 'code = "389991"' in (site.root / "counterparts.toml").read_text()
+    assert response.status_code == 302 and response.headers["Location"].endswith("/municipalities/389994")
+    assert site.hotline.config().municipalities["389994"].members[0].role == "deputy_mayor"
+    assert 'code = "389994"' in (site.root / "counterparts.toml").read_text()
     # A municipality still used by a group is refused, with the reason, and nothing changes.
     before = files(site.root)
     url = f"{BASE}/municipalities/{UWAJIMA}"
@@ -345,9 +345,9 @@ def test_adding_and_removing_a_municipality(site: Site) -> None:
     assert refused.status_code == 400 and "宇和島市" in refused.text
     assert files(site.root) == before
     # The new one, used nowhere, can go.
-    url = f"{BASE}/municipalities/389991"
+    url = f"{BASE}/municipalities/389994"
     removed = client.post(url, data={**page_form(client, url), "op": "remove"})
-    assert removed.status_code == 302 and "389991" not in site.hotline.config().municipalities
+    assert removed.status_code == 302 and "389994" not in site.hotline.config().municipalities
     assert sorted(e["action"] for e in site.audit()) == [
         "config.municipality.add",
         "config.municipality.remove",
