@@ -18,8 +18,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from hotline.config.editing import jma, layout
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR
-from hotline.config.model import Problem
-from hotline.config.model import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, names_a_town
+from hotline.config.model import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Problem, names_a_town
 
 KINDS = ("municipality", "member", "group", "counterpart", "room", *jma.KINDS)
 ACTIONS = ("add", "update", "remove")
