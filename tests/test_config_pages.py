@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
@@ -26,6 +27,7 @@ from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
 from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
 from tests.support.bot import T0, TOKEN
 from tests.support.config_files import copy_config, files
+from tests.support.fake_lineworks import FakeLineWorks
 from tests.support.web import LOGIN, PASSWORD, csrf_of, login
 
 UWAJIMA = "382035"
@@ -54,6 +56,8 @@ class Site:
         for name, role in ((ADMIN, "admin"), (COORDINATOR, "coordinator"), (VIEWER, "viewer")):
             accounts.create(self.hotline.storage, name, PASSWORD, role, by="test", at=T0)
 
+    lw: FakeLineWorks
+
     def client(self, who: str | None = ADMIN) -> FlaskClient:
         client = self.app.test_client()
         if who is not None:
@@ -66,8 +70,14 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path, credentials: Credentials) -> Iterator[Site]:
-    made = Site(tmp_path, credentials, copy_config(tmp_path / "config"))
-    yield made
+    root = copy_config(tmp_path / "config")
+    made = Site(tmp_path, credentials, root)
+    # LINE WORKS faked at the requests boundary (adding a member looks the e-mail up);
+    # the emulator, where a test starts one, is a real server on 127.0.0.1.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://127.0.0.1")
+        made.lw = FakeLineWorks(rsps, load(root))
+        yield made
     made.hotline.sender.shutdown()
 
 
@@ -151,7 +161,7 @@ def test_adding_a_member_writes_the_file_reloads_and_audits(site: Site) -> None:
     before = (site.root / COUNTERPARTS_FILE).read_text(encoding="utf-8")
     client = site.client()
     response = add_member(client, NEW)
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/municipalities/{UWAJIMA}")
+    assert response.status_code == 302 and f"/municipalities/{UWAJIMA}?" in response.headers["Location"]
     page = client.get(response.headers["Location"]).text
     assert SAVED_MESSAGE in page and "新居 一郎" in page
     after = (site.root / COUNTERPARTS_FILE).read_text(encoding="utf-8")
@@ -164,8 +174,10 @@ def test_adding_a_member_writes_the_file_reloads_and_audits(site: Site) -> None:
     assert (added.name, added.email) == ("新居 一郎", "new.member@uwajima.example")
     (entry,) = site.audit()
     assert entry["action"] == "config.member.add" and entry["who"] == ADMIN
-    assert '+name = \\"新居 一郎\\"' in entry["after"] and "+++ b/counterparts.toml" in entry["after"]
-    assert "新居 一郎" in entry["diff"]
+    assert entry["target"] == "職員 新居 一郎（new.member@uwajima.example）・宇和島市（382035）"
+    # the diff column is the unified diff of the TOML text itself, not JSON
+    assert '\n+name = "新居 一郎"\n' in entry["diff"] and entry["diff"].startswith("--- a/counterparts.toml\n")
+    assert "+++" not in entry["after"]
 
 
 def test_moving_renaming_and_removing_a_member(site: Site) -> None:
@@ -185,7 +197,7 @@ def test_moving_renaming_and_removing_a_member(site: Site) -> None:
     )
     assert response.status_code == 302
     assert site.hotline.config().municipalities[UWAJIMA].members[0].name == "改名 太郎"
-    data = {**page_form(client, url), "member": key}
+    data = {**page_form(client, url), "member": key, "confirmed": "yes"}
     response = client.post(
         url, data=MultiDict([*data.items(), ("op", "member_update"), ("op", "member_remove")])
     )
@@ -341,12 +353,12 @@ def test_adding_and_removing_a_municipality(site: Site) -> None:
     # A municipality still used by a group is refused, with the reason, and nothing changes.
     before = files(site.root)
     url = f"{BASE}/municipalities/{UWAJIMA}"
-    refused = client.post(url, data={**page_form(client, url), "op": "remove"})
+    refused = client.post(url, data={**page_form(client, url), "op": "remove", "confirmed": "yes"})
     assert refused.status_code == 400 and "宇和島市" in refused.text
     assert files(site.root) == before
     # The new one, used nowhere, can go.
     url = f"{BASE}/municipalities/389994"
-    removed = client.post(url, data={**page_form(client, url), "op": "remove"})
+    removed = client.post(url, data={**page_form(client, url), "op": "remove", "confirmed": "yes"})
     assert removed.status_code == 302 and "389994" not in site.hotline.config().municipalities
     assert sorted(e["action"] for e in site.audit()) == [
         "config.municipality.add",

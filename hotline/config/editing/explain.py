@@ -41,6 +41,33 @@ def explain_stale() -> FieldProblem:
     return FieldProblem("", message, problem)
 
 
+def explain_undo_stale() -> FieldProblem:
+    """An undo refused: the files changed after the change being undone."""
+    problem = Problem(
+        "(configuration)",
+        None,
+        "(undo)",
+        "files changed since the change being undone",
+        "the files exactly as that change left them",
+    )
+    message = (
+        "この変更の後に設定が変更されているため、元に戻せません（後の変更が失われるため）。"
+        "新しい変更から順に元に戻すか、設定画面で直接修正してください。"
+    )
+    return FieldProblem("", message, problem)
+
+
+def explain_undo_broken(why: str) -> FieldProblem:
+    """An undo refused because the recorded difference cannot be applied to the files."""
+    problem = Problem(
+        "(configuration)", None, "(undo)", f"a diff that cannot be reversed ({why})", "the diff"
+    )
+    message = (
+        "記録された差分を今のファイルに当てはめられないため、元に戻せません。設定画面で直接修正してください。"
+    )
+    return FieldProblem("", message, problem)
+
+
 def explain_layout(exc: Exception, change: int) -> FieldProblem:
     """tomlkit could not make change number `change` in the file as it is written by hand."""
     problem = Problem(COUNTERPARTS_FILE, None, "(edit)", f"tomlkit refused the edit ({exc})", "an edit")
