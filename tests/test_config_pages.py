@@ -409,6 +409,17 @@ def test_hq_members_are_edited_like_a_towns(site: Site) -> None:
 # -- safer configuration (issue 11, point 8) -----------------------------------------------------
 
 
+def add_town(client: FlaskClient, code: str) -> Any:
+    """Add 試験町 with the given code and one member through the overview's form."""
+    fields = {
+        "code": code,
+        "name": "試験町",
+        "member_name": "試験 次郎",
+        "member_email": "fukuchocho@shiken.example",
+    }
+    return client.post(f"{BASE}/municipalities", data={**page_form(client, f"{BASE}/"), **fields})
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [
@@ -422,16 +433,7 @@ def test_a_code_with_a_wrong_check_digit_or_prefecture_is_refused_beside_the_fie
 ) -> None:
     client = site.client()
     before = files(site.root)
-    response = client.post(
-        f"{BASE}/municipalities",
-        data={
-            **page_form(client, f"{BASE}/"),
-            "code": code,
-            "name": "試験町",
-            "member_name": "試験 次郎",
-            "member_email": "fukuchocho@shiken.example",
-        },
-    )
+    response = add_town(client, code)
     assert response.status_code == 400
     errors = re.findall(r'data-testid="error-code">([^<]+)<', response.text)
     assert errors and errors[0].startswith(message)
@@ -481,16 +483,7 @@ def test_every_delete_asks_for_confirmation_before_anything_changes(
 
 def test_a_town_in_no_group_and_without_supporters_is_warned_about_on_the_config_pages(site: Site) -> None:
     client = site.client()
-    response = client.post(
-        f"{BASE}/municipalities",
-        data={
-            **page_form(client, f"{BASE}/"),
-            "code": "389994",
-            "name": "試験町",
-            "member_name": "試験 次郎",
-            "member_email": "fukuchocho@shiken.example",
-        },
-    )
+    response = add_town(client, "389994")
     assert response.status_code == 302  # a warning, not an error: saved
     warning = "試験町（389994）はどのグループにも入っておらず、支援市町の割当てもありません。"
     for page in ("/", "/groups", "/rooms", "/municipalities/389994"):
