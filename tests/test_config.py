@@ -231,7 +231,7 @@ def test_a_town_in_no_group_and_without_supporters_is_a_warning_that_check_print
         text.index("[[counterparts]]", start + 10) if "[[counterparts]]" in text[start + 10 :] else len(text)
     )
     main.write_text(text[:start] + text[end:])
-    edit(main, '"385069",', "", 1)  # out of its group's list too
+    edit(main, '    "385069",  # 愛南町\n]', "]", 1)  # out of its group's list too
     config = load(copy)
     assert [w.found for w in config.warnings] == [
         "愛南町 (385069) with no [[groups]] entry and no [[counterparts]] entry"
