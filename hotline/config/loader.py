@@ -30,10 +30,12 @@ from hotline.config.model import (
     JmaResponse,
     Member,
     Municipality,
-    Problem,
     ReminderPolicy,
     Room,
     TsunamiTrigger,
+)
+from hotline.config.model import (
+    Problem as Problem,  # re-exported: Problem lived here before model.py
 )
 
 _CODE_RE = re.compile(r"^\d{6}$")
