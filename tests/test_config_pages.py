@@ -458,6 +458,7 @@ DELETES = [
     ("groups", {"op": "group_remove", "key": "team3"}, "グループ チームえひめ 第3グループ（team3）", False),
     ("groups", {"op": "counterpart_remove", "key": "385069"}, "支援の割当て 愛南町（385069）", True),
     ("rooms", {"op": "room_remove", "key": "municipality-382141"}, "トークルーム", True),
+    ("jma/", {"op": "tsunami_region_remove", "code": "601"}, "津波予報区コード 601", True),
 ]
 
 

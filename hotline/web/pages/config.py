@@ -26,6 +26,7 @@ from hotline.domain import directory
 from hotline.outbound.client import LineWorksError
 from hotline.web import auth
 from hotline.web.context import current_hotline
+from hotline.web.pages.confirm import unconfirmed
 
 ADMIN_ROLE = "admin"
 SAVED_MESSAGE = "保存しました（反映済み）"
@@ -130,28 +131,6 @@ def room_target(config: Config, key: str, title: str = "") -> str:
     room = next((r for r in config.rooms if r.key == key), None)
     title = title or (room.title if room else "")
     return f"トークルーム {title}（rooms/{key}.toml）" if title else f"トークルーム rooms/{key}.toml"
-
-
-def _unconfirmed(what: str, back: str, consequence: str = "") -> str | None:
-    """The confirmation step of every delete: unless the form says confirmed=yes, a page that
-    names what will go and posts the same fields again with confirmed=yes. Server-side, so it
-    works without JavaScript; the snapshot rides along, so a change made meanwhile by someone
-    else still refuses the delete. None once confirmed."""
-    if request.form.get("confirmed") == "yes":
-        return None
-    fields = [
-        (name, value)
-        for name, value in request.form.items(multi=True)
-        if name not in ("csrf_token", "confirmed")
-    ]
-    return render_template(
-        "config_confirm.html",
-        what=what,
-        consequence=consequence,
-        fields=fields,
-        action=request.path,
-        back=back,
-    )
 
 
 # -- saving -------------------------------------------------------------------------------------
@@ -328,7 +307,7 @@ def edit_municipality(code: str) -> Any:
     elif op == "remove" and code != HQ:
         active, values = "remove", {}
         target = town_target(config, code)
-        page = _unconfirmed(target, back, f"{len(town.members)}人のメンバーの登録も削除されます。")
+        page = unconfirmed(target, back, f"{len(town.members)}人のメンバーの登録も削除されます。")
         if page is not None:
             return page
         changes = [Change("municipality", "remove", code)]
@@ -356,7 +335,7 @@ def edit_municipality(code: str) -> Any:
         assert member is not None
         active, values = f"member-{key}", {}
         target = member_target(config, code, member.name, key)
-        page = _unconfirmed(target, back)
+        page = unconfirmed(target, back)
         if page is not None:
             return page
         changes = [Change("member", "remove", key)]
@@ -443,7 +422,7 @@ def edit_groups() -> Any:
         values = {}
         active, change = f"group-{key}", Change("group", "remove", key)
         target = group_target(config, key)
-        page = _unconfirmed(
+        page = unconfirmed(
             target, back, "このグループの市町どうしには、第一報がグループとして届かなくなります。"
         )
         if page is not None:
@@ -462,7 +441,7 @@ def edit_groups() -> Any:
         values = {}
         active, change = f"counterpart-{key}", Change("counterpart", "remove", key)
         target = counterpart_target(config, key)
-        page = _unconfirmed(target, back, "この市町の第一報は、支援市町のルームに届かなくなります。")
+        page = unconfirmed(target, back, "この市町の第一報は、支援市町のルームに届かなくなります。")
         if page is not None:
             return page
     else:
@@ -512,7 +491,7 @@ def edit_rooms() -> Any:
         values = {}
         active, change = f"room-{key}", Change("room", "remove", key)
         target = room_target(config, key)
-        page = _unconfirmed(
+        page = unconfirmed(
             target,
             url_for("config.rooms"),
             "設定ファイル（rooms/…toml）を削除します。LINE WORKS のトークルーム自体は削除されません。",
