@@ -26,6 +26,7 @@ import requests
 
 from hotline import config as config_module
 from hotline.config import Config, Member
+from hotline.config.loader import check_digit
 from hotline.config.settings import Settings
 from hotline.demo.stack import EmulatorSide, HotlineProcess, free_port, hotline_env, wait_until
 from hotline.runtime.service import Hotline
@@ -171,7 +172,7 @@ def write_config(
     Every member has an explicit user_id, so that the relay never needs the users API and the
     figures measure hotline, not directory look-ups. `supporters` maps a stricken town to its
     primary supporter followed by its secondary supporters."""
-    lines = ['[prefecture]\nname = "ベンチ県"\ncode = "390008"\n', '[hq]\nname = "ベンチ県災害対策本部"\n']
+    lines = ['[prefecture]\nname = "ベンチ県"\ncode = "390003"\n', '[hq]\nname = "ベンチ県災害対策本部"\n']
     for i in range(hq_members):
         lines.append(
             "[[hq.members]]\n"
@@ -359,9 +360,14 @@ def run_module(module: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def with_check_digit(five: str) -> str:
+    """A valid municipality code (the loader checks the sixth digit) from its first five."""
+    return five + check_digit(five)
+
+
 # -- the configuration most benchmarks use ----------------------------------------------------------
-SUPPORTERS = [f"3910{i:02d}" for i in range(1, 25)]  # T01..T24, each with its own room
-STRICKEN = {5: "392005", 12: "392012", 25: "392025"}  # fan-out K -> the stricken town
+SUPPORTERS = [with_check_digit(f"391{i:02d}") for i in range(1, 25)]  # T01..T24, each with its own room
+STRICKEN = {k: with_check_digit(f"392{k:02d}") for k in (5, 12, 25)}  # fan-out K -> the stricken town
 
 
 def standard_config(root: Path, members_per_town: int) -> Config:

@@ -33,13 +33,13 @@ from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from hotline.web.pages.dashboard import _jst, incident_view
 
-from .common import API_TOKEN, Figure, Town, median, percentile, write_config
+from .common import API_TOKEN, Figure, Town, median, percentile, with_check_digit, write_config
 
 REPORTS = 50
 TOWNS = 20
 MEMBERS = 5
-STRICKEN = "393000"
-SUPPORTERS = [f"3930{i:02d}" for i in range(1, TOWNS)]
+STRICKEN = with_check_digit("39300")
+SUPPORTERS = [with_check_digit(f"393{i:02d}") for i in range(1, TOWNS)]
 
 
 def build(work: Path) -> tuple[Hotline, int, list[int]]:

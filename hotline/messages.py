@@ -242,14 +242,25 @@ def reminder(label: str, town: str, created: datetime, text_: str, postback: str
 
 
 def escalation(
-    label: str, town: str, created: datetime, silent: Sequence[str], minutes: int
+    label: str,
+    town: str,
+    created: datetime,
+    silent: Sequence[str],
+    minutes: int,
+    contacts: Sequence[tuple[str, str, str, str]] = (),
 ) -> dict[str, Any]:
-    """To HQ: the municipalities that still have not acknowledged a report."""
-    return text(
+    """To HQ: the municipalities that still have not acknowledged a report, and whom to call
+    in each: (town, role, name, phone) per silent town, phone "" when none is registered."""
+    lines = [
         f"【未確認】{town}の{label}（{hhmm(created)}）を{minutes}分たっても確認していない市町: "
-        + "、".join(silent)
-        + "\n電話など別の手段での連絡を検討してください。"
-    )
+        + "、".join(silent),
+        "電話など別の手段での連絡を検討してください。",
+    ]
+    for where, role, name, phone in contacts:
+        lines.append(
+            f"・{where} {role} {name} {phone}" if phone else f"・{where} {role} {name}（電話番号の登録なし）"
+        )
+    return text("\n".join(lines))
 
 
 def board_post(

@@ -78,6 +78,7 @@ ROUTES: dict[str, str | None] = {
     "admin.disable": "admin",
     "admin.enable": "admin",
     "admin.audit_page": "admin",
+    "admin.undo": "admin",
     "config.index": "admin",
     "jma_settings.page": "admin",
     "jma_settings.save": "admin",
@@ -330,6 +331,7 @@ def ids(people: Bot, lw: FakeLineWorks) -> dict[str, int]:
         "run_id": run_id,
         "report_id": 999,
         "account_id": viewer.id,
+        "entry_id": 999,
     }
 
 
@@ -484,7 +486,9 @@ def test_admin_adds_changes_and_disables_accounts_and_the_audit_log_shows_it(peo
     assert log.status_code == 200
     order = re.findall(r'data-testid="audit-action">([^<]+)<', log.text)
     assert order[:3] == ["アカウントの無効化", "権限の変更", "アカウント作成"]  # newest first
-    assert "+  &#34;role&#34;: &#34;coordinator&#34;" in log.text  # the diff, escaped
+    # a table of the fields that changed, values in Japanese
+    assert "<tr><td>権限</td><td>閲覧者</td><td>訓練担当</td></tr>" in log.text
+    assert "<tr><td>有効</td><td>はい</td><td>いいえ</td></tr>" in log.text
 
 
 def test_logins_failures_and_logouts_are_audited_without_passwords(people: Bot) -> None:

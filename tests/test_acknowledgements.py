@@ -194,8 +194,32 @@ def test_hq_hears_which_towns_are_still_silent_and_nothing_once_all_acknowledged
     run_reminders(bot)
     escalation = [t for t in lw.texts_to(hq) if t.startswith("【未確認】")]
     assert escalation == [
-        f"【未確認】宇和島市の第一報（03:12）を20分たっても確認していない市町: "
-        f"{bot.config.municipalities[others[0]].name}\n電話など別の手段での連絡を検討してください。"
+        "【未確認】宇和島市の第一報（03:12）を20分たっても確認していない市町: 新居浜市\n"
+        "電話など別の手段での連絡を検討してください。\n"
+        "・新居浜市 副市長 合田 修 0897-00-0001"
+    ]
+
+
+def test_hq_escalation_gives_a_number_to_call_in_each_silent_town(bot: Bot, lw: FakeLineWorks) -> None:
+    """The sample registers a phone for 新居浜市's deputy mayor and for 今治市's 防災担当部長
+    (its deputy mayor has none); 上島町 has no number at all and says so."""
+    first_report(bot)
+    from hotline.config.counterparts import linked_municipalities
+
+    others = [c for c in linked_municipalities(bot.config, UWAJIMA) if c != UWAJIMA]
+    assert [bot.config.municipalities[c].name for c in others[:3]] == ["新居浜市", "今治市", "上島町"]
+    for code in others[3:]:
+        tap(bot, member(bot.config, code), 1)
+    bot.drain()
+    bot.clock.advance(minutes=20)
+    run_reminders(bot)
+    escalation = [t for t in lw.texts_to(room(bot.config, "hq")) if t.startswith("【未確認】")]
+    assert len(escalation) == 1
+    assert escalation[0].splitlines()[1:] == [
+        "電話など別の手段での連絡を検討してください。",
+        "・新居浜市 副市長 合田 修 0897-00-0001",
+        "・今治市 防災担当部長 菅 正人 0898-00-0002",
+        "・上島町 副町長 渡辺 勝利（電話番号の登録なし）",
     ]
 
 

@@ -57,7 +57,7 @@ def test_broken_copy_lists_every_mistake_with_file_and_line(
     copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     main = copy / "counterparts.toml"
-    unknown = edit(main, '"384844",  # 松野町', '"389999",  # 松野町')  # in team1's list
+    unknown = edit(main, '"384844",  # 松野町', '"389994",  # 松野町')  # in team1's list
     own = edit(
         main,
         'primary = "382027"  # 今治市（一次支援市）\nsecondary = ["383562", "382051"]',
@@ -76,7 +76,7 @@ def test_broken_copy_lists_every_mistake_with_file_and_line(
     found = problems(copy)
     joined = "\n".join(found)
     assert f"counterparts.toml:{unknown}: groups[0].municipalities[" in joined
-    assert "unknown municipality code 389999" in joined
+    assert "unknown municipality code 389994" in joined
     assert f"counterparts.toml:{own}: counterparts[" in joined and "the stricken town 384844 itself" in joined
     assert f"counterparts.toml:{dup_code}: municipalities[" in joined and "duplicate code 382035" in joined
     assert f"counterparts.toml:{twice - 2}" in joined or "already registered for 宇和島市" in joined
@@ -89,7 +89,7 @@ def test_broken_copy_lists_every_mistake_with_file_and_line(
     # `hotline check` prints the same list and fails.
     assert cli.main(["--config", str(copy), "check"]) == 1
     err = capsys.readouterr().err
-    assert "rooms/broken.toml:2" in err and "unknown municipality code 389999" in err
+    assert "rooms/broken.toml:2" in err and "unknown municipality code 389994" in err
 
 
 def test_room_linked_to_nothing_is_refused(copy: Path) -> None:
@@ -157,3 +157,88 @@ def test_cli_refuses_a_bad_plan_instead_of_falling_back(
     out, err = capsys.readouterr()
     assert out == ""
     assert "HOTLINE_PLAN='bogus'" in err and "['free', 'paid']" in err
+
+
+# -- municipality codes, phones and weak towns (issue 11, point 8) ------------------------------
+
+
+def test_every_sample_code_has_its_check_digit_and_the_prefecture_digits() -> None:
+    config = load(ROOT)
+    assert len(config.municipalities) == 20
+    for code in [*config.municipalities, config.prefecture_code]:
+        total = sum(int(d) * w for d, w in zip(code[:5], (6, 5, 4, 3, 2), strict=True))
+        assert code[5] == str((11 - total % 11) % 10), code
+        assert code[:2] == config.prefecture_code[:2] == "38"
+
+
+@pytest.mark.parametrize(
+    ("code", "found"),
+    [
+        (
+            "999999",
+            "found 999999 with a wrong check digit 9; expected the check digit computed from "
+            "the first five digits (7)",
+        ),
+        ("383865", "found 383865 with a wrong check digit 5"),
+        (
+            "012025",
+            "found 012025 of another prefecture (01); expected a code of this prefecture, starting with 38",
+        ),
+        ("38386", "found '38386'; expected a 6-digit municipality code with its check digit"),
+    ],
+)
+def test_a_wrong_municipality_code_is_refused_with_file_and_line(copy: Path, code: str, found: str) -> None:
+    line = edit(copy / "counterparts.toml", 'code = "385069"', f'code = "{code}"')
+    assert any(
+        p.startswith(f"counterparts.toml:{line}: municipalities[19].code: {found}") for p in problems(copy)
+    )
+
+
+def test_a_prefecture_code_with_a_wrong_check_digit_is_refused(copy: Path) -> None:
+    line = edit(copy / "counterparts.toml", 'code = "380008"', 'code = "380009"')
+    assert (
+        f"counterparts.toml:{line}: prefecture.code: found 380009 with a wrong check digit 9"
+        in problems(copy)[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "phone", ["089-912-2000", "09012345678", "0120-123-456", "+81-89-912-2000", "+819012345678"]
+)
+def test_a_japanese_phone_number_is_accepted(copy: Path, phone: str) -> None:
+    edit(copy / "counterparts.toml", 'phone = "0897-00-0001"', f'phone = "{phone}"')
+    assert load(copy).municipalities["382051"].members[0].phone == phone
+
+
+@pytest.mark.parametrize(
+    "phone", ["089-912-200", "12345678901", "089 912 2000", "+1-202-555-0100", "089--912-2000", "内線123"]
+)
+def test_a_phone_that_is_not_a_japanese_number_is_refused(copy: Path, phone: str) -> None:
+    line = edit(copy / "counterparts.toml", 'phone = "0897-00-0001"', f'phone = "{phone}"')
+    assert [p for p in problems(copy) if ".phone" in p] == [
+        f"counterparts.toml:{line}: municipalities[4].members[0].phone: found {phone!r}; expected a Japanese "
+        "phone number: 10 or 11 digits with optional hyphens (089-912-2000), or +81"
+    ]
+
+
+def test_a_town_in_no_group_and_without_supporters_is_a_warning_that_check_prints(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main = copy / "counterparts.toml"
+    text = main.read_text()
+    start = text.index('[[counterparts]]\nstricken = "385069"')
+    end = (
+        text.index("[[counterparts]]", start + 10) if "[[counterparts]]" in text[start + 10 :] else len(text)
+    )
+    main.write_text(text[:start] + text[end:])
+    edit(main, '    "385069",  # 愛南町\n]', "]", 1)  # out of its group's list too
+    config = load(copy)
+    assert [w.found for w in config.warnings] == [
+        "愛南町 (385069) with no [[groups]] entry and no [[counterparts]] entry"
+    ]
+    assert cli.main(["--config", str(copy), "check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("OK: 愛媛県, 20 municipalities")
+    assert (
+        "警告/warning: counterparts.toml:" in out and "愛南町（385069）はどのグループにも入っておらず" in out
+    )

@@ -76,3 +76,39 @@ def test_an_administrator_adds_a_member_and_sees_a_refused_change(browser: Brows
     expect(page.get_by_test_id("config-summary")).to_be_visible()
     expect(page.get_by_test_id("add-name")).to_have_value("重複 二郎")
     assert files(live.hotline.settings.config_dir) == before
+
+
+def test_deleting_a_member_asks_for_confirmation_and_works_without_javascript(
+    browser: Browser, live: LiveStack
+) -> None:
+    accounts.create(live.hotline.storage, USERNAME, PASSWORD, "admin", by="test", at=live.hotline.clock.now())
+    context = browser.new_context(
+        locale="ja-JP", java_script_enabled=False, viewport={"width": 1300, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    page.goto(f"{live.url}/dashboard/login")
+    page.get_by_test_id("username-input").fill(USERNAME)
+    page.get_by_test_id("password-input").fill(PASSWORD)
+    page.get_by_test_id("login-button").click()
+    page.goto(f"{live.url}/dashboard/admin/config/municipalities/{UWAJIMA}")
+    root = live.hotline.settings.config_dir
+    before = files(root)
+    second = live.hotline.config().municipalities[UWAJIMA].members[1]
+
+    row = page.get_by_test_id("member-row").nth(1)
+    row.get_by_test_id("member-remove").click()
+    expect(page.get_by_test_id("confirm-what")).to_have_text(
+        f"職員 {second.name}（{second.email}）・宇和島市（{UWAJIMA}）を削除します。よろしいですか。"
+    )
+    assert files(root) == before  # asking changed nothing
+    page.get_by_test_id("confirm-delete-cancel").click()  # やめる: back, still there
+    expect(page.get_by_test_id("members").locator(f'input[value="{second.name}"]')).to_have_count(1)
+    assert files(root) == before
+
+    page.get_by_test_id("member-row").nth(1).get_by_test_id("member-remove").click()
+    page.get_by_test_id("confirm-delete-button").click()
+    expect(page.get_by_test_id("flash")).to_have_text("保存しました（反映済み）")
+    expect(page.get_by_test_id("members").locator(f'input[value="{second.name}"]')).to_have_count(0)
+    assert second.email not in {m.email for m in live.hotline.config().municipalities[UWAJIMA].members}
+    context.close()

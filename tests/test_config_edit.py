@@ -218,16 +218,16 @@ def test_municipality_add_with_members_then_rename_then_remove(root: Path) -> No
         {"name": "新 副町長", "role": "deputy_mayor", "email": "fuku@shin.example"},
         {"name": "新 担当", "role": "staff", "email": "tanto@shin.example", "user_id": ""},
     ]
-    ok(root, Change("municipality", "add", None, {"code": "389999", "name": "新町", "members": members}))
+    ok(root, Change("municipality", "add", None, {"code": "389994", "name": "新町", "members": members}))
     config = load(root)
-    assert config.municipalities["389999"].name == "新町"
-    assert emails(config, "389999") == ["fuku@shin.example", "tanto@shin.example"]
+    assert config.municipalities["389994"].name == "新町"
+    assert emails(config, "389994") == ["fuku@shin.example", "tanto@shin.example"]
     assert '[[municipalities.members]]  # 副町長\nname = "新 副町長"' in text(root)
-    assert text(root).index('code = "389999"') < text(root).index("# Counterpart groups")
-    ok(root, Change("municipality", "update", "389999", {"name": "新村"}))
-    assert load(root).municipalities["389999"].name == "新村"
-    ok(root, Change("municipality", "update", "389999", {"name": "新町"}))
-    ok(root, Change("municipality", "remove", "389999"))
+    assert text(root).index('code = "389994"') < text(root).index("# Counterpart groups")
+    ok(root, Change("municipality", "update", "389994", {"name": "新村"}))
+    assert load(root).municipalities["389994"].name == "新村"
+    ok(root, Change("municipality", "update", "389994", {"name": "新町"}))
+    ok(root, Change("municipality", "remove", "389994"))
     assert files(root) == original
 
 
@@ -257,7 +257,7 @@ def test_duplicate_municipality_code_and_name_are_refused(root: Path) -> None:
 
 
 def test_a_municipality_without_members_is_refused(root: Path) -> None:
-    outcome = refused(root, Change("municipality", "add", None, {"code": "389999", "name": "新町"}))
+    outcome = refused(root, Change("municipality", "add", None, {"code": "389994", "name": "新町"}))
     assert messages(outcome) == [("members", "メンバーを入力してください")]
 
 
@@ -313,8 +313,8 @@ def test_removing_a_group_takes_its_introducing_comment_and_keeps_the_banner(roo
 
 
 def test_unknown_code_in_a_group_is_refused(root: Path) -> None:
-    outcome = refused(root, Change("group", "update", "team1", {"municipalities": ["382027", "389999"]}))
-    assert messages(outcome) == [("municipalities", "市町コード 389999 は登録されていません")]
+    outcome = refused(root, Change("group", "update", "team1", {"municipalities": ["382027", "389994"]}))
+    assert messages(outcome) == [("municipalities", "市町コード 389994 は登録されていません")]
     assert outcome.problems[0].problem.where == "groups[0].municipalities[1]"
 
 
@@ -482,9 +482,9 @@ def test_edits_that_cannot_even_be_made_are_refused_with_the_change_named(root: 
             "順番は 0〜4 の数で指定してください",
         ),
         (
-            Change("member", "add", "389999", {"name": "x"}),
+            Change("member", "add", "389994", {"name": "x"}),
             "municipality",
-            "市町コード 389999 は登録されていません",
+            "市町コード 389994 は登録されていません",
         ),
         (
             Change("member", "update", "bosai@uwajima.example", {"age": 3}),
@@ -505,9 +505,9 @@ def test_edits_that_cannot_even_be_made_are_refused_with_the_change_named(root: 
         (Change("room", "add", "hq", {"title": "x"}), "key", "rooms/hq.toml は既にあります"),
         (Change("room", "update", "nothing", {"title": "x"}), "key", "トークルーム nothing はありません"),
         (
-            Change("counterpart", "update", "389999", {"primary": "382019"}),
+            Change("counterpart", "update", "389994", {"primary": "382019"}),
             "stricken",
-            "被災市町の割当て 389999 は登録されていません",
+            "被災市町の割当て 389994 は登録されていません",
         ),
     ]
     for change, field, message in cases:
@@ -622,11 +622,11 @@ def test_the_running_bot_uses_a_saved_change_after_reload(
 def test_lists_written_inline_by_hand_are_never_replaced(root: Path) -> None:
     ainan = '[[municipalities]]\ncode = "385069"'
     inline = 'members = [{ name = "手書 一", role = "staff", email = "te@tegaki.example" }]'
-    hand_written = f'[[municipalities]]\ncode = "389999"\nname = "手書町"\n{inline}\n\n{ainan}'
+    hand_written = f'[[municipalities]]\ncode = "389994"\nname = "手書町"\n{inline}\n\n{ainan}'
     (root / MAIN).write_text(text(root).replace(ainan, hand_written), encoding="utf-8")
-    assert emails(load(root), "389999") == ["te@tegaki.example"]
+    assert emails(load(root), "389994") == ["te@tegaki.example"]
     person = {"name": "新 人", "role": "staff", "email": "n@t.example"}
-    outcome = refused(root, Change("member", "add", "389999", person))
+    outcome = refused(root, Change("member", "add", "389994", person))
     assert [p.field for p in outcome.problems] == ["members"] and "直接編集" in outcome.problems[0].message
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 
@@ -26,6 +27,7 @@ from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
 from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
 from tests.support.bot import T0, TOKEN
 from tests.support.config_files import copy_config, files
+from tests.support.fake_lineworks import FakeLineWorks
 from tests.support.web import LOGIN, PASSWORD, csrf_of, login
 
 UWAJIMA = "382035"
@@ -54,6 +56,8 @@ class Site:
         for name, role in ((ADMIN, "admin"), (COORDINATOR, "coordinator"), (VIEWER, "viewer")):
             accounts.create(self.hotline.storage, name, PASSWORD, role, by="test", at=T0)
 
+    lw: FakeLineWorks
+
     def client(self, who: str | None = ADMIN) -> FlaskClient:
         client = self.app.test_client()
         if who is not None:
@@ -66,8 +70,14 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path, credentials: Credentials) -> Iterator[Site]:
-    made = Site(tmp_path, credentials, copy_config(tmp_path / "config"))
-    yield made
+    root = copy_config(tmp_path / "config")
+    made = Site(tmp_path, credentials, root)
+    # LINE WORKS faked at the requests boundary (adding a member looks the e-mail up);
+    # the emulator, where a test starts one, is a real server on 127.0.0.1.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://127.0.0.1")
+        made.lw = FakeLineWorks(rsps, load(root))
+        yield made
     made.hotline.sender.shutdown()
 
 
@@ -151,7 +161,7 @@ def test_adding_a_member_writes_the_file_reloads_and_audits(site: Site) -> None:
     before = (site.root / COUNTERPARTS_FILE).read_text(encoding="utf-8")
     client = site.client()
     response = add_member(client, NEW)
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/municipalities/{UWAJIMA}")
+    assert response.status_code == 302 and f"/municipalities/{UWAJIMA}?" in response.headers["Location"]
     page = client.get(response.headers["Location"]).text
     assert SAVED_MESSAGE in page and "新居 一郎" in page
     after = (site.root / COUNTERPARTS_FILE).read_text(encoding="utf-8")
@@ -164,8 +174,12 @@ def test_adding_a_member_writes_the_file_reloads_and_audits(site: Site) -> None:
     assert (added.name, added.email) == ("新居 一郎", "new.member@uwajima.example")
     (entry,) = site.audit()
     assert entry["action"] == "config.member.add" and entry["who"] == ADMIN
-    assert '+name = \\"新居 一郎\\"' in entry["after"] and "+++ b/counterparts.toml" in entry["after"]
-    assert "新居 一郎" in entry["diff"]
+    assert entry["target"] == "職員 新居 一郎（new.member@uwajima.example）・宇和島市（382035）"
+    # the diff column is the unified diff of the TOML text itself, not JSON
+    assert '\n+name = "新居 一郎"\n' in entry["diff"] and entry["diff"].startswith(
+        "--- a/counterparts.toml\n"
+    )
+    assert "+++" not in entry["after"]
 
 
 def test_moving_renaming_and_removing_a_member(site: Site) -> None:
@@ -185,7 +199,7 @@ def test_moving_renaming_and_removing_a_member(site: Site) -> None:
     )
     assert response.status_code == 302
     assert site.hotline.config().municipalities[UWAJIMA].members[0].name == "改名 太郎"
-    data = {**page_form(client, url), "member": key}
+    data = {**page_form(client, url), "member": key, "confirmed": "yes"}
     response = client.post(
         url, data=MultiDict([*data.items(), ("op", "member_update"), ("op", "member_remove")])
     )
@@ -329,25 +343,25 @@ def test_adding_and_removing_a_municipality(site: Site) -> None:
         f"{BASE}/municipalities",
         data={
             **form,
-            "code": "389991",
+            "code": "389994",
             "name": "試験町",
             "member_name": "試験 次郎",
             "member_email": "fukuchocho@shiken.example",
         },
     )
-    assert response.status_code == 302 and response.headers["Location"].endswith("/municipalities/389991")
-    assert site.hotline.config().municipalities["389991"].members[0].role == "deputy_mayor"
-    assert 'code = "389991"' in (site.root / "counterparts.toml").read_text()
+    assert response.status_code == 302 and response.headers["Location"].endswith("/municipalities/389994")
+    assert site.hotline.config().municipalities["389994"].members[0].role == "deputy_mayor"
+    assert 'code = "389994"' in (site.root / "counterparts.toml").read_text()
     # A municipality still used by a group is refused, with the reason, and nothing changes.
     before = files(site.root)
     url = f"{BASE}/municipalities/{UWAJIMA}"
-    refused = client.post(url, data={**page_form(client, url), "op": "remove"})
+    refused = client.post(url, data={**page_form(client, url), "op": "remove", "confirmed": "yes"})
     assert refused.status_code == 400 and "宇和島市" in refused.text
     assert files(site.root) == before
     # The new one, used nowhere, can go.
-    url = f"{BASE}/municipalities/389991"
-    removed = client.post(url, data={**page_form(client, url), "op": "remove"})
-    assert removed.status_code == 302 and "389991" not in site.hotline.config().municipalities
+    url = f"{BASE}/municipalities/389994"
+    removed = client.post(url, data={**page_form(client, url), "op": "remove", "confirmed": "yes"})
+    assert removed.status_code == 302 and "389994" not in site.hotline.config().municipalities
     assert sorted(e["action"] for e in site.audit()) == [
         "config.municipality.add",
         "config.municipality.remove",
@@ -390,3 +404,215 @@ def test_hq_members_are_edited_like_a_towns(site: Site) -> None:
     )
     assert response.status_code == 302
     assert site.hotline.config().hq_members[-1].name == "新任 一郎"
+
+
+# -- safer configuration (issue 11, point 8) -----------------------------------------------------
+
+
+def add_town(client: FlaskClient, code: str) -> Any:
+    """Add 試験町 with the given code and one member through the overview's form."""
+    fields = {
+        "code": code,
+        "name": "試験町",
+        "member_name": "試験 次郎",
+        "member_email": "fukuchocho@shiken.example",
+    }
+    return client.post(f"{BASE}/municipalities", data={**page_form(client, f"{BASE}/"), **fields})
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("999999", "市町コード 999999 は正しくありません（6桁目の検査数字が合いません）"),
+        ("383865", "市町コード 383865 は正しくありません（6桁目の検査数字が合いません）"),
+        ("012025", "市町コード 012025 は愛媛県のコードではありません（38 で始まるコードです）"),
+    ],
+)
+def test_a_code_with_a_wrong_check_digit_or_prefecture_is_refused_beside_the_field(
+    site: Site, code: str, message: str
+) -> None:
+    client = site.client()
+    before = files(site.root)
+    response = add_town(client, code)
+    assert response.status_code == 400
+    errors = re.findall(r'data-testid="error-code">([^<]+)<', response.text)
+    assert errors and errors[0].startswith(message)
+    assert files(site.root) == before and code not in site.hotline.config().municipalities
+
+
+DELETES = [
+    # (page, fields of the delete button, what the confirmation names, whether the delete is then made)
+    (
+        f"municipalities/{UWAJIMA}",
+        {"op": "member_remove", "member": "bosai@uwajima.example"},
+        "職員 清家 久美子",
+        True,
+    ),
+    (
+        "municipalities/hq",
+        {"op": "member_remove", "member": "kiki.kanri@pref-ehime.example"},
+        "職員 長野 健一",
+        True,
+    ),
+    (f"municipalities/{UWAJIMA}", {"op": "remove"}, "市町 宇和島市（382035）", False),  # still used
+    ("groups", {"op": "group_remove", "key": "team3"}, "グループ チームえひめ 第3グループ（team3）", False),
+    ("groups", {"op": "counterpart_remove", "key": "385069"}, "支援の割当て 愛南町（385069）", True),
+    ("rooms", {"op": "room_remove", "key": "municipality-382141"}, "トークルーム", True),
+    ("jma/", {"op": "tsunami_region_remove", "code": "601"}, "津波予報区コード 601", True),
+]
+
+
+@pytest.mark.parametrize(("page", "button", "named", "made"), DELETES)
+def test_every_delete_asks_for_confirmation_before_anything_changes(
+    site: Site, page: str, button: dict[str, str], named: str, made: bool
+) -> None:
+    client = site.client()
+    url = f"{BASE}/{page}"
+    before = files(site.root)
+    asked = client.post(url, data={**page_form(client, url), **button})
+    assert asked.status_code == 200 and 'data-testid="confirm-delete"' in asked.text
+    assert named in asked.text and "を削除します。よろしいですか。" in asked.text
+    assert files(site.root) == before and site.audit() == []  # nothing yet
+    # The confirmation form posts the same fields back with confirmed=yes.
+    fields = MultiDict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', asked.text))
+    assert fields["confirmed"] == "yes" and fields["op"] == button["op"]
+    confirmed = client.post(url, data=fields)
+    assert confirmed.status_code == (302 if made else 400)
+    assert (files(site.root) != before) == made
+    assert 'data-testid="confirm-delete"' not in confirmed.text
+
+
+def test_a_town_in_no_group_and_without_supporters_is_warned_about_on_the_config_pages(site: Site) -> None:
+    client = site.client()
+    response = add_town(client, "389994")
+    assert response.status_code == 302  # a warning, not an error: saved
+    warning = "試験町（389994）はどのグループにも入っておらず、支援市町の割当てもありません。"
+    for page in ("/", "/groups", "/rooms", "/municipalities/389994"):
+        html = client.get(BASE + page).text
+        assert 'data-testid="config-warnings"' in html and warning in html, page
+    assert warning not in client.get(f"{BASE}/").text.replace(warning, "", 1)  # said once per page
+
+
+def test_the_audit_log_shows_the_changed_toml_lines_and_names_the_target_in_japanese(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/groups"
+    form = {**page_form(client, url), "op": "counterpart_update", "key": "384844", "primary": "382027"}
+    response = client.post(url, data=MultiDict([*form.items(), ("secondary", "383562")]))
+    assert response.status_code == 302
+    html = client.get("/dashboard/admin/audit").text
+    assert re.search(r'data-testid="audit-target">支援の割当て 松野町（384844）<', html)
+    assert '<span class="diff-del">-secondary = [&#34;383562&#34;, &#34;382051&#34;]' in html
+    assert '<span class="diff-add">+secondary = [&#34;383562&#34;]' in html
+    assert "\\n" not in html.split('data-testid="audit-diff"')[1].split("</pre>")[0]  # no escaped JSON
+
+
+def test_an_admin_undoes_a_configuration_change_and_the_undo_is_audited(site: Site) -> None:
+    client = site.client()
+    original = files(site.root)
+    url = f"{BASE}/groups"
+    response = client.post(
+        url, data={**page_form(client, url), "op": "counterpart_remove", "key": "385069", "confirmed": "yes"}
+    )
+    assert response.status_code == 302 and "385069" not in site.hotline.config().counterparts
+    (entry,) = site.audit()
+    page = client.get("/dashboard/admin/audit").text
+    assert 'data-testid="audit-undo"' in page
+    undone = client.post(f"/dashboard/admin/audit/{entry['id']}/undo", data={"csrf_token": csrf_of(page)})
+    assert undone.status_code == 302
+    assert files(site.root) == original and "385069" in site.hotline.config().counterparts  # in use at once
+    log = client.get("/dashboard/admin/audit").text
+    assert f"記録 #{entry['id']} の変更を元に戻しました" in log
+    undo_entry = site.audit()[0]
+    assert undo_entry["action"] == "config.undo" and undo_entry["who"] == ADMIN
+    assert (
+        undo_entry["target"]
+        == f"支援の割当て 愛南町（385069）（記録 #{entry['id']} の設定: 支援の割当ての削除）"
+    )
+    assert '+stricken = "385069"' in undo_entry["diff"]
+
+
+def test_an_undo_is_refused_with_a_reason_when_the_files_changed_since(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/groups"
+    for key in ("385069", "384887"):
+        response = client.post(
+            url, data={**page_form(client, url), "op": "counterpart_remove", "key": key, "confirmed": "yes"}
+        )
+        assert response.status_code == 302
+    older = site.audit()[-1]
+    before = files(site.root)
+    page = client.get("/dashboard/admin/audit").text
+    refused = client.post(f"/dashboard/admin/audit/{older['id']}/undo", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 302
+    assert (
+        "この変更の後に設定が変更されているため、元に戻せません" in client.get("/dashboard/admin/audit").text
+    )
+    assert files(site.root) == before and len(site.audit()) == 2  # nothing written, nothing audited
+
+
+def test_a_member_phone_is_saved_from_the_form_and_a_bad_one_refused_beside_the_field(site: Site) -> None:
+    client = site.client()
+    url = f"{BASE}/municipalities/{UWAJIMA}"
+    person = site.hotline.config().municipalities[UWAJIMA].members[0]
+    fields = {"name": person.name, "role": person.role, "email": person.email, "user_id": person.user_id}
+    before = files(site.root)
+    bad = client.post(
+        url,
+        data={
+            **page_form(client, url),
+            "op": "member_update",
+            "member": person.email,
+            **fields,
+            "phone": "089-12",
+        },
+    )
+    assert bad.status_code == 400 and files(site.root) == before
+    assert re.search(r'data-testid="error-phone">電話番号の形式が正しくありません', bad.text)
+    good = client.post(
+        url,
+        data={
+            **page_form(client, url),
+            "op": "member_update",
+            "member": person.email,
+            **fields,
+            "phone": "0895-24-1111",
+        },
+    )
+    assert good.status_code == 302
+    assert site.hotline.config().municipalities[UWAJIMA].members[0].phone == "0895-24-1111"
+    assert 'value="0895-24-1111"' in client.get(url).text
+
+
+def test_a_new_members_email_unknown_to_line_works_is_saved_with_a_warning_beside_it(site: Site) -> None:
+    client = site.client()
+    response = add_member(client, NEW)
+    assert response.status_code == 302
+    assert site.lw.user_lookups == 1  # asked the directory once
+    page = client.get(response.headers["Location"]).text
+    note = re.search(r'data-testid="directory-note">([^<]+)<', page)
+    assert note and note.group(1).startswith(
+        "このメールアドレスは LINE WORKS のディレクトリに見つかりません（登録は保存しました）"
+    )
+    assert site.hotline.config().municipalities[UWAJIMA].members[-1].email == NEW["email"]
+
+
+def test_a_new_members_email_found_in_line_works_is_confirmed(tmp_path: Path) -> None:
+    root = copy_config(tmp_path / "config")
+    person = {"userId": "new-0001", "email": NEW["email"], "name": NEW["name"], "org": "宇和島市"}
+    side = EmulatorSide(load(root), extra_users=[person])
+    settings = Settings(
+        credentials=side.credentials, api_token="t", config_dir=root, database=tmp_path / "s.sqlite3"
+    )
+    hotline = Hotline(settings, load(root))
+    try:
+        app = create_app(hotline)
+        accounts.create(hotline.storage, ADMIN, PASSWORD, "admin", by="test", at=T0)
+        client = app.test_client()
+        assert login(client, username=ADMIN).status_code == 302
+        response = add_member(client, NEW)
+        assert response.status_code == 302
+        page = client.get(response.headers["Location"]).text
+        assert re.search(r'data-testid="directory-note">LINE WORKS のディレクトリで確認しました。<', page)
+    finally:
+        hotline.sender.shutdown()
+        side.stop()

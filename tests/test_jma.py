@@ -21,6 +21,7 @@ from hotline.config.settings import Credentials, Settings
 from hotline.domain import incidents
 from hotline.domain.earthquakes.model import Place
 from hotline.inbound.jma import TelegramError, parse_feed, parse_telegram
+from hotline.inbound.jma.intake import process_pending
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from tests.support.bot import T0, TOKEN, Bot
@@ -32,7 +33,9 @@ from tests.support.web import add_account, login
 SAIJO = "382060"
 AINAN = "385069"
 UWAJIMA = "382035"
-WAJIMA = "172049"  # 輪島市, added to a test configuration: its City 1720400 is in the Noto telegrams
+# 輪島市 (172049), added to a test configuration under an Ehime-shaped code, since the loader
+# refuses another prefecture's codes: its City 1720400 in the Noto VXSE53 is read as 3899900.
+WAJIMA = "389994"
 SAIJO_QUAKE = "32-35_06_04_100915_VXSE53.xml"  # 2008 Iwate; 西条市 at 震度1
 SAIJO_CANCEL = "32-35_06_06_100915_VXSE53.xml"  # 取消 of it
 DRILL_TSUNAMI = "32-39_12_02_191025_VTSE41.xml"  # Status 訓練: 大津波警報 on both Ehime coasts
@@ -215,14 +218,14 @@ def noto_config(folder: Path) -> Config:
     it to 6+), and the tsunami regions 360 (能登, 大津波警報) and 361 (加賀, 津波警報) to 愛南町
     and 宇和島市. Supporters are called in too: 愛南町 and 宇和島市 share 新居浜市 and 今治市."""
     wajima = (
-        '[[municipalities]]\ncode = "172049"\nname = "輪島市"\n'
+        f'[[municipalities]]\ncode = "{WAJIMA}"\nname = "輪島市"\n'
         '[[municipalities.members]]\nname = "輪島 一郎"\nrole = "deputy_mayor"\n'
         'email = "fuku@wajima.example"\nuser_id = ""\n'
     )
     return jma_config(
         folder,
         wajima + '[earthquake]\nmin_intensity = "5+"\nroll_call_supporters = true\n'
-        '[earthquake.areas]\n390 = ["385069"]\n391 = ["172049"]\n'
+        f'[earthquake.areas]\n390 = ["385069"]\n391 = ["{WAJIMA}"]\n'
         '[tsunami]\ncategories = ["大津波警報", "津波警報"]\nroll_call_supporters = true\n'
         '[tsunami.regions]\n360 = ["385069"]\n361 = ["382035"]\n',
     )
@@ -243,7 +246,12 @@ def test_one_event_is_extended_as_it_grows_and_nobody_is_asked_twice(
     second = notices(lw, hq)[-1]
     assert "続報" in second and "・宇和島市 津波警報（新たに対象）" in second
     assert "・愛南町 大津波警報（なしから変更）" in second
-    receive(bot.hotline, "noto2024-WInfoL.xml")  # 震源・震度情報: 輪島市 raised to 6+ by its City
+    # 震源・震度情報: 輪島市 raised to 6+ by its City (its code as the test configuration has it)
+    wajima_city = fixture("noto2024-WInfoL.xml").replace(b"<Code>1720400</Code>", b"<Code>3899900</Code>")
+    bot.hotline.storage.store_telegram(
+        "http://127.0.0.1/data/noto2024-WInfoL.xml", "test", "", wajima_city, iso(bot.hotline.clock.now())
+    )
+    process_pending(bot.hotline.storage, bot.hotline.earthquakes, bot.hotline.clock)
     bot.drain()
     third = notices(lw, hq)[-1]
     assert "・輪島市 震度6強（震度5強から変更）" in third

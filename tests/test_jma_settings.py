@@ -111,8 +111,9 @@ def test_an_administrator_changes_the_threshold_and_an_area_and_the_bot_uses_the
     assert earthquake.areas[TOYO] == (IMABARI, SAIJO)
     area, threshold = site.audit()  # newest first
     assert threshold["action"] == "config.earthquake.update" and threshold["who"] == ADMIN
-    assert '+min_intensity = \\"6-\\"' in threshold["after"]
-    assert area["action"] == "config.earthquake_area.update" and "382051" in area["after"]
+    assert '\n+min_intensity = "6-"\n' in threshold["diff"] and threshold["target"] == "地震（気象庁）の設定"
+    assert area["action"] == "config.earthquake_area.update" and "382051" in area["diff"]
+    assert area["target"] == f"地震情報の地域コード {TOYO}"
 
 
 def test_tsunami_categories_regions_and_drills_are_edited_too(site: Site) -> None:
@@ -121,7 +122,7 @@ def test_tsunami_categories_regions_and_drills_are_edited_too(site: Site) -> Non
     del fields["min_intensity"]
     assert post(client, "tsunami", **fields).status_code == 302  # drill_on_jma_drill unticked
     assert post(client, "tsunami_region_add", code="602", municipalities=[UWAJIMA]).status_code == 302
-    assert post(client, "tsunami_region_remove", code="601").status_code == 302
+    assert post(client, "tsunami_region_remove", code="601", confirmed="yes").status_code == 302
     tsunami = site.hotline.config().tsunami
     assert tsunami is not None and "津波注意報" in tsunami.categories
     assert tsunami.response.drill_on_jma_drill is False

@@ -14,6 +14,7 @@ from hotline import config as config_module
 from hotline.cli import copies as cli_copies
 from hotline.cli import users as cli_users
 from hotline.clock import JST, Clock
+from hotline.config.editing.explain import warning_message
 from hotline.config.settings import SettingsError, log_format_from_env
 from hotline.domain import audit
 from hotline.domain.drills import DrillError, Drills, Targets, send_minutes
@@ -41,6 +42,9 @@ def _check(args: argparse.Namespace) -> int:
         f"{len(config.groups)} groups, {len(config.counterparts)} counterpart assignments, "
         f"{len(config.rooms)} rooms, {members} members"
     )
+    # Weak spots that do not stop the bot: printed, and the exit status stays 0.
+    for warning in config.warnings:
+        print(f"  警告/warning: {warning}\n    {warning_message(warning)}")
     return 0
 
 

@@ -9,7 +9,7 @@
 """
 
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR, fingerprint
-from hotline.config.loader import ConfigError, Problem, load
+from hotline.config.loader import ConfigError, load
 from hotline.config.model import (
     HQ_ROLES,
     MUNICIPALITY_ROLES,
@@ -19,6 +19,7 @@ from hotline.config.model import (
     Group,
     Member,
     Municipality,
+    Problem,
     ReminderPolicy,
     Room,
 )

@@ -12,7 +12,6 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -35,10 +34,55 @@ from hotline.config.model import (
     Room,
     TsunamiTrigger,
 )
+from hotline.config.model import (
+    Problem as Problem,  # re-exported: Problem lived here before model.py
+)
 
 _CODE_RE = re.compile(r"^\d{6}$")
 _GROUP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Japanese phone numbers as people write them: 0 and 9-10 more digits, hyphens between digit
+# groups allowed (089-912-2000, 09012345678), or the international +81 form without the 0
+# (+81-89-912-2000, +819012345678).
+_PHONE_RE = re.compile(r"^(?:0\d*(?:-\d+)*|\+81-?[1-9]\d*(?:-\d+)*)$")
+PHONE_EXPECTED = "a Japanese phone number: 10 or 11 digits with optional hyphens (089-912-2000), or +81"
+CODE_EXPECTED = "a 6-digit municipality code with its check digit"
+
+
+def check_digit(five: str) -> str:
+    """The sixth digit of a 全国地方公共団体コード over its first five: weights 6,5,4,3,2, the
+    sum mod 11, 11 minus the remainder, its last digit (so remainder 0 gives 1, 1 gives 0)."""
+    total = sum(int(digit) * weight for digit, weight in zip(five, (6, 5, 4, 3, 2), strict=True))
+    return str((11 - total % 11) % 10)
+
+
+def code_problem(code: str, prefecture: str) -> tuple[str, str] | None:
+    """What is wrong with a municipality code, as (found, expected), or None. `prefecture` is
+    the two digits every code must start with ("" when unknown: not checked)."""
+    if not _CODE_RE.match(code):
+        return repr(code), CODE_EXPECTED
+    if check_digit(code[:5]) != code[5]:
+        return (
+            f"{code} with a wrong check digit {code[5]}",
+            f"the check digit computed from the first five digits ({check_digit(code[:5])})",
+        )
+    if prefecture and not code.startswith(prefecture):
+        return (
+            f"{code} of another prefecture ({code[:2]})",
+            f"a code of this prefecture, starting with {prefecture} ([prefecture] code)",
+        )
+    return None
+
+
+def phone_ok(phone: str) -> bool:
+    """Whether `phone` is written as a Japanese phone number (see _PHONE_RE)."""
+    if not _PHONE_RE.match(phone):
+        return False
+    digits = phone.replace("-", "").removeprefix("+81")
+    national = digits if phone.startswith("0") else "0" + digits
+    return 10 <= len(national) <= 11
+
+
 # Bidirectional overrides and isolates: they make a name read differently from what it is.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 NO_CONTROLS = "text without control characters (line breaks, tabs)"
@@ -52,21 +96,6 @@ def control_character(text: str) -> str | None:
         if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS:
             return f"U+{ord(ch):04X}"
     return None
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in the files, as `hotline check` prints it."""
-
-    file: str
-    line: int | None
-    where: str
-    found: str
-    expected: str
-
-    def __str__(self) -> str:
-        place = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{place}: {self.where}: found {self.found}; expected {self.expected}"
 
 
 class ConfigError(Exception):
@@ -266,12 +295,21 @@ def load(root: str | Path) -> Config:
     pref_code = check.string(
         pref, ("prefecture",), "code", pattern=_CODE_RE, expected="a 6-digit prefecture code"
     )
+    if pref_code and check_digit(pref_code[:5]) != pref_code[5]:
+        check.add(
+            ("prefecture", "code"),
+            f"{pref_code} with a wrong check digit {pref_code[5]}",
+            f"the check digit computed from the first five digits ({check_digit(pref_code[:5])})",
+        )
+    # Every municipality code starts with the prefecture's two digits, taken from
+    # [prefecture] code (Ehime: 380008 -> 38): no second setting to keep in step.
+    pref_digits = pref_code[:2]
 
     identities: dict[str, tuple[str, tuple[Any, ...]]] = {}  # identity -> (owner, path)
     members_by_identity: dict[str, Member] = {}
 
     def member(raw: Any, path: tuple[Any, ...], owner: str, code: str | None, order: int) -> None:
-        table = check.table(raw, path, {"name", "role", "email", "user_id"})
+        table = check.table(raw, path, {"name", "role", "email", "user_id", "phone"})
         if not table:
             return
         name = check.string(table, path, "name")
@@ -286,9 +324,12 @@ def load(root: str | Path) -> Config:
         user_id = check.string(table, path, "user_id", required=False, expected="a userId")
         if not email and not user_id:
             check.add(path, "neither email nor user_id", "a LINE WORKS identity (email or user_id)")
+        phone = check.string(table, path, "phone", required=False, expected=PHONE_EXPECTED)
+        if phone and not phone_ok(phone):
+            check.add((*path, "phone"), repr(phone), PHONE_EXPECTED)
         if not (name and role and (email or user_id)):
             return
-        person = Member(name, role, email, user_id, code, order)
+        person = Member(name, role, email, user_id, code, order, phone)
         for identity in (email, user_id):
             if not identity:
                 continue
@@ -316,11 +357,16 @@ def load(root: str | Path) -> Config:
     hq_members = tuple(members)
 
     municipalities: dict[str, Municipality] = {}
+    positions: dict[str, int] = {}  # code -> index in [[municipalities]], for warnings' lines
     names: set[str] = set()
     for i, raw in enumerate(check.array(top, (), "municipalities")):
         path: tuple[Any, ...] = ("municipalities", i)
         table = check.table(raw, path, {"code", "name", "members"})
-        code = check.string(table, path, "code", pattern=_CODE_RE, expected="a 6-digit code")
+        code = check.string(table, path, "code", pattern=_CODE_RE, expected=CODE_EXPECTED)
+        wrong = code_problem(code, pref_digits) if code else None
+        if wrong is not None:
+            check.add((*path, "code"), *wrong)
+            code = ""
         name = check.string(table, path, "name")
         duplicate = code in municipalities
         if duplicate:
@@ -336,6 +382,7 @@ def load(root: str | Path) -> Config:
             member(raw_member, (*path, "members", j), name or code, code or "?", j)
         if code and name and not duplicate:
             municipalities[code] = Municipality(code, name, tuple(members))
+            positions[code] = i
 
     def known_code(value: Any, path: tuple[Any, ...]) -> str | None:
         if not isinstance(value, str) or not _CODE_RE.match(value):
@@ -403,6 +450,7 @@ def load(root: str | Path) -> Config:
         elif stricken and primary:
             counterparts[stricken] = Counterpart(stricken, primary, tuple(secondary))
 
+    warnings = _weaknesses(check, municipalities, positions, groups, counterparts)
     reminders = _reminders(check, top.get("reminders", {}))
     board = check.table(top.get("board", {}), ("board",), {"board_id"})
     board_id = check.string(board, ("board",), "board_id", required=False, expected="a boardId")
@@ -427,7 +475,44 @@ def load(root: str | Path) -> Config:
         _members_by_identity=MappingProxyType(members_by_identity),
         earthquake=earthquake,
         tsunami=tsunami,
+        warnings=warnings,
     )
+
+
+NO_GROUP = "no [[groups]] entry"
+NO_SUPPORTERS = "no [[counterparts]] entry"
+
+
+def _weaknesses(
+    check: _Checker,
+    municipalities: Mapping[str, Municipality],
+    positions: Mapping[str, int],
+    groups: Mapping[str, Group],
+    counterparts: Mapping[str, Counterpart],
+) -> tuple[Problem, ...]:
+    """Towns that work but are weakly connected: in no group (their reports reach only HQ and
+    their own rooms) or without supporters (nobody is asked to help). Warnings, not errors: a
+    prefecture may be adding a town step by step."""
+    grouped = {code for group in groups.values() for code in group.municipalities}
+    out: list[Problem] = []
+    for code, town in municipalities.items():
+        missing = [
+            what
+            for what, absent in ((NO_GROUP, code not in grouped), (NO_SUPPORTERS, code not in counterparts))
+            if absent
+        ]
+        if missing:
+            path = ("municipalities", positions[code])
+            out.append(
+                Problem(
+                    check.file,
+                    check.locator.line(path),
+                    _path_text(path),
+                    f"{town.name} ({code}) with " + " and ".join(missing),
+                    "a counterpart group and supporters, who hear of its reports",
+                )
+            )
+    return tuple(out)
 
 
 def _reminders(check: _Checker, raw: Any) -> ReminderPolicy:

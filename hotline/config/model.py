@@ -28,6 +28,22 @@ def names_a_town(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """One mistake (or, in `Config.warnings`, one weakness) in the files, as `hotline check`
+    prints it."""
+
+    file: str
+    line: int | None
+    where: str
+    found: str
+    expected: str
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{place}: {self.where}: found {self.found}; expected {self.expected}"
+
+
+@dataclass(frozen=True)
 class Member:
     """A person the bot knows: a municipality's registered staff or HQ staff."""
 
@@ -37,6 +53,7 @@ class Member:
     user_id: str
     municipality_code: str | None  # None for HQ members
     order: int  # position in the municipality's list: the order reminders reach them
+    phone: str = ""  # optional, as written in the file (shown in HQ escalations)
 
     @property
     def key(self) -> str:
@@ -145,6 +162,9 @@ class Config:
     _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
     earthquake: EarthquakeTrigger | None = None  # None: no [earthquake] table, JMA quakes start nothing
     tsunami: TsunamiTrigger | None = None
+    # Weaknesses that do not stop the bot (a town in no group, a town without supporters):
+    # shown by `hotline check` and the settings pages, never refused.
+    warnings: tuple[Problem, ...] = ()
 
     def role_label(self, member: Member) -> str:
         """The Japanese title of a member, e.g. 副町長 for a town's deputy mayor."""

@@ -145,6 +145,7 @@ class Reminders:
             parse_iso(report["created_at"]),
             [_town_name(config, c) for c in silent],
             config.reminders.hq_after_minutes,
+            [contact for c in silent if (contact := _phone_contact(config, c)) is not None],
         )
 
     def before_reminder(
@@ -167,6 +168,18 @@ class Reminders:
             self.metrics.reminder("escalation", "cancelled")
             return None
         return self._escalation_content(config, report, silent)
+
+
+def _phone_contact(config: Config, code: str) -> tuple[str, str, str, str] | None:
+    """Whom HQ should call in a silent town: the deputy mayor when a phone number is known for
+    them, else the first member (in reminder order) with one, else the deputy mayor (or the
+    first member) without a number. None for a town no longer configured."""
+    town = config.municipalities.get(code)
+    if town is None or not town.members:
+        return None
+    people = sorted(town.members, key=lambda m: (m.role != "deputy_mayor", m.order))
+    person = next((m for m in people if m.phone), people[0])
+    return town.name, config.role_label(person), person.name, person.phone
 
 
 def _town_name(config: Config, code: str) -> str:

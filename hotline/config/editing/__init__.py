@@ -5,8 +5,9 @@ and leaves the audit log and the reload to the caller.
 
 By job:
 
-- session: `apply` and `snapshot`, one save from start to end: the optimistic check
-  against the form's snapshot, one save at a time per process, validation in a scratch
+- session: `apply`, `revert` (undo one earlier save) and `snapshot`, one save from start to
+  end: the optimistic check against the form's snapshot, one save at a time per process,
+  validation in a scratch
   copy, the write order, the diff for the audit log.
 - changes: the `Change` kinds and how each is made on the tomlkit documents.
 - layout: tomlkit helpers that keep comments, order and formatting as people wrote them.
@@ -15,6 +16,6 @@ By job:
 
 from hotline.config.editing.changes import ACTIONS, HQ_KEY, KINDS, Change
 from hotline.config.editing.explain import FieldProblem
-from hotline.config.editing.session import Outcome, apply, snapshot
+from hotline.config.editing.session import Outcome, apply, revert, snapshot
 
-__all__ = ["ACTIONS", "HQ_KEY", "KINDS", "Change", "FieldProblem", "Outcome", "apply", "snapshot"]
+__all__ = ["ACTIONS", "HQ_KEY", "KINDS", "Change", "FieldProblem", "Outcome", "apply", "revert", "snapshot"]

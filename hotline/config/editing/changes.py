@@ -18,8 +18,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from hotline.config.editing import jma, layout
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR
-from hotline.config.loader import Problem
-from hotline.config.model import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, names_a_town
+from hotline.config.model import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Problem, names_a_town
 
 KINDS = ("municipality", "member", "group", "counterpart", "room", *jma.KINDS)
 ACTIONS = ("add", "update", "remove")
@@ -28,7 +27,7 @@ HQ_KEY = "hq"  # Change.key for adding a member to the HQ
 # the fields each kind accepts in Change.values
 _FIELDS = {
     "municipality": {"code", "name", "members"},
-    "member": {"name", "role", "email", "user_id", "order", "municipality"},
+    "member": {"name", "role", "email", "user_id", "phone", "order", "municipality"},
     "group": {"id", "name", "municipalities"},
     "counterpart": {"primary", "secondary"},
     "room": {"title", "link", "group", "municipality", "channel_id"},
@@ -59,6 +58,7 @@ LABELS = {
     "contact": "連絡先",
     "board_id": "掲示板ID",
     "order": "順番",
+    "phone": "電話番号",
 }
 
 
@@ -70,8 +70,8 @@ class Change:
       municipality  add (values code, name, members: [{name, role, email, user_id}, ...]),
                     update (key = code; values name, code), remove (key = code)
       member        add (key = municipality code or "hq"; values name, role, email,
-                    user_id, order), update (key = the member's e-mail or userId; values
-                    any of name, role, email, user_id, order, municipality — a code or "hq",
+                    user_id, phone, order), update (key = the member's e-mail or userId;
+                    values any of name, role, email, user_id, phone, order, municipality — a code or "hq",
                     to transfer the person), remove (key = e-mail or userId)
       group         add (values id, name, municipalities), update (key = group id; values
                     id, name, municipalities), remove (key = group id)
@@ -121,6 +121,16 @@ def _not_editable(key: str) -> Refusal:
         f"{key} written as an inline array",
         f"[[{key}]] tables",
     )
+
+
+def _set_phone(person: Table, value: Any) -> None:
+    """The optional phone number: written when given, the key removed when emptied (a file
+    without `phone` lines stays as it was)."""
+    phone = _text(value, "phone")
+    if phone:
+        layout.set_value(person, "phone", phone)
+    elif "phone" in person:
+        del person["phone"]
 
 
 class Draft:
@@ -317,6 +327,8 @@ class Draft:
         for key in _MEMBER_KEYS:
             if key in values:
                 layout.set_value(person, key, _text(values[key], key))
+        if "phone" in values:
+            _set_phone(person, values["phone"])
         target = _text(values["municipality"], "municipality") if "municipality" in values else owner
         self.touch(person, target)
         if target != owner or "order" in values:
@@ -333,6 +345,7 @@ class Draft:
         person = tomlkit.table()
         for key in _MEMBER_KEYS:
             person[key] = _text(values.get(key, ""), key)
+        _set_phone(person, values.get("phone", ""))
         self.touch(person, str(municipality.get("code", "")) if municipality is not None else HQ_KEY)
         # label the header with the role (# 副市長) when the others are labelled
         others = (

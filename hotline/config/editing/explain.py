@@ -14,7 +14,8 @@ from tomlkit.items import AoT
 from hotline.config.editing import jma
 from hotline.config.editing.changes import HQ_KEY, LABELS, Draft
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR
-from hotline.config.loader import Problem
+from hotline.config.loader import NO_GROUP, NO_SUPPORTERS
+from hotline.config.model import Problem
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,33 @@ def explain_stale() -> FieldProblem:
         "the configuration the change was made on",
     )
     message = "ほかの人が先に設定を変更しました。画面を読み込み直してから、もう一度変更してください。"
+    return FieldProblem("", message, problem)
+
+
+def explain_undo_stale() -> FieldProblem:
+    """An undo refused: the files changed after the change being undone."""
+    problem = Problem(
+        "(configuration)",
+        None,
+        "(undo)",
+        "files changed since the change being undone",
+        "the files exactly as that change left them",
+    )
+    message = (
+        "この変更の後に設定が変更されているため、元に戻せません（後の変更が失われるため）。"
+        "新しい変更から順に元に戻すか、設定画面で直接修正してください。"
+    )
+    return FieldProblem("", message, problem)
+
+
+def explain_undo_broken(why: str) -> FieldProblem:
+    """An undo refused because the recorded difference cannot be applied to the files."""
+    problem = Problem(
+        "(configuration)", None, "(undo)", f"a diff that cannot be reversed ({why})", "the diff"
+    )
+    message = (
+        "記録された差分を今のファイルに当てはめられないため、元に戻せません。設定画面で直接修正してください。"
+    )
     return FieldProblem("", message, problem)
 
 
@@ -150,6 +178,22 @@ def message(draft: Draft, problem: Problem) -> str:
         return f"{label} という項目は使えません"
     if expected == "an e-mail address":
         return "メールアドレスの形式が正しくありません"
+    match = re.match(r"^(\d{6}) with a wrong check digit", found)
+    if match:
+        what = "県コード" if where.startswith("prefecture") else "市町コード"
+        return (
+            f"{what} {match.group(1)} は正しくありません（6桁目の検査数字が合いません）。"
+            "全国地方公共団体コードを確認してください"
+        )
+    match = re.match(r"^(\d{6}) of another prefecture", found)
+    if match:
+        prefecture = draft.main.get("prefecture")
+        name = str(prefecture.get("name", "")) if isinstance(prefecture, Mapping) else ""
+        digits = match.group(1)
+        first = expected.split("starting with ")[-1][:2]
+        return f"市町コード {digits} は{name or 'この県'}のコードではありません（{first} で始まるコードです）"
+    if where.endswith("phone"):
+        return "電話番号の形式が正しくありません（例: 089-912-2000、090-1234-5678、+81-89-912-2000）"
     if "6-digit" in expected:
         return f"{label}は6桁の数字で入力してください"
     if expected.startswith("a short ASCII id"):
@@ -230,3 +274,22 @@ def _label_of(where: str) -> str:
             parts[0], "名前"
         )
     return LABELS.get(last, last)
+
+
+_WEAK_RE = re.compile(r"^(.+) \((\d{6})\) with (.+)$")
+
+
+def warning_message(problem: Problem) -> str:
+    """A `Config.warnings` entry in Japanese (a town in no group and/or without supporters)."""
+    match = _WEAK_RE.match(problem.found)
+    if not match:
+        return str(problem)
+    town, code, missing = match.groups()
+    if NO_GROUP in missing and NO_SUPPORTERS in missing:
+        return (
+            f"{town}（{code}）はどのグループにも入っておらず、支援市町の割当てもありません。"
+            "第一報は県本部と自分の市町のルームにしか届きません"
+        )
+    if NO_GROUP in missing:
+        return f"{town}（{code}）はどのグループにも入っていません。グループのルームには第一報が届きません"
+    return f"{town}（{code}）には支援市町（一次支援市）の割当てがありません"

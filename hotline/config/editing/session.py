@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import re
 import stat
 import tempfile
 import threading
@@ -45,7 +46,14 @@ from pathlib import Path
 from tomlkit.exceptions import TOMLKitError
 
 from hotline.config.editing.changes import Change, Draft, Refusal
-from hotline.config.editing.explain import FieldProblem, explain, explain_layout, explain_stale
+from hotline.config.editing.explain import (
+    FieldProblem,
+    explain,
+    explain_layout,
+    explain_stale,
+    explain_undo_broken,
+    explain_undo_stale,
+)
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR, config_files, write_atomically
 from hotline.config.loader import ConfigError, load
 from hotline.config.model import Config
@@ -108,6 +116,99 @@ def apply(root: str | Path, changes: Sequence[Change], *, expected_snapshot: str
         after = {rel: text for rel, text in before.items() if rel not in changed}
         after.update({rel: text for rel, text in changed.items() if text is not None})
         return Outcome(True, (), _rooted(config, root), _diff(before, changed), tuple(order), _digest(after))
+
+
+def revert(root: str | Path, diff: str, *, expected_snapshot: str) -> Outcome:
+    """Undo one earlier save: put back the files as they were before it, from the unified
+    diff that save produced (`Outcome.diff`, kept in the audit log). Only when the files are
+    still exactly as that save left them (`expected_snapshot` = its `Outcome.snapshot`):
+    otherwise a later change would be lost, and the undo is refused (`explain_undo_stale`);
+    undoing the later changes first, newest first, makes it possible again. The restored
+    files are validated with today's rules and written like any save."""
+    root = Path(root)
+    with _lock:
+        before = _read(root)
+        current = _digest(before)
+        if expected_snapshot != current:
+            return _refused([explain_undo_stale()], current)
+        try:
+            restored = _unpatch(before, diff)
+        except ValueError as exc:
+            return _refused([explain_undo_broken(str(exc))], current)
+        changed = {rel: text for rel, text in restored.items() if before.get(rel) != text}
+        if not changed:
+            return _refused([explain_undo_broken("the diff changes nothing")], current)
+        with tempfile.TemporaryDirectory(prefix="hotline-config-") as scratch:
+            try:
+                config = load(_materialize(Path(scratch), before, changed))
+            except ConfigError as exc:
+                kept = {rel: text for rel, text in {**before, **changed}.items() if text is not None}
+                return _refused(explain(Draft(kept), exc.problems), current)
+        order = _write_order(before, changed)
+        _write(root, order, changed)
+        after = {rel: text for rel, text in before.items() if rel not in changed}
+        after.update({rel: text for rel, text in changed.items() if text is not None})
+        return Outcome(True, (), _rooted(config, root), _diff(before, changed), tuple(order), _digest(after))
+
+
+_HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _unpatch(files: Mapping[str, str], diff: str) -> dict[str, str | None]:
+    """The files as they were before the save whose unified diff (`_diff`) is `diff`, given the
+    files as that save left them: each changed file with its hunks reversed (None: the save
+    created it, so undoing removes it). Raises ValueError when a hunk does not match the text
+    (never expected: the caller has checked the snapshot). A file the save left without a final
+    line break gets one back (`_lines` adds it to the diff)."""
+    out: dict[str, str | None] = {}
+    lines = re.split(r"(?<=\n)", diff)
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if not line:
+            index += 1
+            continue
+        if not (line.startswith("--- ") and index + 1 < len(lines) and lines[index + 1].startswith("+++ ")):
+            raise ValueError(f"unexpected diff line {line!r}")
+        old_name, new_name = line[4:].strip(), lines[index + 1][4:].strip()
+        rel = (new_name if new_name != "/dev/null" else old_name)[2:]
+        index += 2
+        hunks: list[tuple[int, list[str]]] = []
+        while index < len(lines) and lines[index].startswith("@@"):
+            match = _HUNK_RE.match(lines[index])
+            if not match:
+                raise ValueError(f"bad hunk header {lines[index]!r}")
+            start, length = int(match.group(3)), int(match.group(4) or "1")
+            body: list[str] = []
+            index += 1
+            while (
+                index < len(lines)
+                and lines[index][:1] in (" ", "-", "+")
+                and not lines[index].startswith(("--- ", "+++ "))
+            ):
+                body.append(lines[index])
+                index += 1
+            hunks.append((start - 1 if length else start, body))
+        if old_name == "/dev/null":
+            out[rel] = None
+            continue
+        current = _lines(files.get(rel)) if new_name != "/dev/null" else []
+        restored: list[str] = []
+        position = 0
+        for start, body in hunks:
+            restored.extend(current[position:start])
+            position = start
+            for text in body:
+                sign, content = text[0], text[1:]
+                if sign in " +":
+                    if position >= len(current) or current[position] != content:
+                        raise ValueError(f"{rel} does not match the diff at line {position + 1}")
+                    position += 1
+                if sign in " -":
+                    restored.append(content)
+        restored.extend(current[position:])
+        out[rel] = "".join(restored)
+    return out
 
 
 def _refused(problems: list[FieldProblem], current: str) -> Outcome:

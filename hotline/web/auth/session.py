@@ -104,8 +104,11 @@ def session_allows_api() -> bool:
     return True
 
 
-def audit_here(action: str, target: str, before: Any, after: Any, *, who: str | None = None) -> None:
-    """An audit entry for this request: by the logged-in account, from this address, now."""
+def audit_here(
+    action: str, target: str, before: Any, after: Any, *, who: str | None = None, diff: str | None = None
+) -> None:
+    """An audit entry for this request: by the logged-in account, from this address, now
+    (`diff`: see `audit.record`'s diff_text)."""
     account = current_account()
     hotline = current_hotline()
     audit.record(
@@ -117,6 +120,7 @@ def audit_here(action: str, target: str, before: Any, after: Any, *, who: str | 
         after,
         at=hotline.clock.now(),
         address=request.remote_addr,
+        diff_text=diff,
     )
 
 

@@ -1,5 +1,6 @@
 """The administrator's pages (`/dashboard/admin`): accounts (list, add, change role, disable,
-enable) and the audit log (newest first with the differences; `?format=csv` exports it).
+enable) and the audit log (newest first with the differences; `?format=csv` exports it), from
+which a configuration change can be undone (`config.editing.revert`, audited as config.undo).
 
 Only administrators may open them (hotline/web/auth's `protect`: login, CSRF check, security
 headers, error page); every change goes through hotline/domain/accounts.py, which writes the
@@ -13,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from hotline.clock import jst_text
+from hotline.config import editing as config_edit
 from hotline.domain import accounts, audit
 from hotline.domain.accounts import ROLE_LABELS, ROLES, AccountError
 from hotline.web import auth
@@ -140,4 +142,38 @@ def audit_page() -> Any:
         response = Response(audit.csv_bytes(storage), content_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = "attachment; filename=audit-log.csv"
         return response
-    return render_template("admin_audit.html", entries=audit.entries(storage, AUDIT_PAGE_SIZE))
+    entries = audit.entries(storage, AUDIT_PAGE_SIZE)
+    for entry in entries:  # an account's role by its Japanese name in the field table
+        for row in entry["fields"]:
+            if row["field"] == audit.FIELD_LABELS["role"]:
+                row["before"] = ROLE_LABELS.get(row["before"], row["before"])
+                row["after"] = ROLE_LABELS.get(row["after"], row["after"])
+    return render_template("admin_audit.html", entries=entries)
+
+
+@admin.post("/audit/<int:entry_id>/undo")
+def undo(entry_id: int) -> Any:
+    """Put the configuration files back as they were before the change of entry `entry_id`,
+    when nothing changed since (else a Japanese explanation, nothing written)."""
+    hotline = current_hotline()
+    row = audit.entry(hotline.storage, entry_id)
+    expected = audit.undo_state(row) if row is not None else None
+    if row is None or expected is None:
+        abort(404, "元に戻せる設定の変更が見つかりません。")
+    outcome = config_edit.revert(hotline.settings.config_dir, row["diff"], expected_snapshot=expected)
+    if not outcome.ok:
+        for problem in outcome.problems:
+            flash(problem.message, "error")
+        return redirect(url_for("admin.audit_page"))
+    problems = hotline.reload_config()
+    auth.audit_here(
+        audit.CONFIG_UNDO,
+        f"{row['target']}（記録 #{entry_id} の{audit.action_label(row['action'])}）",
+        None,
+        {"undoes": entry_id, "files": list(outcome.files), "snapshot": outcome.snapshot},
+        diff=outcome.diff,
+    )
+    flash(f"記録 #{entry_id} の変更を元に戻しました（反映済み）。", "ok")
+    if problems:
+        flash("ただし設定ファイルに別の誤りがあり、反映できませんでした。", "error")
+    return redirect(url_for("admin.audit_page"))

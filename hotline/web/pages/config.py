@@ -21,9 +21,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Config, Member, Municipality, Room
 from hotline.config import editing as config_edit
 from hotline.config.editing import Change, FieldProblem, Outcome
+from hotline.config.editing.explain import warning_message
 from hotline.domain import directory
+from hotline.outbound.client import LineWorksError
 from hotline.web import auth
 from hotline.web.context import current_hotline
+from hotline.web.pages.confirm import unconfirmed
 
 ADMIN_ROLE = "admin"
 SAVED_MESSAGE = "保存しました（反映済み）"
@@ -92,12 +95,42 @@ def _room_target(config: Config, room: Room) -> str:
 def _common(config: Config) -> dict[str, Any]:
     return {
         "config": config,
+        "config_warnings": [warning_message(w) for w in config.warnings],
         "towns": sorted(config.municipalities.values(), key=lambda m: m.code),
         "town_label": lambda code: _town_label(config, code),
         "snapshot": _snapshot(),
         "link_labels": LINK_LABELS,
         "links": ROOM_LINKS,
     }
+
+
+# -- what an audit entry or a confirmation names, in Japanese -------------------------------------
+
+
+def town_target(config: Config, code: str) -> str:
+    """「市町 宇和島市（382035）」: a municipality as the audit log names it."""
+    return f"市町 {_town_label(config, code)}"
+
+
+def member_target(config: Config, code: str, name: str, key: str) -> str:
+    """「職員 越智 直樹（fukushicho@matsuyama.example）・松山市」, or ・県本部 for HQ staff."""
+    where = config.hq_name if code == HQ else _town_label(config, code)
+    return f"職員 {name}（{key}）・{where}" if name else f"職員 {key}・{where}"
+
+
+def group_target(config: Config, gid: str) -> str:
+    group = config.groups.get(gid)
+    return f"グループ {group.name}（{gid}）" if group else f"グループ {gid}"
+
+
+def counterpart_target(config: Config, code: str) -> str:
+    return f"支援の割当て {_town_label(config, code)}"
+
+
+def room_target(config: Config, key: str, title: str = "") -> str:
+    room = next((r for r in config.rooms if r.key == key), None)
+    title = title or (room.title if room else "")
+    return f"トークルーム {title}（rooms/{key}.toml）" if title else f"トークルーム rooms/{key}.toml"
 
 
 # -- saving -------------------------------------------------------------------------------------
@@ -125,6 +158,8 @@ def _save(changes: Sequence[Change], target: str) -> Outcome:
         return outcome
     problems = hotline.reload_config()
     first = changes[0]
+    # The diff column holds the unified diff of the TOML files (what the page shows line by
+    # line); `snapshot` is what the files look like right after, which an undo checks.
     auth.audit_here(
         f"config.{first.kind}.{first.action}",
         target,
@@ -132,8 +167,9 @@ def _save(changes: Sequence[Change], target: str) -> Outcome:
         {
             "changes": [_change_view(change) for change in changes],
             "files": list(outcome.files),
-            "diff": outcome.diff.splitlines(),
+            "snapshot": outcome.snapshot,
         },
+        diff=outcome.diff,
     )
     flash(SAVED_MESSAGE, "ok")
     if problems:  # someone broke another file by hand in the meantime
@@ -197,7 +233,7 @@ def add_municipality() -> Any:
             "municipality", "add", None, {"code": values["code"], "name": values["name"], "members": [member]}
         )
     ]
-    outcome = _save(changes, f"municipality {values['code']}")
+    outcome = _save(changes, f"市町 {values['name']}（{values['code']}）")
     if outcome.ok:
         return redirect(url_for("config.municipality", code=values["code"]))
     config = _config()
@@ -239,6 +275,9 @@ def _municipality_page(code: str, **extra: Any) -> str:
         role_labels=dict(role_options(None if code == HQ else municipality)),
         is_hq=code == HQ,
         member_key=member_key,
+        looked_up=request.args.get("looked_up", ""),
+        directory_note=DIRECTORY_NOTES.get(request.args.get("directory", ""), ""),
+        directory_found=request.args.get("directory") == "found",
         **page,
         **_common(config),
     )
@@ -260,44 +299,93 @@ def edit_municipality(code: str) -> Any:
     if op not in ("rename", "member_add", "remove") and member is None:
         abort(404, "メンバーが見つかりません。ページを開き直してください。")
     values: dict[str, Any]
+    back = url_for("config.municipality", code=code)
     if op == "rename":
         active, values = "rename", _form("name")
         changes = [Change("municipality", "update", code, values)]
-        target = f"municipality {code}"
+        target = town_target(config, code)
     elif op == "remove" and code != HQ:
         active, values = "remove", {}
+        target = town_target(config, code)
+        page = unconfirmed(target, back, f"{len(town.members)}人のメンバーの登録も削除されます。")
+        if page is not None:
+            return page
         changes = [Change("municipality", "remove", code)]
-        target = f"municipality {code}"
         outcome = _save(changes, target)
         if outcome.ok:
             return redirect(url_for("config.index"))
         return _municipality_page(code, **_refusal(outcome, active, values)), 400
     elif op == "member_add":
-        active, values = "member-add", _form("name", "role", "email", "user_id", "order")
+        active, values = "member-add", _form("name", "role", "email", "user_id", "phone", "order")
         changes = [Change("member", "add", code, values)]
-        target = f"member {values['email'] or values['user_id']} ({code})"
+        target = member_target(config, code, values["name"], values["email"] or values["user_id"])
     elif op == "member_update":
-        active, values = f"member-{key}", _form("name", "role", "email", "user_id")
+        active, values = f"member-{key}", _form("name", "role", "email", "user_id", "phone")
         changes = [Change("member", "update", key, values)]
-        target = f"member {key} ({code})"
+        target = member_target(config, code, values["name"], key)
     elif op in ("member_up", "member_down"):
         assert member is not None
         position = member.order + (-1 if op == "member_up" else 1)
         active, values = f"member-{key}", {}
         if not 0 <= position < len(members):
-            return redirect(url_for("config.municipality", code=code))
+            return redirect(back)
         changes = [Change("member", "update", key, {"order": position})]
-        target = f"member {key} ({code})"
+        target = member_target(config, code, member.name, key)
     elif op == "member_remove":
+        assert member is not None
         active, values = f"member-{key}", {}
+        target = member_target(config, code, member.name, key)
+        page = unconfirmed(target, back)
+        if page is not None:
+            return page
         changes = [Change("member", "remove", key)]
-        target = f"member {key} ({code})"
     else:
         abort(400, "操作が正しくありません。")
     outcome = _save(changes, target)
     if outcome.ok:
-        return redirect(url_for("config.municipality", code=code))
+        if op == "member_add":
+            return redirect(_after_member_add(code, values))
+        return redirect(back)
     return _municipality_page(code, **_refusal(outcome, active, values)), 400
+
+
+def _after_member_add(code: str, values: Mapping[str, str]) -> str:
+    """Where to go after adding a member: back to the page, with the directory's answer about
+    the e-mail when LINE WORKS could be asked (`directory.lookup`)."""
+    if not values.get("email") or values.get("user_id"):
+        return url_for("config.municipality", code=code)
+    return url_for(
+        "config.municipality",
+        code=code,
+        looked_up=values["email"],
+        directory=_directory_answer(values["email"]),
+    )
+
+
+DIRECTORY_NOTES = {
+    "found": "LINE WORKS のディレクトリで確認しました。",
+    "unknown": (
+        "このメールアドレスは LINE WORKS のディレクトリに見つかりません（登録は保存しました）。"
+        "アカウントができるまで、この人にはボットからの通知が届きません。"
+        "アドレスの誤りでなければ、アカウント作成後に hotline members verify で確かめてください。"
+    ),
+    "unavailable": (
+        "LINE WORKS のディレクトリに問い合わせできなかったため、アカウントの有無は未確認です"
+        "（登録は保存しました）。"
+    ),
+}
+
+
+def _directory_answer(email: str) -> str:
+    """Whether LINE WORKS knows the e-mail of a member just added: "found", "unknown" (404) or
+    "unavailable" (no users scope, network, rate budget). Saving never waits on this: a
+    prefecture often registers people before their accounts exist, so an unknown address is a
+    warning beside the person, not a refusal."""
+    try:
+        current_hotline().client.get_user(email)
+    except LineWorksError as exc:
+        return "unknown" if exc.status == 404 else "unavailable"
+    return "found"
 
 
 # -- counterpart groups and assignments -----------------------------------------------------------
@@ -317,44 +405,54 @@ def groups() -> Any:
 
 @config_pages.post("/groups")
 def edit_groups() -> Any:
+    config = _config()
     op = (request.form.getlist("op") or [""])[-1]
     key = request.form.get("key", "")[:_MAX_FIELD]
+    back = url_for("config.groups")
     values: dict[str, Any]
     if op == "group_add":
         values = {**_form("id", "name"), "municipalities": _codes("municipalities")}
         active, change = "group-add", Change("group", "add", None, values)
-        target = f"group {values['id']}"
+        target = f"グループ {values['name']}（{values['id']}）"
     elif op == "group_update":
         values = {**_form("name"), "municipalities": _codes("municipalities")}
         active, change = f"group-{key}", Change("group", "update", key, values)
-        target = f"group {key}"
+        target = group_target(config, key)
     elif op == "group_remove":
         values = {}
         active, change = f"group-{key}", Change("group", "remove", key)
-        target = f"group {key}"
+        target = group_target(config, key)
+        page = unconfirmed(
+            target, back, "このグループの市町どうしには、第一報がグループとして届かなくなります。"
+        )
+        if page is not None:
+            return page
     elif op == "counterpart_add":
         values = {**_form("stricken", "primary"), "secondary": _codes("secondary")}
         stricken = values.pop("stricken")
         active, change = "counterpart-add", Change("counterpart", "add", stricken, values)
         values["stricken"] = stricken
-        target = f"counterpart {stricken}"
+        target = counterpart_target(config, stricken)
     elif op == "counterpart_update":
         values = {**_form("primary"), "secondary": _codes("secondary")}
         active, change = f"counterpart-{key}", Change("counterpart", "update", key, values)
-        target = f"counterpart {key}"
+        target = counterpart_target(config, key)
     elif op == "counterpart_remove":
         values = {}
         active, change = f"counterpart-{key}", Change("counterpart", "remove", key)
-        target = f"counterpart {key}"
+        target = counterpart_target(config, key)
+        page = unconfirmed(target, back, "この市町の第一報は、支援市町のルームに届かなくなります。")
+        if page is not None:
+            return page
     else:
         abort(400, "操作が正しくありません。")
     outcome = _save([change], target)
     if outcome.ok:
-        return redirect(url_for("config.groups"))
-    return (
-        _groups_page(**_refusal(outcome, active, values)),
-        400,
-    )  # -- rooms ----------------------------------------------------------------------------------------
+        return redirect(back)
+    return _groups_page(**_refusal(outcome, active, values)), 400
+
+
+# -- rooms ----------------------------------------------------------------------------------------
 
 
 def _rooms_page(**extra: Any) -> str:
@@ -377,6 +475,7 @@ def rooms() -> Any:
 
 @config_pages.post("/rooms")
 def edit_rooms() -> Any:
+    config = _config()
     op = (request.form.getlist("op") or [""])[-1]
     key = request.form.get("key", "").strip()[:_MAX_FIELD]
     values: dict[str, Any]
@@ -387,12 +486,21 @@ def edit_rooms() -> Any:
             values = {**values, "key": key}
         else:
             active, change = f"room-{key}", Change("room", "update", key, values)
+        target = room_target(config, key or values.get("link", ""), values["title"])
     elif op == "room_remove":
         values = {}
         active, change = f"room-{key}", Change("room", "remove", key)
+        target = room_target(config, key)
+        page = unconfirmed(
+            target,
+            url_for("config.rooms"),
+            "設定ファイル（rooms/…toml）を削除します。LINE WORKS のトークルーム自体は削除されません。",
+        )
+        if page is not None:
+            return page
     else:
         abort(400, "操作が正しくありません。")
-    outcome = _save([change], f"room {key or values.get('link', '')}")
+    outcome = _save([change], target)
     if outcome.ok:
         return redirect(url_for("config.rooms"))
     return _rooms_page(**_refusal(outcome, active, values)), 400

@@ -24,6 +24,7 @@ from hotline.config.model import INTENSITIES, TSUNAMI_CATEGORIES, JmaResponse
 from hotline.domain.earthquakes.response import level_text
 from hotline.web import auth
 from hotline.web.context import current_hotline
+from hotline.web.pages.confirm import unconfirmed
 
 SAVED_MESSAGE = "保存しました（反映済み）"
 # The thresholds offered: a prefecture calls its staff in from 震度4 up (a lower one already in
@@ -110,6 +111,10 @@ def save() -> Any:
         kind, action = op.rsplit("_", 1)
         values = {"municipalities": _list("municipalities")} if action == "update" else {}
         change, active = Change(kind, action, code, values), f"{kind}-{code}"
+        if action == "remove":
+            page = unconfirmed(_target(change), url_for("jma_settings.page"))
+            if page is not None:
+                return page
     else:
         abort(400, "操作が正しくありません。")
     hotline = current_hotline()
@@ -117,16 +122,33 @@ def save() -> Any:
     if not outcome.ok:
         return _page(**_refusal(outcome, active, values)), 400
     problems = hotline.reload_config()
+    # As on the other settings pages: the TOML diff as the entry's diff, and the snapshot the
+    # files had afterwards, which an undo from the audit log checks.
     auth.audit_here(
         f"config.{change.kind}.{change.action}",
-        f"{change.kind} {change.key}" if change.key else change.kind,
+        _target(change),
         None,
-        {"change": {**values}, "files": list(outcome.files), "diff": outcome.diff.splitlines()},
+        {"change": {**values}, "files": list(outcome.files), "snapshot": outcome.snapshot},
+        diff=outcome.diff,
     )
     flash(SAVED_MESSAGE, "ok")
     if problems:  # someone broke another file by hand in the meantime
         flash("ただし設定ファイルに別の誤りがあり、反映できませんでした。", "error")
     return redirect(url_for("jma_settings.page") + f"#{active}")
+
+
+TARGETS = {
+    "earthquake": "地震（気象庁）の設定",
+    "tsunami": "津波（気象庁）の設定",
+    "earthquake_area": "地震情報の地域コード",
+    "tsunami_region": "津波予報区コード",
+}
+
+
+def _target(change: Change) -> str:
+    """What the audit log and the confirmation name, in Japanese (「津波予報区コード 601」)."""
+    label = TARGETS.get(change.kind, change.kind)
+    return f"{label} {change.key}" if change.key else label
 
 
 def _refusal(outcome: Outcome, active: str, values: Mapping[str, Any]) -> dict[str, Any]:
