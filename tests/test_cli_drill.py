@@ -32,7 +32,7 @@ def test_create_list_show_run_cancel(tmp_path: Path, capsys: pytest.CaptureFixtu
         "--remind",
         "10,20",
     )
-    assert code == 0 and out.startswith("drill 1 created: 20 people, sending takes about 0.2 min")
+    assert code == 0 and out.startswith("drill 1 created: 20 people, sending takes about 0.1 min")
     code, out, _ = run(
         capsys, db, "create", "--title", "月例", "--municipalities", "382035", "--cron", "0 9 1-7 * mon"
     )

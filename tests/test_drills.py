@@ -82,11 +82,11 @@ def test_a_drill_fires_once_at_its_time_and_asks_every_target(bot: Bot, lw: Fake
     assert drills.public(drills.storage.drill(drill_id))["runs"][0]["status"] == "running"
 
 
-def test_send_time_estimate_uses_the_sustained_rate() -> None:
+def test_send_time_estimate_uses_the_peak_rate_for_30_minutes_then_half() -> None:
     from hotline.domain.drills import send_minutes
 
-    assert send_minutes(2000, 240) == pytest.approx(16.7)  # 120 per minute sustained
-    assert send_minutes(2000, 60) == pytest.approx(66.7)
+    assert send_minutes(2000, 240) == pytest.approx(9.4)  # 216 per 61 s
+    assert send_minutes(2000, 60) == pytest.approx(43.8)  # 30 min at 54 per 61 s, then 30
 
 
 def test_answers_are_taps_history_is_kept_and_late_answers_marked(bot: Bot, lw: FakeLineWorks) -> None:

@@ -179,7 +179,7 @@ def _drill(args: argparse.Namespace) -> int:
         count = len(targets.resolve(drills.config()))
         print(
             f"drill {drill_id} created: {count} people, sending takes about "
-            f"{send_minutes(count, args.per_minute)} min at the sustained rate"
+            f"{send_minutes(count, args.per_minute)} min at the rate LINE WORKS allows"
         )
         return 0
     if args.action == "list":

@@ -64,6 +64,9 @@ class Settings:
     plan: str = "paid"
     # 1.0 in production; benchmarks shrink LINE WORKS' one-minute rate windows with it.
     rate_time_scale: float = 1.0
+    # Share of LINE WORKS' peak per-minute limit sent while a stream is under 30 minutes old
+    # (outbound/ratelimit.py): the rest is the margin for timing differences between us and it.
+    rate_peak_share: float = 0.9
     send_threads: int = 32  # at least the rooms of the largest fan-out, so it takes one round trip
     server_threads: int = 16  # waitress threads answering HTTP
     # How many reverse proxies stand in front (HOTLINE_TRUSTED_PROXIES): their X-Forwarded-For
@@ -225,6 +228,13 @@ def jma_from_env(env: Mapping[str, str]) -> tuple[str, float]:
     return url, seconds
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default, float)
+    if value > 1:
+        raise SettingsError(f"{name}={value} is above 1: a share of the limit, such as 0.9")
+    return value
+
+
 def plan_from_env(env: Mapping[str, str]) -> str:
     """The LINE WORKS plan in HOTLINE_PLAN ("paid" when unset), which sets the rate limits.
     Every command that talks to LINE WORKS reads it here, so a typo stops them all alike."""
@@ -308,6 +318,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         port=int(_number(env, "HOTLINE_PORT", 8080, int)),
         plan=plan,
         rate_time_scale=_number(env, "HOTLINE_RATE_TIME_SCALE", 1.0, float),
+        rate_peak_share=_share(env, "HOTLINE_RATE_PEAK_SHARE", 0.9),
         secret_key=_strong_secret(env, "HOTLINE_SECRET_KEY") or secrets.token_urlsafe(32),
         replication=replication_from_env(env),
         jma_feed_url=jma_feed_url,

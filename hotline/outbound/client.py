@@ -192,6 +192,10 @@ class LineWorksClient:
     ) -> requests.Response:
         """One call. `scopes`: those the API accepts (any one is enough); `room`: the channelId
         the call is about. Both only explain a 403 (see `_forbidden_reason`)."""
+        if paced:
+            # A due token renewal first: the budget is counted from `acquire`, so the call must
+            # leave right after it, not one token round trip later (ratelimit.py).
+            self.token()
         if paced and not self.limiter.acquire(op):
             raise LineWorksError(f"{op}: no rate budget in time", code="PACING", retryable=True)
         for attempt in (1, 2):

@@ -83,7 +83,7 @@ class Sender:
             return 0
         now = iso(self.clock.now())
         claimed = 0
-        blocked: set[str] = set()
+        room: dict[str, int] = {}  # calls each operation's budget still allows now
         waiting: set[str] = set()
         for row in self.storage.due_messages(now, limit=free * 4):
             if claimed >= free:
@@ -97,13 +97,15 @@ class Sender:
                 # queued together arrive in order. Different rooms still go in parallel.
                 waiting.add(target)
                 continue
-            if op in blocked or not self.client.limiter.available(op):
+            if op not in room:
+                room[op] = self.client.limiter.room(op)
+            if room[op] <= 0:
                 # Lower-priority rows of the same operation wait too: priority is kept.
-                blocked.add(op)
                 continue
             if not self.storage.claim(row.id, now):
                 continue
             claimed += 1
+            room[op] -= 1
             waiting.add(target)
             with self._lock:
                 self._busy += 1

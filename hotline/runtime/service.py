@@ -88,6 +88,7 @@ class Hotline:
                 default_limits(settings.per_minute_limit),
                 time_scale=settings.rate_time_scale,
                 clock=self.clock.monotonic,
+                peak_share=settings.rate_peak_share,
             ),
             read_timeout=settings.http_timeout,
             pool_size=settings.send_threads,

@@ -28,6 +28,7 @@ from hotline.domain.drills import answers, results, schedule
 from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
 from hotline.domain.drills.targets import Targets
 from hotline.metrics import Metrics
+from hotline.outbound import ratelimit
 from hotline.outbound.instructions import DrillReminderCheck, to_json
 from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow, Storage
 
@@ -37,8 +38,9 @@ DEFAULT_GRACE = timedelta(minutes=15)
 
 
 def send_minutes(targets: int, per_minute_limit: int) -> float:
-    """How long sending the roll-call takes at the sustained 1:1 rate (half the limit)."""
-    return round(targets / (per_minute_limit / 2), 1)
+    """How long sending the roll-call takes, paced by LINE WORKS' rule (`outbound.ratelimit`):
+    the peak rate for up to 30 minutes, then half."""
+    return round(ratelimit.send_minutes(targets, per_minute_limit), 1)
 
 
 def _role_title(config: Config, person: Member) -> str:
