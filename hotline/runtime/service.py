@@ -47,7 +47,7 @@ from hotline.outbound.jma_feed import JmaFeedClient
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.runtime.scheduler import Scheduler
-from hotline.storage import Storage
+from hotline.storage import InboxWriter, Storage
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,9 @@ class Hotline:
             inbox=self.storage.inbox_counts,
             rejections=lambda: dict(self.counters),
         )
+        # The door stores through one group-committing writer; /healthz shows how many
+        # transactions it took for how many callbacks.
+        self.inbox_writer = InboxWriter(self.storage, on_commit=self._inbox_committed)
 
     def config(self) -> Config:
         return self._config
@@ -216,6 +219,10 @@ class Hotline:
 
     def wake_inbox(self) -> None:
         self._inbox_wake.set()
+
+    def _inbox_committed(self, rows: int) -> None:
+        self.counters["inbox_commits"] += 1
+        self.counters["inbox_stored"] += rows
 
     # -- the loops ------------------------------------------------------------------------
     def process_inbox_once(self) -> int:

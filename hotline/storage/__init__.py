@@ -5,11 +5,11 @@ durable inbox row before the 200 goes back, and every message the bot will send 
 row before any attempt to send it.
 
 Modules: `connection` (the per-thread connection, pragmas, write lock, `transaction()`),
-`inbox`, `outbox` (with `OutboxRow`, `NewMessage`, the `PRIORITY_*`), `reports` (incidents,
-reports, uploads), `identities`, `acks`, `boards`, `drills`, `refusals`, `accounts` (accounts
-and the audit log), `copies` (online backup, replica generation, the fence file), `schema`
-(version 1, frozen), `migrations`, and `facade` (`Storage`,
-composed of the per-aggregate mixins; see its docstring for why mixins).
+`inbox`, `inbox_writer` (the door's group commit), `outbox` (with `OutboxRow`, `NewMessage`,
+the `PRIORITY_*`), `reports` (incidents, reports, uploads), `identities`, `acks`, `boards`,
+`drills`, `refusals`, `accounts` (accounts and the audit log), `copies` (online backup, replica
+generation, the fence file), `schema` (version 1, frozen), `migrations`, and `facade`
+(`Storage`, composed of the per-aggregate mixins; see its docstring for why mixins).
 
 sqlite-utils, and where hand-written SQL stays:
 - Schema versions are sqlite-utils 4's `Migrations` (`migrations.py`): ordered, recorded by
@@ -34,6 +34,7 @@ sqlite-utils, and where hand-written SQL stays:
 """
 
 from hotline.storage.facade import Storage
+from hotline.storage.inbox_writer import InboxBusy, InboxWriter
 from hotline.storage.outbox import (
     PRIORITY_DRILL,
     PRIORITY_NOTICE,
@@ -54,6 +55,8 @@ __all__ = [
     "PRIORITY_REMINDER",
     "PRIORITY_REPLY",
     "PRIORITY_REPORT",
+    "InboxBusy",
+    "InboxWriter",
     "NewMessage",
     "OutboxRow",
     "Storage",

@@ -2,6 +2,9 @@
 
 A row is `new` until the inbox worker finishes it (`done`, `rejected` or `failed`);
 `finish_event` is a conditional UPDATE, so two workers never both process one row.
+
+The callback door stores through `inbox_writer.InboxWriter`, which commits callbacks arriving
+together in one transaction.
 """
 
 from __future__ import annotations
@@ -17,11 +20,17 @@ class InboxRecords(Connection):
     def store_event(self, body: str, now: str, *, status: str = "new", reason: str | None = None) -> int:
         """Store a received callback body durably; returns its inbox id."""
         with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO inbox (received_at, body, status, reason) VALUES (?, ?, ?, ?)",
-                (now, body, status, reason),
-            )
-            return int(cur.lastrowid or 0)
+            return self.insert_event(conn, body, now, status=status, reason=reason)
+
+    def insert_event(
+        self, conn: sqlite3.Connection, body: str, now: str, *, status: str = "new", reason: str | None = None
+    ) -> int:
+        """Insert a callback body in the caller's open transaction; returns its inbox id."""
+        cur = conn.execute(
+            "INSERT INTO inbox (received_at, body, status, reason) VALUES (?, ?, ?, ?)",
+            (now, body, status, reason),
+        )
+        return int(cur.lastrowid or 0)
 
     def pending_events(self, limit: int = 100) -> list[sqlite3.Row]:
         return (

@@ -1,7 +1,8 @@
 """The callback door (`POST /callback`): where LINE WORKS delivers every event.
 
 Deliberately thin: the body size is checked by the app (MAX_CONTENT_LENGTH, 413), then the view
-verifies the signature over the raw bytes, stores the body as an inbox row and answers 200.
+verifies the signature over the raw bytes, stores the body as an inbox row and answers 200 once
+that row is committed. Callbacks arriving together share one commit (storage.inbox_writer).
 Parsing and everything slow happen in the inbox worker, because LINE WORKS never re-sends a
 callback that failed or timed out.
 """
@@ -50,7 +51,9 @@ def callback() -> tuple[str, int]:
     now = iso(hotline.clock.now())
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
-            hotline.storage.store_event(text, now, status=status, reason=reason)
+            # Committed together with the callbacks arriving meanwhile (storage.inbox_writer.
+            # InboxWriter); returns only once the transaction holding this row has committed.
+            hotline.inbox_writer.store(text, now, status=status, reason=reason)
             break
         except sqlite3.OperationalError as exc:
             log.warning("storing callback failed (attempt %d): %s", attempt, exc)
