@@ -319,11 +319,13 @@ class SubprocessHotline:
         log: Path,
         *,
         rate_time_scale: float = 1.0,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         env = hotline_env(side, database, self.port, API_TOKEN)
         env["HOTLINE_CONFIG_DIR"] = str(config_dir)
         env["HOTLINE_RATE_TIME_SCALE"] = repr(rate_time_scale)
+        env.update(extra_env or {})
         self.process = HotlineProcess(env, log)
         self.process.start()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -348,7 +350,9 @@ class SubprocessHotline:
         self.process.stop()
 
 
-def run_module(module: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
+def run_module(
+    module: str, *args: str, log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start `python -m module args` from the repository root, output to `log`."""
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -356,7 +360,7 @@ def run_module(module: str, *args: str, log: Path) -> subprocess.Popen[bytes]:
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
         )
 
 

@@ -34,8 +34,9 @@ from .common import (
 )
 
 LATENCY_MS = 150
-# Both rate limiters (hotline's and the emulator's) run 20 x faster, so that the bucket is
-# full again a second after each run: every run measures a first report after a quiet spell.
+# Both rate limiters (hotline's and the emulator's) run 20 x faster, so that each run's calls
+# have left the budget's window (3.05 s) soon after it: every run measures a first report after
+# a quiet spell.
 TIME_SCALE = 0.05
 
 
