@@ -2,14 +2,12 @@
 is answered 200 only once the commit holding its own row has reached the disk.
 
 Observed from outside hotline: a second SQLite connection sees the rows, and the database's
-write-ahead log shows how many transactions were committed (each COMMIT appends exactly one
-commit frame to it, and synchronous=FULL fsyncs it there)."""
+write-ahead log shows how many transactions were committed (tests/support/wal.py)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import struct
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,27 +18,9 @@ from flask import Flask
 
 from hotline.demo.stack import wait_until
 from tests.support.bot import BOT_ID, Bot, message_event, sign
+from tests.support.wal import wal_commits
 
 CALLBACKS = 8
-
-
-def wal_commits(database: Path) -> tuple[int, int]:
-    """(salt of the current log, its commit frames): one commit frame per committed transaction.
-
-    Format: https://www.sqlite.org/fileformat2.html#walformat (a 32-byte header with the page
-    size and two salts, then frames of a 24-byte header and a page; a frame header's second
-    field is non-zero only on the frame that commits a transaction)."""
-    data = (database.parent / (database.name + "-wal")).read_bytes()
-    page_size, salt = struct.unpack(">I", data[8:12])[0], data[16:24]
-    commits, offset = 0, 32
-    while offset + 24 + page_size <= len(data):
-        header = data[offset : offset + 24]
-        if header[8:16] != salt:
-            break  # frames left over from before the log was last restarted
-        if struct.unpack(">I", header[4:8])[0]:
-            commits += 1
-        offset += 24 + page_size
-    return int.from_bytes(salt, "big"), commits
 
 
 def post(app: Flask, event: dict[str, Any], secret: str) -> int:
