@@ -3,9 +3,10 @@
 Two kinds of number, on one `Metrics` per running hotline:
 
 - counters the core increments where things happen: LINE WORKS calls by operation and status
-  (`outbound/client.py`), what came of each send attempt (`outbound/sender.py`), token
-  renewals, reminders enqueued and cancelled (`domain/reminders.py`), drill runs, questions
-  and answers (`domain/drills/runner.py`);
+  (`outbound/client.py`), what came of each send attempt (`outbound/sender.py`), the door's
+  commits and the callbacks they stored (`storage/inbox_writer.py`), token renewals, reminders
+  enqueued and cancelled (`domain/reminders.py`), drill runs, questions and answers
+  (`domain/drills/runner.py`);
 - what is read at each scrape (`State`): outbox rows by status and priority and inbox events
   by status from the database, the door's rejections by reason (`Hotline.counters`, kept by
   `web/callback.py`), and the seconds since the last successful LINE WORKS call. Queue sizes
@@ -105,6 +106,15 @@ class Metrics:
             ["type"],
             registry=registry,
         )
+        self.callback_commits = Counter(
+            "hotline_callback_commits",
+            "Transactions (fsyncs) that stored callbacks at the door: callbacks arriving together "
+            "share one (storage/inbox_writer.py)",
+            registry=registry,
+        )
+        self.callbacks_stored = Counter(
+            "hotline_callbacks_stored", "Callbacks stored at the door, each before its 200", registry=registry
+        )
         # Every known series starts at 0, so the first increment shows in rate() and increase().
         for outcome in ("issued", "failed"):
             self.token_renewals.labels(outcome)
@@ -146,6 +156,11 @@ class Metrics:
 
     def drill_answer(self, answer_type: str) -> None:
         self.drill_answers.labels(answer_type).inc()
+
+    def callbacks_committed(self, rows: int) -> None:
+        """One transaction of the door's group commit stored `rows` callbacks."""
+        self.callback_commits.inc()
+        self.callbacks_stored.inc(rows)
 
     def seconds_since_success(self) -> float:
         with self._lock:

@@ -17,7 +17,7 @@ from hotline.config.settings import Credentials, SettingsError, from_env
 from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.outbound.ratelimit import RateLimiter, default_limits, send_minutes
 from hotline.storage import PRIORITY_DRILL, PRIORITY_REAL_CALL, NewMessage
-from tests.support.bot import Bot
+from tests.support.bot import TOKEN, Bot, credentials_env
 from tests.support.fake_lineworks import FakeLineWorks
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
@@ -131,15 +131,7 @@ def test_the_peak_share_is_configurable() -> None:
 
 
 def test_the_peak_share_is_read_from_the_environment_and_checked(keypair: tuple[str, str]) -> None:
-    env = {
-        "LW_API_CLIENT_ID": "c",
-        "LW_API_CLIENT_SECRET": "s",
-        "LW_API_SERVICE_ACCOUNT": "a",
-        "LW_API_PRIVATEKEY": keypair[0],
-        "LW_API_BOT_ID": "123",
-        "LW_API_BOT_SECRET": "b",
-        "HOTLINE_API_TOKEN": "t",
-    }
+    env = {**credentials_env(keypair[0]), "HOTLINE_API_TOKEN": TOKEN}
     assert from_env(env).rate_peak_share == 0.9
     assert from_env({**env, "HOTLINE_RATE_PEAK_SHARE": "0.8"}).rate_peak_share == 0.8
     for bad in ("1.5", "0", "fast"):

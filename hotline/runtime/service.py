@@ -176,9 +176,9 @@ class Hotline:
             inbox=self.storage.inbox_counts,
             rejections=lambda: dict(self.counters),
         )
-        # The door stores through one group-committing writer; /healthz shows how many
+        # The door stores through one group-committing writer; /metrics shows how many
         # transactions it took for how many callbacks.
-        self.inbox_writer = InboxWriter(self.storage, on_commit=self._inbox_committed)
+        self.inbox_writer = InboxWriter(self.storage, on_commit=self.metrics.callbacks_committed)
 
     def config(self) -> Config:
         return self._config
@@ -219,10 +219,6 @@ class Hotline:
 
     def wake_inbox(self) -> None:
         self._inbox_wake.set()
-
-    def _inbox_committed(self, rows: int) -> None:
-        self.counters["inbox_commits"] += 1
-        self.counters["inbox_stored"] += rows
 
     # -- the loops ------------------------------------------------------------------------
     def process_inbox_once(self) -> int:
