@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotline.clock import Clock, iso
 from hotline.config import Config
@@ -198,6 +199,17 @@ class Served:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+def door_commits(url: str) -> dict[str, float]:
+    """The door's group commit as /metrics shows it: transactions, and callbacks they stored."""
+    response = requests.get(f"{url}/metrics", headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10)
+    response.raise_for_status()
+    values = {s.name: s.value for f in text_string_to_metric_families(response.text) for s in f.samples}
+    return {
+        "commits": values["hotline_callback_commits_total"],
+        "stored": values["hotline_callbacks_stored_total"],
+    }
 
 
 def bare_app(work: Path) -> Served:
@@ -465,9 +477,7 @@ def run(work: Path, total: int, log: list[str]) -> tuple[list[Figure], dict[str,
                     f"  ingest: round {i + 1}: bare app {bare_runs[-1].rate:.0f}/s, "
                     f"hotline's door alone {door_runs[-1].rate:.0f}/s"
                 )
-            door_counters: dict[str, int] = requests.get(f"{door_server.url}/healthz", timeout=10).json()[
-                "counters"
-            ]
+            door_counters = door_commits(door_server.url)
             bare = fire(bare_server.url, items)
             log.append(f"  ingest: bare app {bare.rate:.0f}/s; hotline whole...")
             load = fire(server.url, items)
@@ -476,7 +486,7 @@ def run(work: Path, total: int, log: list[str]) -> tuple[list[Figure], dict[str,
         finally:
             bare_server.stop()
             door_server.stop()
-        counters = server.health()["counters"]
+        counters = door_commits(server.url)
         log.append(f"  ingest: hotline {load.rate:.0f}/s; waiting for the inbox to be processed...")
         counts = wait_until(
             lambda: (c := storage.inbox_counts()).get("new", 0) == 0 and c, 600, "the inbox to be processed"
@@ -508,9 +518,9 @@ def run(work: Path, total: int, log: list[str]) -> tuple[list[Figure], dict[str,
     door_rate, bare_door_rate = median([r.rate for r in door_runs]), median([r.rate for r in bare_runs])
     door_p99, bare_door_p99 = median([p99(r) for r in door_runs]), median([p99(r) for r in bare_runs])
 
-    def batching(c: dict[str, int]) -> str:
-        stored, commits = c.get("inbox_stored", 0), c.get("inbox_commits", 0)
-        return f"{stored} callbacks in {commits} commits ({stored / max(commits, 1):.1f} each)"
+    def batching(c: dict[str, float]) -> str:
+        stored, commits = c["stored"], c["commits"]
+        return f"{stored:.0f} callbacks in {commits:.0f} commits ({stored / max(commits, 1):.1f} each)"
 
     figures = [
         Figure(
