@@ -113,13 +113,8 @@ class RateLimiter:
             return False  # never busy, or the last run ended with a quiet spell
         return now - state.run_started >= SUSTAINED_AFTER * self.minute
 
-    def budget(self, op: str) -> int:
-        """Calls of `op` allowed in any window now: the peak or the sustained budget."""
-        with self._lock:
-            state = self._op(op)
-            return self._budget(state, self.clock())
-
     def _budget(self, state: _Operation, now: float) -> int:
+        """Calls allowed in any window now: the peak or the sustained budget."""
         share = SUSTAINED_SHARE if self._sustained(state, now) else self.peak_share
         return max(1, math.floor(state.limit * min(share, self.peak_share)))
 
