@@ -24,7 +24,8 @@ from hotline.domain import accounts
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from hotline.web.auth import CSRF_MESSAGE, FORBIDDEN_MESSAGES
-from hotline.web.pages.config import SAVED_MESSAGE, STALE_MESSAGE
+from hotline.web.pages.config import STALE_MESSAGE
+from hotline.web.pages.config_save import SAVED_MESSAGE
 from tests.support.bot import T0, TOKEN
 from tests.support.config_files import copy_config, files
 from tests.support.fake_lineworks import FakeLineWorks

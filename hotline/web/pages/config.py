@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from hotline.config import HQ_ROLES, MUNICIPALITY_ROLES, ROOM_LINKS, Config, Member, Municipality, Room
 from hotline.config import editing as config_edit
@@ -26,10 +26,10 @@ from hotline.domain import directory
 from hotline.outbound.client import LineWorksError
 from hotline.web import auth
 from hotline.web.context import current_hotline
+from hotline.web.pages import config_save
 from hotline.web.pages.confirm import unconfirmed
 
 ADMIN_ROLE = "admin"
-SAVED_MESSAGE = "保存しました（反映済み）"
 STALE_MESSAGE = "ほかの人が先に変更しました。開き直してください。"
 INVITE_MESSAGE = (
     "LINE WORKS の API では既存のトークルームにメンバーを追加できません。"
@@ -148,35 +148,9 @@ def _errors(outcome: Outcome) -> dict[str, list[str]]:
 
 
 def _save(changes: Sequence[Change], target: str) -> Outcome:
-    """Apply `changes` with the form's snapshot; when they are made, reload the running bot's
-    configuration and record who made them, with the diff of the files."""
-    hotline = current_hotline()
-    outcome = config_edit.apply(
-        hotline.settings.config_dir, changes, expected_snapshot=request.form.get("snapshot", "")
-    )
-    if not outcome.ok:
-        return outcome
-    problems = hotline.reload_config()
-    first = changes[0]
-    # The diff column holds the unified diff of the TOML files (what the page shows line by
-    # line); `snapshot` is what the files look like right after, which an undo checks.
-    auth.audit_here(
-        f"config.{first.kind}.{first.action}",
-        target,
-        None,
-        {
-            "changes": [_change_view(change) for change in changes],
-            "files": list(outcome.files),
-            "snapshot": outcome.snapshot,
-        },
-        diff=outcome.diff,
-    )
-    flash(SAVED_MESSAGE, "ok")
-    if problems:  # someone broke another file by hand in the meantime
-        flash(
-            "ただし設定ファイルに別の誤りがあり、反映できませんでした。上の表示を確認してください。", "error"
-        )
-    return outcome
+    """Apply `changes` with the form's snapshot (`config_save.save`)."""
+    record = {"changes": [_change_view(change) for change in changes]}
+    return config_save.save(changes, target, request.form.get("snapshot", ""), record)
 
 
 def _refusal(outcome: Outcome, active: str, values: Mapping[str, Any]) -> dict[str, Any]:

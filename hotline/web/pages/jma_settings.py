@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from hotline.config import MUNICIPALITY_ROLES, Config
 from hotline.config import editing as config_edit
@@ -24,9 +24,9 @@ from hotline.config.model import INTENSITIES, TSUNAMI_CATEGORIES, JmaResponse
 from hotline.domain.earthquakes.response import level_text
 from hotline.web import auth
 from hotline.web.context import current_hotline
+from hotline.web.pages import config_save
 from hotline.web.pages.confirm import unconfirmed
 
-SAVED_MESSAGE = "保存しました（反映済み）"
 # The thresholds offered: a prefecture calls its staff in from 震度4 up (a lower one already in
 # the file, such as the demo's "1", is offered too, so that saving the form keeps it).
 OFFERED_INTENSITIES = ("4", "5-", "5+", "6-", "6+", "7")
@@ -117,23 +117,9 @@ def save() -> Any:
                 return page
     else:
         abort(400, "操作が正しくありません。")
-    hotline = current_hotline()
-    outcome = config_edit.apply(hotline.settings.config_dir, [change], expected_snapshot=_text("snapshot"))
+    outcome = config_save.save([change], _target(change), _text("snapshot"), {"change": {**values}})
     if not outcome.ok:
         return _page(**_refusal(outcome, active, values)), 400
-    problems = hotline.reload_config()
-    # As on the other settings pages: the TOML diff as the entry's diff, and the snapshot the
-    # files had afterwards, which an undo from the audit log checks.
-    auth.audit_here(
-        f"config.{change.kind}.{change.action}",
-        _target(change),
-        None,
-        {"change": {**values}, "files": list(outcome.files), "snapshot": outcome.snapshot},
-        diff=outcome.diff,
-    )
-    flash(SAVED_MESSAGE, "ok")
-    if problems:  # someone broke another file by hand in the meantime
-        flash("ただし設定ファイルに別の誤りがあり、反映できませんでした。", "error")
     return redirect(url_for("jma_settings.page") + f"#{active}")
 
 
