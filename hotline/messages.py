@@ -224,6 +224,9 @@ def failure_reason(status: int | None, code: str, reason: str = "") -> str:
 NO_CHANNEL = "トークルームがまだ作成されていません（チャンネルID未設定）"
 NO_ROOM_FOR_PERSON = "この人に届くトークルームがありません"
 GAVE_UP = "24時間再送しても届きませんでした"
+CHANNEL_OFF = (
+    "送信経路「{channel}」が設定されていないため送れませんでした"  # a mail/webhook row with no transport
+)
 
 
 def reminder(label: str, town: str, created: datetime, text_: str, postback: str) -> dict[str, Any]:

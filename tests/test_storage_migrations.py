@@ -46,6 +46,7 @@ ALL = [
     "m006_report_recipients",
     "m007_incident_events",
     "m008_drill_proxy_answers",
+    "m009_outbox_channel",
 ]
 V1_TABLES = [
     "accounts",
@@ -145,8 +146,11 @@ def test_a_database_from_640e222_is_migrated_in_place_and_keeps_every_row(old_db
         moved += instruction is not None
         assert json.loads(new["content"]) == content  # only the "hotline" key left it
         assert (None if new["instruction"] is None else json.loads(new["instruction"])) == instruction
-        unchanged = {k: v for k, v in new.items() if k not in ("content", "instruction")}
+        skip = ("content", "instruction", "channel", "address")
+        unchanged = {k: v for k, v in new.items() if k not in skip}
         assert unchanged == {k: v for k, v in old.items() if k != "content"}
+        # migration 9: every earlier row went by LINE WORKS
+        assert (new["channel"], new["address"]) == ("lineworks", None)
     assert moved >= 3  # the board post, the reminders, the pending escalation and drill reminders
 
 

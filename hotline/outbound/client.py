@@ -27,6 +27,7 @@ import requests.adapters
 from hotline.config.settings import Credentials, load_private_key
 from hotline.metrics import Metrics
 from hotline.outbound.ratelimit import RateLimiter, default_limits
+from hotline.outbound.transport import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +49,9 @@ MISSING_SCOPE = "missing_scope"  # the access token lacks the scope the API need
 NOT_IN_ROOM = "not_in_room"  # a room the bot is no longer in (removed, or the room is gone)
 
 
-class LineWorksError(Exception):
-    """A failed call. `retryable` says whether trying again later can help."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str = "",
-        retryable: bool,
-        retry_after: float | None = None,
-        reason: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.reason = reason  # MISSING_SCOPE, NOT_IN_ROOM or "" (see _forbidden_reason)
+class LineWorksError(DeliveryError):
+    """A failed LINE WORKS call. `retryable` says whether trying again later can help; `reason`
+    is MISSING_SCOPE, NOT_IN_ROOM or "" (see _forbidden_reason)."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ A row's content is what goes to LINE WORKS; a row that needs more carries a type
 handlers may change the content or cancel the row just before it goes, `perform` handlers do
 the row's work instead of a message send (a board post). The sender knows no domain.
 
+Rows of another channel than LINE WORKS (mail, webhooks: `outbox.channel`) go to the
+`Transport` registered for that channel (`outbound.transport`), paced by the transport and
+retried or failed the same way.
+
 Each row is claimed with a conditional UPDATE, sent through the LINE WORKS client, then
 marked sent, retried later (transient errors, 429) or failed (permanent errors). Rows of
 different rooms go out in parallel on a thread pool, so a fan-out to 25 rooms takes about one
@@ -25,6 +29,7 @@ from hotline import messages as msg
 from hotline.clock import Clock, iso, parse_iso
 from hotline.outbound.client import LineWorksClient, LineWorksError
 from hotline.outbound.instructions import Instruction, from_json
+from hotline.outbound.transport import DeliveryError, Transport
 from hotline.storage import OutboxRow, Storage
 
 log = logging.getLogger(__name__)
@@ -54,7 +59,10 @@ class Sender:
         perform: Mapping[type, Perform] | None = None,
         max_backoff: float = MAX_BACKOFF,
         on_free: Callable[[], None] = lambda: None,
+        transports: Mapping[str, Transport] | None = None,
     ) -> None:
+        # by channel name; the runtime's own mapping, so a transport registered later counts
+        self.transports: Mapping[str, Transport] = transports if transports is not None else {}
         self.max_backoff = max_backoff
         self.on_free = on_free  # a thread is free: the loop may claim the next row now
         self.storage = storage
@@ -98,7 +106,13 @@ class Sender:
                 waiting.add(target)
                 continue
             if op not in room:
-                room[op] = self.client.limiter.room(op)
+                transport = self.transports.get(row.channel)
+                if row.channel == LINEWORKS:
+                    room[op] = self.client.limiter.room(op)
+                elif transport is not None:
+                    room[op] = transport.room()
+                else:  # no transport for the channel (mail switched off): fails in deliver()
+                    room[op] = self.threads
             if room[op] <= 0:
                 # Lower-priority rows of the same operation wait too: priority is kept.
                 continue
@@ -138,7 +152,9 @@ class Sender:
         """Send one claimed row and record the outcome."""
         try:
             instruction = from_json(row.instruction)
-            if instruction is not None and type(instruction) in self.perform:
+            if row.channel != LINEWORKS:
+                self._deliver_elsewhere(row, instruction)
+            elif instruction is not None and type(instruction) in self.perform:
                 self.perform[type(instruction)](row, instruction)
             else:
                 content = self._prepared(row, instruction)
@@ -152,7 +168,11 @@ class Sender:
                     self.client.send_to_user(row.user_id, content)
                 else:
                     raise LineWorksError("no recipient", retryable=False)
-        except LineWorksError as exc:
+        except _Cancelled as cancelled:
+            self.storage.mark_cancelled(row.id, iso(self.clock.now()), str(cancelled))
+            self.metrics.send_attempt(_operation(row), "cancelled")
+            return
+        except DeliveryError as exc:
             self._failed_attempt(row, exc)
         except Exception as exc:  # a bug or a bad row: retried with backoff, given up after 24 h
             log.exception("outbox row %s could not be prepared or sent", row.id)
@@ -168,6 +188,20 @@ class Sender:
             except Exception:  # the row's outcome is recorded; the sweep follows it up later
                 log.exception("follow-up of report %s failed; the sweep will retry", row.report_id)
 
+    def _deliver_elsewhere(self, row: OutboxRow, instruction: Instruction | None) -> None:
+        """Send a row of another channel (mail, webhook) through its transport."""
+        transport = self.transports.get(row.channel)
+        if transport is None:
+            raise DeliveryError(
+                f"no transport for channel {row.channel!r}",
+                retryable=False,
+                japanese=msg.CHANNEL_OFF.format(channel=row.channel),
+            )
+        content = self._prepared(row, instruction)
+        if content is None:
+            raise _Cancelled(msg.NOT_NEEDED)
+        transport.send(row, content)
+
     def _prepared(self, row: OutboxRow, instruction: Instruction | None) -> dict[str, Any] | None:
         """The content to send now, after the handler of the row's instruction (if any)."""
         content = dict(row.content)
@@ -179,7 +213,7 @@ class Sender:
             return content
         return prepare(row, instruction, content)
 
-    def _failed_attempt(self, row: OutboxRow, exc: LineWorksError) -> None:
+    def _failed_attempt(self, row: OutboxRow, exc: DeliveryError) -> None:
         now = self.clock.now()
         too_old = now - parse_iso(row.created_at) > GIVE_UP_AFTER
         if exc.retryable and not too_old:
@@ -196,18 +230,32 @@ class Sender:
             self.storage.mark_retry(row.id, iso(now + timedelta(seconds=delay)), str(exc))
             self.metrics.send_attempt(_operation(row), "retry")
             return
-        reason = msg.GAVE_UP if exc.retryable else msg.failure_reason(exc.status, exc.code, exc.reason)
+        if exc.retryable:
+            reason = msg.GAVE_UP
+        else:
+            reason = exc.japanese or msg.failure_reason(exc.status, exc.code, exc.reason)
         log.error("outbox %s failed for good: %s", row.id, exc)
         self.storage.mark_failed(row.id, iso(now), reason)
         self.metrics.send_attempt(_operation(row), "failed")
 
 
+LINEWORKS = "lineworks"
+
+
+class _Cancelled(Exception):
+    """A row's prepare handler found it no longer needed."""
+
+
 def _operation(row: OutboxRow) -> str:
-    """The LINE WORKS API operation (rate budget) a row is sent with."""
+    """The LINE WORKS API operation (rate budget) a row is sent with; another channel's name."""
+    if row.channel != LINEWORKS:
+        return row.channel
     return "boards" if row.purpose == "board" else "send_channel" if row.channel_id else "send_user"
 
 
 def _target(row: OutboxRow) -> str:
+    if row.channel != LINEWORKS:
+        return f"{row.channel}:{row.address}"
     if row.channel_id:
         return f"channel:{row.channel_id}"
     if row.user_id:

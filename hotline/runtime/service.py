@@ -46,6 +46,7 @@ from hotline.outbound.instructions import (
 from hotline.outbound.jma_feed import JmaFeedClient
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
+from hotline.outbound.transport import Transport
 from hotline.runtime.scheduler import Scheduler
 from hotline.storage import InboxWriter, Storage
 
@@ -133,6 +134,8 @@ class Hotline:
             on_enqueue=self._outbox_wake.set,
             metrics=self.metrics,
         )
+        # Channels besides LINE WORKS (outbound.transport), by outbox.channel: mail, webhook
+        self.transports: dict[str, Transport] = {}
         self.sender = Sender(
             self.storage,
             self.client,
@@ -150,6 +153,7 @@ class Hotline:
             perform={BoardPost: partial(boards.create_post, self.storage, self.client, self.clock)},
             max_backoff=settings.max_backoff,
             on_free=self._outbox_wake.set,
+            transports=self.transports,
         )
         # JMA telegrams: stored rows first, then the triggers (domain/earthquakes)
         self.earthquakes = Earthquakes(

@@ -216,3 +216,13 @@ def drill_proxy_answers(db: Database) -> None:
     (`role_title`, e.g. 副市長), for the results people file; NULL for runs fired before."""
     db.table("drill_answers").add_column("recorded_by", str)
     db.table("drill_targets").add_column("role_title", str)
+
+
+@MIGRATIONS(name="m009_outbox_channel")
+def outbox_channel(db: Database) -> None:
+    """An outbox row may go by another channel than LINE WORKS: `channel` names the transport
+    the sender hands it to ('lineworks' for every row stored before this migration, 'mail',
+    'webhook'), and `address` is where it goes on that channel (an e-mail address, a webhook's
+    name); NULL for LINE WORKS rows, which keep channel_id / user_id."""
+    db.table("outbox").add_column("channel", str, not_null_default="lineworks")
+    db.table("outbox").add_column("address", str)

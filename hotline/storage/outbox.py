@@ -49,6 +49,8 @@ class OutboxRow:
     attempts: int
     created_at: str
     instruction: dict[str, Any] | None = None  # for the sender, never sent; None when NULL
+    channel: str = "lineworks"  # the transport: lineworks | mail | webhook (see Sender)
+    address: str | None = None  # where on that channel: an e-mail address, a webhook's name
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class NewMessage:
     status: str = "pending"
     error: str | None = None
     instruction: dict[str, Any] | None = None  # for the sender, never sent (stored as JSON)
+    channel: str = "lineworks"  # lineworks | mail | webhook: the transport the sender uses
+    address: str | None = None  # mail and webhook rows: the e-mail address, the webhook's name
 
 
 class OutboxRecords(Connection):
@@ -79,7 +83,7 @@ class OutboxRecords(Connection):
             cur = conn.execute(
                 "INSERT OR IGNORE INTO outbox (dedupe_key, created_at, priority, purpose, report_id, "
                 "room_key, channel_id, user_id, content, status, next_attempt_at, error, sent_at, "
-                "instruction) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "instruction, channel, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.dedupe_key,
                     now,
@@ -95,6 +99,8 @@ class OutboxRecords(Connection):
                     m.error,
                     now if m.status == "failed" else None,
                     None if m.instruction is None else json.dumps(m.instruction, ensure_ascii=False),
+                    m.channel,
+                    m.address,
                 ),
             )
             added += cur.rowcount
@@ -279,4 +285,6 @@ def _outbox_row(row: sqlite3.Row) -> OutboxRow:
         attempts=row["attempts"],
         created_at=row["created_at"],
         instruction=None if row["instruction"] is None else json.loads(row["instruction"]),
+        channel=row["channel"],
+        address=row["address"],
     )
