@@ -565,3 +565,90 @@ def jma_feed_back(since: datetime, back: datetime) -> dict[str, Any]:
         f"{JMA_LABEL}気象庁の防災情報XMLへの接続が回復しました（{hhmm(since)}〜{hhmm(back)} 接続不可）。"
         "地震・津波の自動通知を再開しています。"
     )
+
+
+# -- mail fallback (issue 15): what goes by e-mail when LINE WORKS could not deliver -------------
+# Every mail says plainly that it replaces a LINE WORKS message and why; its link lets the person
+# acknowledge (or answer the roll-call) in a browser. The room's copy that arrives afterwards
+# says it came late and that a mail went at HH:MM.
+
+MAIL_FROM_NAME = "災害ホットライン"
+MAIL_NO_ADDRESS = "メールアドレスが登録されていません"
+MAIL_NO_TLS = "メールサーバーが暗号化（STARTTLS）に対応していないため送れません。設定を確認してください"
+MAIL_FALLBACK_HEAD = "【LINE WORKSの代わりにメールでお送りします】"
+MAIL_FOOTER = "このメールは災害ホットライン（{hq}）が自動で送信しています。返信はできません。"
+
+
+def mail_refused(code: int, reply: str) -> str:
+    """Why the mail server refused a mail for good (5xx), for the dashboard and HQ."""
+    if code in (550, 551, 553):
+        return f"メールサーバーが宛先を受け付けませんでした（{code}: 宛先のアドレスを確認してください）"
+    if code == 552:
+        return f"メールサーバーが受け付けませんでした（{code}: 宛先のメールボックスの容量超過）"
+    return f"メールサーバーが受け付けませんでした（{code}）"
+
+
+def mail_why_failed(rooms: Sequence[tuple[str, str]]) -> str:
+    """The reason a report goes by mail: rooms (title, reason) that failed for good."""
+    listed = "、".join(f"「{title}」（{reason}）" for title, reason in rooms)
+    return f"LINE WORKSのトークルーム{listed}に届けられませんでした。"
+
+
+def mail_why_late(minutes: float, rooms: Sequence[str]) -> str:
+    """The reason a report goes by mail: it has not reached its rooms within `minutes`."""
+    listed = "、".join(f"「{title}」" for title in rooms)
+    return (
+        f"LINE WORKSのトークルーム{listed}に{minutes:g}分たっても届いていません"
+        "（LINE WORKSに接続できないため再送中です）。"
+    )
+
+
+def mail_report(
+    *,
+    name: str,
+    label: str,
+    town: str,
+    role: str,
+    poster: str,
+    created: datetime,
+    text_: str,
+    why: str,
+    link: str,
+    hq: str,
+) -> tuple[str, str]:
+    """(subject, body) of a report sent by mail because LINE WORKS could not deliver it."""
+    subject = f"【メール代替】{town}の{label}（{hhmm(created)} 受信）"
+    body = (
+        f"{name} 様\n\n"
+        f"{MAIL_FALLBACK_HEAD}\n{why}\n"
+        "LINE WORKSが復旧すると、トークルームにも同じ報告が（遅れて届いた旨を添えて）届きます。\n\n"
+        f"{report_header(label, town, role, poster)}\n{stamp(created)} 受信\n\n{text_}\n\n"
+        f"読んだら、次のリンクを開いて「{ACK_LABEL}」を押してください（3日間有効）。\n{link}\n\n"
+        f"{MAIL_FOOTER.format(hq=hq)}\n"
+    )
+    return subject, body
+
+
+def mail_drill(
+    *, name: str, kind: str, title: str, deadline: datetime, why: str, link: str, hq: str
+) -> tuple[str, str]:
+    """(subject, body) of a roll-call question sent by mail (its LINE WORKS message is 未達)."""
+    head = drill_label(kind)
+    subject = f"{head}【メール代替】参集確認「{title}」"
+    body = (
+        f"{name} 様\n\n"
+        f"{head}{title}\n職員参集の確認です。{hhmm(deadline)}までに回答してください。\n\n"
+        f"{MAIL_FALLBACK_HEAD}\n{why}\n\n"
+        f"次のリンクを開き、あなたの安否と参集できる時刻を回答してください（3日間有効）。\n{link}\n\n"
+        f"{MAIL_FOOTER.format(hq=hq)}\n"
+    )
+    return subject, body
+
+
+MAIL_DRILL_FAILED = "LINE WORKSで質問を届けられませんでした（{reason}）。"
+MAIL_DRILL_LATE = "LINE WORKSで質問が{minutes:g}分たっても届いていません（再送中です）。"
+
+
+def late_mark(mailed: datetime) -> str:
+    """The first line of a report's room copy that arrives after it went by mail."""
+    return f"【遅れて届きました】LINE WORKSで届けられなかったため、{hhmm(mailed)}にメールで送りました。\n"

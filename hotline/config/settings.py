@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -52,6 +52,22 @@ class Replication:
 
 
 @dataclass(frozen=True)
+class Mail:
+    """The mail fallback (`HOTLINE_SMTP_URL` and the settings that go with it); see
+    outbound/mail.py and domain/reports/fallback.py. The password is kept out of repr."""
+
+    scheme: str  # "smtp" (STARTTLS) or "smtps" (TLS from the first byte)
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    sender: str = ""  # HOTLINE_MAIL_FROM: the From of every mail
+    public_url: str = ""  # HOTLINE_PUBLIC_URL: where the links in mails point (https://...)
+    fallback_minutes: float = 3.0  # HOTLINE_MAIL_FALLBACK_MINUTES
+    per_minute: int = 30  # HOTLINE_MAIL_PER_MINUTE: mails handed to the server per minute
+
+
+@dataclass(frozen=True)
 class Settings:
     credentials: Credentials
     api_token: str = field(repr=False)  # bearer token for /api/
@@ -81,6 +97,7 @@ class Settings:
     # JMA's feed (HOTLINE_JMA_FEED_URL): off ("") unless set, so no test or CI run polls the internet
     jma_feed_url: str = ""
     jma_poll_seconds: float = 60.0  # JMA asks for about one request a minute
+    mail: Mail | None = None  # HOTLINE_SMTP_URL and the rest; None = no mail fallback
 
     @property
     def per_minute_limit(self) -> int:
@@ -109,7 +126,7 @@ def _strong_secret(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -130,7 +147,7 @@ def lineworks_url(env: Mapping[str, str], name: str, default: str) -> str:
         raise SettingsError(f"{name} is not a URL") from None
     if not host:
         raise SettingsError(f"{name} is not a URL with a host (expected https://...)")
-    if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
         return value
     raise SettingsError(
         f"{name} must be an https:// URL (plain http:// only for a LINE WORKS emulator on "
@@ -299,6 +316,80 @@ def replication_from_env(env: Mapping[str, str]) -> Replication | None:
     )
 
 
+SMTP_SCHEMES = {"smtp": 587, "smtps": 465}
+MAX_MAIL_FALLBACK_MINUTES = 24 * 60
+
+
+def mail_from_env(env: Mapping[str, str]) -> Mail | None:
+    """HOTLINE_SMTP_URL (unset: no mail), with HOTLINE_MAIL_FROM, HOTLINE_PUBLIC_URL,
+    HOTLINE_MAIL_FALLBACK_MINUTES and HOTLINE_MAIL_PER_MINUTE. A mail carries a signed link that
+    must still work after a restart, so mail also needs a fixed HOTLINE_SECRET_KEY. Messages
+    name the variable and never show the URL (it may hold the password)."""
+    name = "HOTLINE_SMTP_URL"
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port or SMTP_SCHEMES.get(parts.scheme, 0)
+    except ValueError:
+        raise SettingsError(f"{name} is not a URL (expected smtp://user:password@host:587)") from None
+    if parts.scheme not in SMTP_SCHEMES:
+        raise SettingsError(
+            f"{name}: expected smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465 "
+            "(TLS)"
+        )
+    if not parts.hostname:
+        raise SettingsError(f"{name}: the mail server's host is missing (smtp://user:password@host:587)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(f"{name}: a mail server URL has no path, query or #fragment")
+    if parts.password is not None and not parts.username:
+        raise SettingsError(f"{name}: a password without a user name")
+    sender = env.get("HOTLINE_MAIL_FROM", "").strip()
+    if not sender:
+        raise SettingsError(
+            "HOTLINE_MAIL_FROM is not set: the address mails come from (HOTLINE_SMTP_URL is set)"
+        )
+    if "@" not in sender or any(c in sender for c in "\r\n"):
+        raise SettingsError(
+            f"HOTLINE_MAIL_FROM={sender!r}: expected an e-mail address such as hotline@pref.example.jp"
+        )
+    public = env.get("HOTLINE_PUBLIC_URL", "").strip()
+    if not public:
+        raise SettingsError(
+            "HOTLINE_PUBLIC_URL is not set: the address people open the links in mails at, such as "
+            "https://hotline.pref.example.jp (HOTLINE_SMTP_URL is set)"
+        )
+    public_parts = urlsplit(public)
+    if public_parts.scheme not in ("https", "http") or not public_parts.hostname:
+        raise SettingsError(f"HOTLINE_PUBLIC_URL={public!r}: expected https://host (the dashboard's address)")
+    if public_parts.query or public_parts.fragment:
+        raise SettingsError(f"HOTLINE_PUBLIC_URL={public!r}: no ?query or #fragment")
+    if not env.get("HOTLINE_SECRET_KEY", "").strip():
+        raise SettingsError(
+            "HOTLINE_SECRET_KEY is not set: mail links are signed with it and must still work after a "
+            "restart (HOTLINE_SMTP_URL is set)"
+        )
+    minutes = _number(env, "HOTLINE_MAIL_FALLBACK_MINUTES", 3.0, float)
+    if minutes > MAX_MAIL_FALLBACK_MINUTES:
+        raise SettingsError(
+            f"HOTLINE_MAIL_FALLBACK_MINUTES={minutes:g}: expected at most {MAX_MAIL_FALLBACK_MINUTES} "
+            "(minutes before an undelivered report goes by mail)"
+        )
+    per_minute = _number(env, "HOTLINE_MAIL_PER_MINUTE", 30, int)
+    return Mail(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        sender=sender,
+        public_url=public.rstrip("/"),
+        fallback_minutes=minutes,
+        per_minute=int(per_minute),
+    )
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (os.environ by default). Weak values are refused
     here, at start-up: tokens and keys shorter than MIN_SECRET_LENGTH, LINE WORKS URLs that are
@@ -324,4 +415,5 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         jma_feed_url=jma_feed_url,
         jma_poll_seconds=jma_poll_seconds,
         trusted_proxies=trusted_proxies_from_env(env),
+        mail=mail_from_env(env),
     )

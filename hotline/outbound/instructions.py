@@ -72,13 +72,62 @@ class DrillReminderCheck:
     kind: str = "drill_reminder"
 
 
+@dataclass(frozen=True)
+class MailFallbackCheck:
+    """Mail this report to the person only if no room reaching their town (`town`: a
+    municipality code, or "hq") has got it by now; the text says why (domain.reports.fallback)."""
+
+    report_id: int
+    member: str
+    town: str
+    kind: str = "mail_report"
+
+
+@dataclass(frozen=True)
+class LateMark:
+    """A report's room copy: when the report already went by mail to people of this room,
+    say first that it arrives late (domain.reports.fallback)."""
+
+    report_id: int
+    room_key: str
+    kind: str = "late_mark"
+
+
+@dataclass(frozen=True)
+class MailDrillCheck:
+    """Mail the roll-call question only while its LINE WORKS message is 未達 and the person
+    has not answered in an open run (domain.drills.fallback)."""
+
+    run_id: int
+    member: str
+    kind: str = "mail_drill"
+
+
 Instruction = (
-    UploadAttachment | BoardPost | AfterReport | ReminderCheck | EscalationCheck | DrillReminderCheck
+    UploadAttachment
+    | BoardPost
+    | AfterReport
+    | ReminderCheck
+    | EscalationCheck
+    | DrillReminderCheck
+    | MailFallbackCheck
+    | LateMark
+    | MailDrillCheck
 )
 
 _BY_KIND: dict[str, type[Instruction]] = {
     cls.kind: cls
-    for cls in (UploadAttachment, BoardPost, AfterReport, ReminderCheck, EscalationCheck, DrillReminderCheck)
+    for cls in (
+        UploadAttachment,
+        BoardPost,
+        AfterReport,
+        ReminderCheck,
+        EscalationCheck,
+        DrillReminderCheck,
+        MailFallbackCheck,
+        LateMark,
+        MailDrillCheck,
+    )
 }
 
 

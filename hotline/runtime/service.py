@@ -23,11 +23,14 @@ from hotline.config.settings import Settings
 from hotline.domain import boards
 from hotline.domain.boards import poll_readers
 from hotline.domain.drills import Drills
+from hotline.domain.drills.fallback import DrillMail
 from hotline.domain.earthquakes import Earthquakes, FeedHealth
 from hotline.domain.identities import Identities
+from hotline.domain.links import LinkSigner
 from hotline.domain.reminders import Reminders
 from hotline.domain.reports import Receipts, Reports
 from hotline.domain.reports.attachments import AttachmentUploads
+from hotline.domain.reports.fallback import ReportMail
 from hotline.inbound.context import Context
 from hotline.inbound.dispatcher import Dispatcher
 from hotline.inbound.handlers import default_handlers
@@ -40,10 +43,14 @@ from hotline.outbound.instructions import (
     BoardPost,
     DrillReminderCheck,
     EscalationCheck,
+    LateMark,
+    MailDrillCheck,
+    MailFallbackCheck,
     ReminderCheck,
     UploadAttachment,
 )
 from hotline.outbound.jma_feed import JmaFeedClient
+from hotline.outbound.mail import MailTransport
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.outbound.transport import Transport
@@ -141,7 +148,7 @@ class Hotline:
             self.client,
             self.clock,
             threads=settings.send_threads,
-            after_delivery=self.receipts.after_delivery,
+            after_delivery=self.after_delivery,
             # Each typed instruction to its domain handler (outbound.instructions).
             prepare={
                 UploadAttachment: AttachmentUploads(self.storage, self.client, self.clock).prepare,
@@ -155,6 +162,7 @@ class Hotline:
             on_free=self._outbox_wake.set,
             transports=self.transports,
         )
+        self._wire_mail(settings)
         # JMA telegrams: stored rows first, then the triggers (domain/earthquakes)
         self.earthquakes = Earthquakes(
             self.storage, self.config, self.clock, self.drills, on_enqueue=self._outbox_wake.set
@@ -183,6 +191,35 @@ class Hotline:
         # The door stores through one group-committing writer; /metrics shows how many
         # transactions it took for how many callbacks.
         self.inbox_writer = InboxWriter(self.storage, on_commit=self.metrics.callbacks_committed)
+
+    def _wire_mail(self, settings: Settings) -> None:
+        """The mail fallback (issue 15), only with HOTLINE_SMTP_URL: the SMTP transport, the
+        mails a relay or a roll-call enqueues, and the checks just before each goes."""
+        self.report_mail: ReportMail | None = None
+        self.drill_mail: DrillMail | None = None
+        if settings.mail is None:
+            return
+        self.transports["mail"] = MailTransport(settings.mail)
+        signer = LinkSigner(settings.secret_key, settings.mail.public_url)
+        after = timedelta(minutes=settings.mail.fallback_minutes)
+        self.report_mail = ReportMail(
+            self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
+        )
+        self.drill_mail = DrillMail(
+            self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
+        )
+        self.reports.mail = self.report_mail
+        self.drills.mail = self.drill_mail
+        self.sender.prepare[MailFallbackCheck] = self.report_mail.before_mail
+        self.sender.prepare[LateMark] = self.report_mail.late_mark
+        self.sender.prepare[MailDrillCheck] = self.drill_mail.before_mail
+
+    def after_delivery(self, report_id: int) -> None:
+        """After each attempt of a report's room copy (and from the sweep): the poster's
+        receipt and notices, and the mails of towns a failed room leaves without the report."""
+        self.receipts.after_delivery(report_id)
+        if self.report_mail is not None:
+            self.report_mail.after_delivery(report_id)
 
     def config(self) -> Config:
         return self._config
@@ -267,7 +304,7 @@ class Hotline:
             log.warning("%d messages were stuck while being sent; resending", stale)
             self._outbox_wake.set()
         for report_id in self.storage.reports_to_follow_up(iso(now - GIVE_UP_AFTER)):
-            self.receipts.after_delivery(report_id)
+            self.after_delivery(report_id)
 
     def poll_board(self) -> int:
         if not self.config().board_id:

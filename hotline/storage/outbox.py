@@ -70,6 +70,7 @@ class NewMessage:
     instruction: dict[str, Any] | None = None  # for the sender, never sent (stored as JSON)
     channel: str = "lineworks"  # lineworks | mail | webhook: the transport the sender uses
     address: str | None = None  # mail and webhook rows: the e-mail address, the webhook's name
+    next_attempt_at: str | None = None  # not sent before then (a mail fallback's wait); None: now
 
 
 class OutboxRecords(Connection):
@@ -95,7 +96,7 @@ class OutboxRecords(Connection):
                     m.user_id,
                     json.dumps(m.content, ensure_ascii=False),
                     m.status,
-                    now,
+                    m.next_attempt_at or now,
                     m.error,
                     now if m.status == "failed" else None,
                     None if m.instruction is None else json.dumps(m.instruction, ensure_ascii=False),
@@ -263,6 +264,29 @@ class OutboxRecords(Connection):
             .execute("SELECT * FROM outbox WHERE dedupe_key LIKE ? ORDER BY id", (f"drill:{run_id}:ask:%",))
             .fetchall()
         )
+
+    def outbox_with_prefix(self, dedupe_prefix: str) -> list[sqlite3.Row]:
+        """The rows whose dedupe_key starts with `dedupe_prefix` (a report's or a run's mails),
+        oldest first: a range on the unique dedupe_key index (LIKE would scan the outbox)."""
+        after = dedupe_prefix[:-1] + chr(ord(dedupe_prefix[-1]) + 1)
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM outbox WHERE dedupe_key >= ? AND dedupe_key < ? ORDER BY id",
+                (dedupe_prefix, after),
+            )
+            .fetchall()
+        )
+
+    def bring_forward(self, message_ids: Sequence[int], now: str) -> int:
+        """Rows waiting for a later moment, never tried yet, become due now (a mail fallback
+        whose LINE WORKS message failed for good goes at once instead of after its wait)."""
+        cur = self._conn().executemany(
+            "UPDATE outbox SET next_attempt_at = ? "
+            "WHERE id = ? AND status = 'pending' AND attempts = 0 AND next_attempt_at > ?",
+            [(now, i, now) for i in message_ids],
+        )
+        return cur.rowcount
 
     def cancel_pending(self, dedupe_prefix: str, now: str, why: str) -> int:
         cur = self._conn().execute(

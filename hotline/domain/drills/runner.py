@@ -25,6 +25,7 @@ from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms
 from hotline.domain.drills import answers, results, schedule
+from hotline.domain.drills.fallback import DrillMail
 from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
 from hotline.domain.drills.targets import Targets
 from hotline.metrics import Metrics
@@ -75,6 +76,7 @@ class Drills:
         self.grace = grace
         self.on_enqueue = on_enqueue
         self.rng = rng or random.SystemRandom()
+        self.mail: DrillMail | None = None  # the mail fallback, when HOTLINE_SMTP_URL is set
 
     # -- defining ------------------------------------------------------------------------
     def create(
@@ -197,6 +199,8 @@ class Drills:
                     self.close(run["id"])
                 else:
                     self._remind(run, now)
+                    if self.mail is not None:
+                        self.mail.follow(run)
             except Exception:
                 log.exception("drill run %s could not be followed", run["id"])
         return fired
@@ -261,6 +265,8 @@ class Drills:
                 for p in targets
             ]
             self.storage.enqueue(rows, iso(now))
+            if self.mail is not None:  # mails that wait, in case a question does not arrive
+                self.storage.enqueue(self.mail.rows(drill, run_id, targets, deadline), iso(now))
             if drill["schedule"] in schedule.ONE_OFF:
                 self.storage.set_drill(drill_id, status="done")
             minutes = send_minutes(len(targets), self.per_minute_limit)

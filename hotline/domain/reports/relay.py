@@ -24,6 +24,7 @@ from hotline.config.counterparts import linked_rooms
 from hotline.domain import audit, incidents, recipients
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.earthquakes.model import OPENED_BY
+from hotline.domain.reports.fallback import ReportMail
 from hotline.domain.reports.trigger import Trigger
 from hotline.outbound.client import LineWorksError
 from hotline.outbound.instructions import AfterReport, BoardPost, UploadAttachment, to_json
@@ -49,6 +50,7 @@ class Reports:
         self.clock = clock
         self.bot_secret = bot_secret
         self.attachment_window = attachment_window
+        self.mail: ReportMail | None = None  # the mail fallback, when HOTLINE_SMTP_URL is set
 
     def relay(
         self,
@@ -127,7 +129,7 @@ class Reports:
                 postback=sign_postback(self.bot_secret, report_id),
             )
             # What it is sent to, frozen with the report: later edits never rewrite the record.
-            recipients.freeze(self.storage, config, report_id, code)
+            found = recipients.freeze(self.storage, config, report_id, code)
             rows: list[NewMessage] = []
             for room in linked_rooms(config, code):
                 rows.append(
@@ -160,6 +162,8 @@ class Reports:
                     )
             if trigger.is_first and config.board_id:
                 rows.append(self._board_post(config, report_id, trigger, town, role, member.name, now_dt))
+            if self.mail is not None:  # mails that wait, in case LINE WORKS cannot deliver
+                rows = self.mail.with_fallback(rows, report_id, found, code)
             self.storage.enqueue(rows, now)
         log.info("report %s from %s relayed to %d rooms", report_id, code, len(rows))
         return report_id, len(rows)
