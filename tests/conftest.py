@@ -16,13 +16,15 @@ from playwright.sync_api import Browser
 from hotline import config as config_module
 from hotline.clock import FixedClock
 from hotline.config import Config
-from hotline.config.settings import Credentials, Settings
+from hotline.config.settings import Credentials, Mail, Settings
 from hotline.demo import make_keys
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from tests.support.bot import API, AUTH, BOT_ID, ROOT, T0, TOKEN, Bot
 from tests.support.browser import launch_chromium
+from lineworks_emulator.mailbox import Mailbox
 from tests.support.fake_lineworks import FakeLineWorks
+from tests.support.mail import PUBLIC_URL, SECRET_KEY, SENDER
 
 
 @pytest.fixture
@@ -73,3 +75,31 @@ def lw(sample_config: Config) -> Iterator[FakeLineWorks]:
     """LINE WORKS faked at the requests boundary (test_dashboard.py overrides it with a simpler one)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield FakeLineWorks(rsps, sample_config)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it accepts."""
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def mail_bot(tmp_path: Path, credentials: Credentials, sample_config: Config, mailbox: Mailbox) -> Iterator[Bot]:
+    """The `bot`, with the mail fallback on: HOTLINE_SMTP_URL pointing at `mailbox`, 3 minutes."""
+    clock = FixedClock(T0)
+    settings = Settings(
+        credentials=credentials,
+        api_token=TOKEN,
+        config_dir=ROOT,
+        database=tmp_path / "t.sqlite3",
+        secret_key=SECRET_KEY,
+        # per_minute: more than these tests send, so that the pacing of the real minute never shows
+        mail=Mail("smtp", mailbox.host, mailbox.port, "", "", SENDER, PUBLIC_URL, per_minute=1000),
+    )
+    hotline = Hotline(settings, sample_config, clock=clock)
+    app = create_app(hotline)
+    yield Bot(hotline, app.test_client(), clock, sample_config)
+    hotline.sender.shutdown()
