@@ -20,9 +20,9 @@ from hotline.config.settings import Credentials, Mail, Settings
 from hotline.demo import make_keys
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
+from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import API, AUTH, BOT_ID, ROOT, T0, TOKEN, Bot
 from tests.support.browser import launch_chromium
-from lineworks_emulator.mailbox import Mailbox
 from tests.support.fake_lineworks import FakeLineWorks
 from tests.support.mail import PUBLIC_URL, SECRET_KEY, SENDER
 
@@ -87,7 +87,9 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def mail_bot(tmp_path: Path, credentials: Credentials, sample_config: Config, mailbox: Mailbox) -> Iterator[Bot]:
+def mail_bot(
+    tmp_path: Path, credentials: Credentials, sample_config: Config, mailbox: Mailbox
+) -> Iterator[Bot]:
     """The `bot`, with the mail fallback on: HOTLINE_SMTP_URL pointing at `mailbox`, 3 minutes."""
     clock = FixedClock(T0)
     settings = Settings(

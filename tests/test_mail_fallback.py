@@ -158,7 +158,9 @@ def test_a_mail_refused_with_421_is_sent_again_and_one_refused_with_550_fails_wi
 
     # A second report, and the server refuses one of its mails for good.
     mailbox.clear()
-    mail_bot.say(uid(member(mail_bot.config, UWAJIMA)), "第2報 土砂崩れは5か所に", room(mail_bot.config, "group-team1"))
+    mail_bot.say(
+        uid(member(mail_bot.config, UWAJIMA)), "第2報 土砂崩れは5か所に", room(mail_bot.config, "group-team1")
+    )
     mail_bot.drain()
     mailbox.refuse_next(1, permanent=True)
     mail_bot.clock.advance(minutes=3)
@@ -167,7 +169,9 @@ def test_a_mail_refused_with_421_is_sent_again_and_one_refused_with_550_fails_wi
     mail_bot.drain()
     failed = [(a, e) for a, s, e in mail_rows(mail_bot) if s == "failed"]
     assert len(failed) == 1
-    assert failed[0][1] == "メールサーバーが宛先を受け付けませんでした（550: 宛先のアドレスを確認してください）"
+    assert (
+        failed[0][1] == "メールサーバーが宛先を受け付けませんでした（550: 宛先のアドレスを確認してください）"
+    )
     assert len(mailbox.messages()) == len(people) - 1  # not tried again
 
 

@@ -11,7 +11,7 @@ from lineworks_emulator.mailbox import Mail
 
 SENDER = "hotline@pref-ehime.example"
 PUBLIC_URL = "https://hotline.pref-ehime.example"
-SECRET_KEY = "mail-tests-secret-key-0123456789abcdef"  # noqa: S105 - a test fixture
+SECRET_KEY = "mail-tests-secret-key-0123456789abcdef"
 
 LINK = re.compile(re.escape(PUBLIC_URL) + r"/m/(\S+)")
 
