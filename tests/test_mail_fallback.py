@@ -133,7 +133,8 @@ def test_the_room_copy_that_arrives_after_the_mail_says_it_came_late(
     copies = [c for c in lw.to_channels()[group] if c.get("type") == "button_template"]
     assert len(copies) == 1
     assert copies[0]["contentText"].startswith(
-        "【遅れて届きました】LINE WORKSで届けられなかったため、03:15にメールで送りました。\n【第一報】宇和島市"
+        "【遅れて届きました】LINE WORKSで届けられなかったため、03:15にメールで送りました。\n"
+        "【第一報】宇和島市"
     )
     assert copies[0]["actions"][0]["label"] == "確認しました"
     on_time = [c for c in lw.to_channels()[room(mail_bot.config, "hq")] if c.get("type") == "button_template"]
