@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from hotline.config import Config
 from hotline.config.counterparts import linked_municipalities
+from hotline.domain import incidents
 from hotline.storage import Storage
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import T0, Bot
@@ -97,6 +98,9 @@ def test_no_mail_goes_when_the_rooms_got_the_report_in_time(
     # They were waiting, durable: one per supporter and HQ member, each cancelled just before.
     assert len(rows) == len(supporters(mail_bot.config)) + len(mail_bot.config.hq_members)
     assert {(status, error) for _, status, error in rows} == {("cancelled", "送信不要になりました")}
+    # Mails that were not needed are no event of the incident's record.
+    chronology = incidents.timeline(mail_bot.hotline.storage, mail_bot.config, 1)
+    assert not [e for e in chronology if e["kind"] == "mail_report"]
 
 
 def test_a_room_that_fails_for_good_sends_its_towns_mail_at_once_saying_why(
@@ -116,6 +120,14 @@ def test_a_room_that_fails_for_good_sends_its_towns_mail_at_once_saying_why(
     mail_bot.clock.advance(minutes=3)
     mail_bot.drain()
     assert len(mailbox.messages()) == len(supporters(mail_bot.config))
+    # The record says who was reached by mail.
+    chronology = incidents.timeline(mail_bot.hotline.storage, mail_bot.config, 1)
+    mailed = [e for e in chronology if e["kind"] == "mail_report"]
+    deputy = member(mail_bot.config, "382027")
+    assert len(mailed) == len(supporters(mail_bot.config))
+    assert {"title": f"メール代替: {deputy.name} {deputy.email}", "detail": "送信済"}.items() <= next(
+        e for e in mailed if deputy.email in e["title"]
+    ).items()
 
 
 def test_the_room_copy_that_arrives_after_the_mail_says_it_came_late(

@@ -28,6 +28,7 @@ PURPOSE_LABELS = {
     "reminder": "確認の催促",
     "escalation": "未確認の本部報告",
     "board": "掲示板への掲載",
+    "mail_report": "メール代替",  # the report by e-mail: LINE WORKS did not bring it (reports.fallback)
     # not outbox purposes: the chronology's entries for JMA telegrams and what they started
     "jma": "気象庁の電文",
     "jma-notice": "自動通知（気象庁）",
@@ -113,6 +114,10 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             }
         )
     for row in storage.outbox_of_incident(incident_id):
+        if row["channel"] == "mail" and (
+            row["status"] == "cancelled" or (row["status"] == "pending" and row["attempts"] == 0)
+        ):
+            continue  # a fallback mail that waits, or was not needed, is no event of the record
         if row["status"] in ("pending", "sending"):
             at, state = row["created_at"], STATUS_LABELS[row["status"]]
         else:
@@ -127,6 +132,8 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             who = names.poster(row["report_id"])
         elif row["user_id"]:
             who = person_name(row["report_id"], row["user_id"]) or names.of(row["user_id"])
+        elif row["channel"] == "mail":
+            who = f"{json.loads(row['content']).get('name') or ''} {row['address'] or ''}".strip()
         else:
             who = ""
         target = f"{who}（{where}）" if who and where else (who or where)
