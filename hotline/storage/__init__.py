@@ -37,6 +37,7 @@ from hotline.storage.facade import Storage
 from hotline.storage.inbox_writer import InboxBusy, InboxWriter
 from hotline.storage.outbox import (
     PRIORITY_DRILL,
+    PRIORITY_MAIL,
     PRIORITY_NOTICE,
     PRIORITY_REAL_CALL,
     PRIORITY_RECEIPT,
@@ -49,6 +50,7 @@ from hotline.storage.outbox import (
 
 __all__ = [
     "PRIORITY_DRILL",
+    "PRIORITY_MAIL",
     "PRIORITY_NOTICE",
     "PRIORITY_REAL_CALL",
     "PRIORITY_RECEIPT",

@@ -22,7 +22,7 @@ from hotline.config import Config, Member
 from hotline.domain.drills.model import priority
 from hotline.domain.links import LinkSigner
 from hotline.outbound.instructions import MailDrillCheck, to_json
-from hotline.storage import NewMessage, OutboxRow, Storage
+from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow, Storage
 
 PURPOSE = "mail_drill"
 
@@ -59,7 +59,8 @@ class DrillMail:
             NewMessage(
                 dedupe_key=mail_key(run_id, p.key),
                 purpose=PURPOSE,
-                priority=priority(drill["kind"]),
+                # a real roll-call's mail with report mails; a drill's after every real message
+                priority=PRIORITY_MAIL if drill["kind"] == "real" else priority(drill["kind"]),
                 content=self._content(
                     drill, run_id, p.email, p.key, p.name, p.municipality_code, deadline, self._late(), now
                 ),

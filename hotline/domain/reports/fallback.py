@@ -30,7 +30,7 @@ from hotline.config import Config
 from hotline.domain import recipients
 from hotline.domain.links import LinkSigner
 from hotline.outbound.instructions import LateMark, MailFallbackCheck, to_json
-from hotline.storage import PRIORITY_REPORT, NewMessage, OutboxRow, Storage
+from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow, Storage
 
 PURPOSE = "mail_report"
 
@@ -87,7 +87,7 @@ class ReportMail:
                     NewMessage(
                         dedupe_key=mail_key(report_id, person.key),
                         purpose=PURPOSE,
-                        priority=PRIORITY_REPORT,
+                        priority=PRIORITY_MAIL,
                         content=self._content(
                             report, person.email, person.key, person.name, town.code, why, now
                         ),
@@ -180,7 +180,8 @@ class ReportMail:
     # -- after each attempt of a room's copy ----------------------------------------------------
     def after_delivery(self, report_id: int) -> int:
         """A room that failed for good: the mails of the towns it reaches (that no other room
-        has delivered to) go now rather than after the wait. Returns the rows brought forward."""
+        has delivered to, or may still deliver to in its first try) go now rather than after
+        the wait. Returns the rows brought forward."""
         rows = self.storage.deliveries(report_id)
         latest = _latest_by_room(rows)
         failed = {key for key, r in latest.items() if r["status"] == "failed"}
@@ -191,8 +192,15 @@ class ReportMail:
             return 0
         found = recipients.of_report(self.storage, self.config(), report)
         delivered = {r["room_key"] for r in rows if r["status"] == "sent"}
+        # A room not tried yet, or being sent now, may still bring it: its own attempt calls
+        # this again. (One being retried after an error does not: the town waits for nothing.)
+        untried = {
+            key
+            for key, r in latest.items()
+            if r["status"] == "sending" or (r["status"] == "pending" and r["attempts"] == 0)
+        }
         towns = {t for room in found.rooms if room.key in failed for t in room.reaches}
-        towns -= {t for room in found.rooms if room.key in delivered for t in room.reaches}
+        towns -= {t for room in found.rooms if room.key in delivered | untried for t in room.reaches}
         if not towns:
             return 0
         waiting = [
