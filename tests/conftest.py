@@ -92,16 +92,16 @@ def mail_bot(
 ) -> Iterator[Bot]:
     """The `bot`, with the mail fallback on: HOTLINE_SMTP_URL pointing at `mailbox`, 3 minutes."""
     clock = FixedClock(T0)
+    # per_minute: more than these tests send, so that the pacing of the real minute never shows
+    mail = Mail("smtp", mailbox.host, mailbox.port, "", "", SENDER, PUBLIC_URL, per_minute=1000)
     settings = Settings(
         credentials=credentials,
         api_token=TOKEN,
         config_dir=ROOT,
         database=tmp_path / "t.sqlite3",
         secret_key=SECRET_KEY,
-        # per_minute: more than these tests send, so that the pacing of the real minute never shows
-        mail=Mail("smtp", mailbox.host, mailbox.port, "", "", SENDER, PUBLIC_URL, per_minute=1000),
+        mail=mail,
     )
     hotline = Hotline(settings, sample_config, clock=clock)
-    app = create_app(hotline)
-    yield Bot(hotline, app.test_client(), clock, sample_config)
+    yield Bot(hotline, create_app(hotline).test_client(), clock, sample_config)
     hotline.sender.shutdown()

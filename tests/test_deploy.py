@@ -12,7 +12,6 @@ has a deadline."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import select
@@ -25,16 +24,12 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from requests.adapters import HTTPAdapter
 
 from hotline.config import Config
@@ -43,6 +38,7 @@ from hotline.demo.stack import ROOT, EmulatorSide, HotlineProcess, free_port, ho
 from hotline.domain import accounts
 from hotline.storage import Storage
 from tests.support.bot import sign
+from tests.support.tls import self_signed
 from tests.support.web import ADMIN, PASSWORD, csrf_of
 
 DEPLOY_MD = ROOT / "docs" / "DEPLOY.md"
@@ -88,39 +84,6 @@ def test_the_systemd_unit_passes_systemd_analyze(tmp_path: Path) -> None:
         ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that the test's clients trust (its own CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)  # the TLS libraries check validity against the real time
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 def _replace_once(text: str, old: str, new: str) -> str:
@@ -185,7 +148,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sample_config: Config) -> Ite
         process.start()
         prefix = folder / "nginx"
         prefix.mkdir()
-        cert, key = _self_signed(folder)
+        cert, key = self_signed(folder)
         main = _nginx_conf(prefix, ports, cert, key)
         nginx = subprocess.Popen(
             [NGINX, "-p", str(prefix), "-c", str(main), "-e", str(prefix / "error.log")],

@@ -5,8 +5,6 @@ HOTLINE_SECRET_KEY, by name; the password is never shown, not even in an error."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from hotline.config.settings import SettingsError
 from hotline.demo.stack import ROOT, free_port
 from hotline.runtime.service import Hotline
 from tests.support.bot import credentials_env
+from tests.support.processes import run_py
 
 STRONG = "x7Qp" * 8
 PASSWORD = "Pa55-w0rd-of-the-relay"
@@ -105,15 +104,7 @@ def test_a_malformed_or_missing_mail_setting_is_refused_by_name(
 
 
 def test_start_up_stops_on_a_malformed_smtp_url_naming_it_and_never_its_password(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "run.py"],
-        cwd=ROOT,
-        env={**os.environ, **env, "HOTLINE_SMTP_URL": f"smtp://u:{PASSWORD}@mail.pref.example:port"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_py({**os.environ, **env, "HOTLINE_SMTP_URL": f"smtp://u:{PASSWORD}@mail.pref.example:port"})
     assert done.returncode == 2, done.stderr
     assert "hotline cannot start" in done.stderr and "HOTLINE_SMTP_URL" in done.stderr
     assert PASSWORD not in done.stderr

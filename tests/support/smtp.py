@@ -5,8 +5,6 @@ certificate is trusted by the context the tests hand to hotline's transport."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -15,37 +13,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from hotline.demo.stack import free_port
-
-
-def self_signed() -> tuple[bytes, bytes]:
-    """(certificate PEM, key PEM) for 127.0.0.1, valid for a day."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+from tests.support.tls import self_signed
 
 
 @dataclass
@@ -61,13 +31,11 @@ class SecureMailbox:
     _controller: Controller | None = None
 
     def start(self, *, implicit_tls: bool) -> None:
-        cert, key = self_signed()
         with tempfile.TemporaryDirectory() as folder:
-            (Path(folder) / "c.pem").write_bytes(cert)
-            (Path(folder) / "k.pem").write_bytes(key)
+            cert, key = self_signed(Path(folder))
             server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            server.load_cert_chain(Path(folder) / "c.pem", Path(folder) / "k.pem")
-        self.client_context = ssl.create_default_context(cadata=cert.decode())
+            server.load_cert_chain(cert, key)
+            self.client_context = ssl.create_default_context(cafile=cert)
         self.port = free_port()
         options: dict[str, Any] = {"authenticator": self._authenticate, "auth_require_tls": True}
         if implicit_tls:

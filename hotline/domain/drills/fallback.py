@@ -12,17 +12,17 @@ question that fails for good (未達) brings its mail forward to now: `follow`, 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from hotline import messages as msg
-from hotline.clock import Clock, iso, parse_iso
-from hotline.config import Config, Member
+from hotline.clock import parse_iso
+from hotline.config import Member
 from hotline.domain.drills.model import priority
-from hotline.domain.links import LinkSigner
+from hotline.domain.mail import MailFallback
 from hotline.outbound.instructions import MailDrillCheck, to_json
-from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow, Storage
+from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow
 
 PURPOSE = "mail_drill"
 
@@ -31,30 +31,13 @@ def mail_key(run_id: int, member: str) -> str:
     return f"mail:drill:{run_id}:{member}"
 
 
-class DrillMail:
-    def __init__(
-        self,
-        storage: Storage,
-        config: Callable[[], Config],
-        clock: Clock,
-        signer: LinkSigner,
-        *,
-        after: timedelta,
-        on_enqueue: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.storage = storage
-        self.config = config
-        self.clock = clock
-        self.signer = signer
-        self.after = after
-        self.on_enqueue = on_enqueue
-
+class DrillMail(MailFallback):
     def rows(
         self, drill: sqlite3.Row, run_id: int, targets: Sequence[Member], deadline: datetime
     ) -> list[NewMessage]:
         """One waiting mail per target with an address (joins the firing's transaction)."""
         now = self.clock.now()
-        due = iso(now + self.after)
+        due = self.due()
         return [
             NewMessage(
                 dedupe_key=mail_key(run_id, p.key),
@@ -74,7 +57,7 @@ class DrillMail:
         ]
 
     def _late(self) -> str:
-        return msg.MAIL_DRILL_LATE.format(minutes=self.after.total_seconds() / 60)
+        return msg.MAIL_DRILL_LATE.format(minutes=self.minutes)
 
     def _content(
         self,
@@ -123,13 +106,7 @@ class DrillMail:
             for m in self.storage.outbox_with_prefix(mail_key(run["id"], ""))
             if m["status"] == "pending" and m["attempts"] == 0 and _member_of(m) in failed
         ]
-        if not waiting:
-            return 0
-        with self.storage.transaction():
-            moved = self.storage.bring_forward(waiting, iso(self.clock.now()))
-        if moved:
-            self.on_enqueue()
-        return moved
+        return self.bring_forward(waiting)
 
     def before_mail(
         self, row: OutboxRow, check: MailDrillCheck, content: dict[str, Any]

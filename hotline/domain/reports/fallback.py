@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from hotline import messages as msg
-from hotline.clock import Clock, iso, parse_iso
-from hotline.config import Config
+from hotline.clock import parse_iso
 from hotline.domain import recipients
-from hotline.domain.links import LinkSigner
+from hotline.domain.mail import MailFallback
 from hotline.outbound.instructions import LateMark, MailFallbackCheck, to_json
-from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow, Storage
+from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow
 
 PURPOSE = "mail_report"
 
@@ -39,24 +38,7 @@ def mail_key(report_id: int, member: str) -> str:
     return f"mail:report:{report_id}:{member}"
 
 
-class ReportMail:
-    def __init__(
-        self,
-        storage: Storage,
-        config: Callable[[], Config],
-        clock: Clock,
-        signer: LinkSigner,
-        *,
-        after: timedelta,
-        on_enqueue: Callable[[], None] = lambda: None,
-    ) -> None:
-        self.storage = storage
-        self.config = config
-        self.clock = clock
-        self.signer = signer
-        self.after = after
-        self.on_enqueue = on_enqueue
-
+class ReportMail(MailFallback):
     # -- at relay time -------------------------------------------------------------------------
     def with_fallback(
         self, rows: Sequence[NewMessage], report_id: int, found: recipients.Recipients, stricken: str
@@ -73,7 +55,7 @@ class ReportMail:
         report = self.storage.report(report_id)
         assert report is not None  # written in this transaction, just before
         now = self.clock.now()
-        due = iso(now + self.after)
+        due = self.due()
         seen: set[str] = set()
         for town in (*found.towns, found.hq):
             if town.code == stricken:
@@ -82,7 +64,7 @@ class ReportMail:
                 if not person.email or person.key in seen:
                     continue
                 seen.add(person.key)
-                why = msg.mail_why_late(self._minutes(), [r.title for r in _rooms_of(found, town.code)])
+                why = msg.mail_why_late(self.minutes, [r.title for r in _rooms_of(found, town.code)])
                 out.append(
                     NewMessage(
                         dedupe_key=mail_key(report_id, person.key),
@@ -99,9 +81,6 @@ class ReportMail:
                     )
                 )
         return out
-
-    def _minutes(self) -> float:
-        return self.after.total_seconds() / 60
 
     def _content(
         self,
@@ -164,7 +143,7 @@ class ReportMail:
         if failed:
             why = msg.mail_why_failed(failed)
         elif waiting:
-            why = msg.mail_why_late(self._minutes(), waiting)
+            why = msg.mail_why_late(self.minutes, waiting)
         else:
             why = msg.NO_ROOM_FOR_PERSON + "。"
         return self._content(
@@ -208,13 +187,7 @@ class ReportMail:
             for m in self.storage.outbox_with_prefix(mail_key(report_id, ""))
             if m["status"] == "pending" and _town_of(m) in towns
         ]
-        if not waiting:
-            return 0
-        with self.storage.transaction():
-            moved = self.storage.bring_forward(waiting, iso(self.clock.now()))
-        if moved:
-            self.on_enqueue()
-        return moved
+        return self.bring_forward(waiting)
 
     # -- the room's copy, late ------------------------------------------------------------------
     def late_mark(self, row: OutboxRow, check: LateMark, content: dict[str, Any]) -> dict[str, Any] | None:
