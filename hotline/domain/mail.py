@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from hotline.clock import Clock, iso
 from hotline.config import Config
@@ -51,3 +52,18 @@ class MailFallback:
         if moved:
             self.on_enqueue()
         return moved
+
+
+def mail_content(
+    *, to: str, subject: str, text: str, member: str, name: str, municipality: str | None
+) -> dict[str, Any]:
+    """A mail row's content, as the links page and the dashboard read it (ISSUE 15's contract):
+    the address, the mail, and whom it is for (member key, name, municipality code; None for HQ)."""
+    return {
+        "to": to,
+        "subject": subject,
+        "text": text,
+        "member": member,
+        "name": name,
+        "municipality": municipality,
+    }

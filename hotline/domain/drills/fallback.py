@@ -20,7 +20,7 @@ from hotline import messages as msg
 from hotline.clock import parse_iso
 from hotline.config import Member
 from hotline.domain.drills.model import priority
-from hotline.domain.mail import MailFallback
+from hotline.domain.mail import MailFallback, mail_content
 from hotline.outbound.instructions import MailDrillCheck, to_json
 from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow
 
@@ -80,14 +80,14 @@ class DrillMail(MailFallback):
             link=self.signer.url("drill", run_id, member, now),
             hq=self.config().hq_name,
         )
-        return {
-            "to": email,
-            "subject": subject,
-            "text": text,
-            "member": member,
-            "name": name,
-            "municipality": municipality,
-        }
+        return mail_content(
+            to=email,
+            subject=subject,
+            text=text,
+            member=member,
+            name=name,
+            municipality=municipality,
+        )
 
     def _latest_questions(self, run_id: int) -> dict[str, sqlite3.Row]:
         latest: dict[str, sqlite3.Row] = {}

@@ -27,7 +27,7 @@ from typing import Any
 from hotline import messages as msg
 from hotline.clock import parse_iso
 from hotline.domain import recipients
-from hotline.domain.mail import MailFallback
+from hotline.domain.mail import MailFallback, mail_content
 from hotline.outbound.instructions import LateMark, MailFallbackCheck, to_json
 from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow
 
@@ -107,14 +107,14 @@ class ReportMail(MailFallback):
             link=self.signer.url("ack", report["id"], member, now),
             hq=config.hq_name,
         )
-        return {
-            "to": email,
-            "subject": subject,
-            "text": text,
-            "member": member,
-            "name": name,
-            "municipality": None if town == recipients.HQ else town,
-        }
+        return mail_content(
+            to=email,
+            subject=subject,
+            text=text,
+            member=member,
+            name=name,
+            municipality=None if town == recipients.HQ else town,
+        )
 
     # -- just before a mail goes ----------------------------------------------------------------
     def before_mail(
