@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from typing import Any
@@ -14,11 +15,15 @@ from typing import Any
 import pytest
 import requests
 
+from hotline.domain.links import LinkSigner
 from lineworks_emulator import Emulator
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.emulator import FakeClock, make_seed
 
-LINK = "http://127.0.0.1:8080/m/eyJrIjoiYWNrIn0.Zx-8_q"  # a hotline /m/ link: URL-safe token
+# A link as hotline signs them for a fallback mail: /m/ and a URL-safe token with '.', '_', '-'.
+LINK = LinkSigner("k" * 32, "http://127.0.0.1:8080").url(
+    "ack", 12, "fukushicho@uwajima.example", datetime(2026, 11, 30, tzinfo=UTC)
+)
 
 
 class Mails(HTMLParser):
