@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 import threading
 import time
@@ -86,6 +87,8 @@ class Mailbox:
     def start(self, port: int = 0) -> int:
         """Listen on 127.0.0.1 (a free port when 0); returns the port."""
         self.port = port or _free_port(self.host)
+        # aiosmtpd logs every connection and command at INFO: noise in make run's console
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
         self._controller.start()
         return self.port
