@@ -81,6 +81,7 @@ def lineworks_env(credentials: Credentials) -> dict[str, str]:
         "LW_API_BOT_SECRET": credentials.bot_secret,
         "LW_API_BASE_URL": credentials.api_base_url,
         "LW_AUTH_URL": credentials.auth_url,
+        "LW_API_SCOPE": credentials.scope,
     }
 
 
