@@ -317,8 +317,12 @@ def test_csv_export_has_every_answer_with_a_bom(bot: Bot, lw: FakeLineWorks) -> 
     data = drills.csv(run_id)
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
-    assert lines[0] == "市町,役職,氏名,安否,参集見込み,回答時刻,遅れ,コメント,未達,代理回答"
-    assert lines[1] == f"宇和島市,副市長,{members(bot.config)[0].name},重傷,,2026-11-21 09:00:00,,,,"
+    assert lines[0].split(",") == [
+        *("市町", "役職", "氏名", "安否", "参集見込み", "回答時刻", "遅れ", "コメント", "未達", "代理回答"),
+        *("回答経路", "質問のメール"),
+    ]
+    name = members(bot.config)[0].name
+    assert lines[1] == f"宇和島市,副市長,{name},重傷,,2026-11-21 09:00:00,,,,,LINE WORKS,"
 
 
 def test_a_real_target_with_a_tampered_answer_is_refused_and_told(bot: Bot, lw: FakeLineWorks) -> None:
