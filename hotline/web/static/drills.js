@@ -322,6 +322,27 @@
       });
       left.appendChild(proxied);
     }
+    // which channel reached whom: the question's fallback mails, and answers by mail
+    if (live.mailed.length) {
+      var h3m = el("h3", null, "メールで送った質問 ");
+      h3m.appendChild(el("span", { "data-testid": "mailed-count" }, live.mailed.length + "人"));
+      left.appendChild(h3m);
+      var mailed = el("ul", { className: "mailed", "data-testid": "mailed-list" });
+      live.mailed.forEach(function (p) {
+        mailed.appendChild(el("li", { "data-testid": "mailed-person" }, p.name + "（" + p.status + "）"));
+      });
+      left.appendChild(mailed);
+    }
+    if (live.byMail.length) {
+      var h3b = el("h3", null, "メールで回答 ");
+      h3b.appendChild(el("span", { "data-testid": "by-mail-count" }, live.byMail.length + "人"));
+      left.appendChild(h3b);
+      var byMail = el("ul", { className: "by-mail", "data-testid": "by-mail-list" });
+      live.byMail.forEach(function (name) {
+        byMail.appendChild(el("li", { "data-testid": "by-mail-person" }, name));
+      });
+      left.appendChild(byMail);
+    }
     grid.appendChild(left);
 
     var right = el("div");
