@@ -9,13 +9,14 @@ real sender, as they will in production."""
 from __future__ import annotations
 
 import smtplib
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
 from hotline.clock import iso
 from hotline.config import Member
 from hotline.outbound.transport import DeliveryError
-from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow
+from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow, Storage
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import Bot
 
@@ -46,7 +47,19 @@ def mail_rows(
 ) -> None:
     """The fallback mails of a report (or of a drill run's question) to these people, in the
     shape the contract gives them, enqueued and sent through the sender."""
-    now = bot.clock.now()
+    enqueue_mails(bot.hotline.storage, bot.clock.now(), people, report_id=report_id, run_id=run_id)
+    bot.drain()
+
+
+def enqueue_mails(
+    storage: Storage,
+    now: datetime,
+    people: list[Member],
+    *,
+    report_id: int | None = None,
+    run_id: int | None = None,
+) -> None:
+    """The rows alone (a running hotline's sender takes them itself)."""
     rows = []
     for person in people:
         if report_id is not None:
@@ -71,6 +84,5 @@ def mail_rows(
                 address=person.email,
             )
         )
-    with bot.hotline.storage.transaction():
-        bot.hotline.storage.enqueue(rows, iso(now))
-    bot.drain()
+    with storage.transaction():
+        storage.enqueue(rows, iso(now))
