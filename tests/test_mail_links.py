@@ -89,6 +89,17 @@ def test_the_button_counts_once_like_a_tap_marked_by_mail(bot: Bot, lw: FakeLine
     assert acks(bot) == [(imabari.key, IMABARI, "mail")] and outbox(bot) == after
 
 
+def test_a_town_that_acknowledged_by_mail_is_not_reminded(bot: Bot, lw: FakeLineWorks) -> None:
+    first_report(bot)
+    bot.client.post(link(bot, "ack", 1, member(bot.config, IMABARI)))
+    bot.clock.advance(minutes=10)
+    bot.hotline.reminders.run_due()
+    bot.drain()
+    reminded = {t for kind, t, c in lw.sent if kind == "user" and "確認のお願い" in c.get("contentText", "")}
+    town = {m.key for m in members(bot.config, IMABARI)} | {uid(m) for m in members(bot.config, IMABARI)}
+    assert reminded and not reminded & town  # other silent towns are chased, not 今治市
+
+
 def test_a_tap_before_the_mail_press_is_what_stays_recorded(bot: Bot, lw: FakeLineWorks) -> None:
     first_report(bot)
     imabari = member(bot.config, IMABARI)
