@@ -15,6 +15,7 @@ from hotline.domain.drills import DrillError, Targets
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from tests.support.bot import TOKEN, Bot, message_event
+from tests.support.drill_pages import fire_drill
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import members, room
 
@@ -47,11 +48,7 @@ def tap(bot: Bot, lw: FakeLineWorks, person: Member, choice: str) -> None:
 
 def start_drill(bot: Bot) -> int:
     """The usual drill: 宇和島市's staff, at AT; fired and its questions sent."""
-    bot.hotline.drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = bot.hotline.drills.run_due()
-    bot.drain()
-    return run_id
+    return fire_drill(bot, AT)
 
 
 def hq_texts(bot: Bot, lw: FakeLineWorks) -> list[str]:

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from hotline.domain.drills import SAFETY, Targets
+from hotline.domain.drills import SAFETY
 from hotline.domain.links import LinkSigner
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import Bot
+from tests.support.drill_pages import fire_drill
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.mail import SmtpStandIn, mail_rows
 from tests.support.sample import REPORT, UWAJIMA, member, members, room
@@ -102,12 +103,8 @@ def test_a_report_that_went_by_line_works_alone_has_no_mail_column(bot: Bot, lw:
 def test_the_drill_page_shows_questions_sent_and_answers_given_by_mail(
     bot: Bot, lw: FakeLineWorks, box: Mailbox
 ) -> None:
-    drill_id = bot.hotline.drills.create(
-        title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT
-    )
-    bot.clock.current = AT
-    (run_id,) = bot.hotline.drills.run_due()
-    bot.drain()
+    run_id = fire_drill(bot, AT)
+    drill_id = bot.hotline.storage.run(run_id)["drill_id"]
     people = members(bot.config)
     mail_rows(bot, people[:2], run_id=run_id)
     url = link(bot, "drill", run_id, people[0].key)

@@ -11,9 +11,10 @@ from typing import Any
 
 from hotline.config import Member
 from hotline.domain import acknowledgements
-from hotline.domain.drills import SAFETY, Targets
+from hotline.domain.drills import SAFETY
 from hotline.domain.links import LINK_LIFETIME, LinkSigner
 from tests.support.bot import Bot
+from tests.support.drill_pages import fire_drill
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import REPORT, UWAJIMA, member, members, room
 
@@ -150,11 +151,7 @@ def test_the_report_text_is_shown_as_text_never_as_markup(bot: Bot, lw: FakeLine
 
 
 def start_drill(bot: Bot) -> int:
-    bot.hotline.drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = bot.hotline.drills.run_due()
-    bot.drain()
-    return run_id
+    return fire_drill(bot, AT)
 
 
 def choices(html: str) -> dict[str, str]:
@@ -207,11 +204,15 @@ def test_a_drill_link_takes_only_its_own_runs_buttons(bot: Bot, lw: FakeLineWork
     assert bot.hotline.storage.answers(run_id) == []
 
 
-def test_an_aborted_drill_says_so_and_takes_no_answer(bot: Bot, lw: FakeLineWorks) -> None:
+def safety_button(bot: Bot) -> tuple[int, str, str]:
+    """A fired drill, the first target's link and what its first safety button posts."""
     run_id = start_drill(bot)
-    person = members(bot.config)[0]
-    url = link(bot, "drill", run_id, person)
-    data = choices(bot.client.get(url).text)[SAFETY[0]]
+    url = link(bot, "drill", run_id, members(bot.config)[0])
+    return run_id, url, choices(bot.client.get(url).text)[SAFETY[0]]
+
+
+def test_an_aborted_drill_says_so_and_takes_no_answer(bot: Bot, lw: FakeLineWorks) -> None:
+    run_id, url, data = safety_button(bot)
     bot.hotline.drills.abort(run_id)
     answer = bot.client.post(url, data={"answer": data})
     assert answer.status_code == 410 and "中止されました" in answer.text
@@ -219,10 +220,7 @@ def test_an_aborted_drill_says_so_and_takes_no_answer(bot: Bot, lw: FakeLineWork
 
 
 def test_a_late_answer_from_the_mail_is_kept_marked_late(bot: Bot, lw: FakeLineWorks) -> None:
-    run_id = start_drill(bot)
-    person = members(bot.config)[0]
-    url = link(bot, "drill", run_id, person)
-    data = choices(bot.client.get(url).text)[SAFETY[0]]
+    run_id, url, data = safety_button(bot)
     bot.clock.current = AT + timedelta(hours=2)
     bot.hotline.drills.run_due()
     assert bot.hotline.storage.run(run_id)["status"] == "closed"
