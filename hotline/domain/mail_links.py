@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,7 +104,7 @@ def acknowledge(
     config: Config,
     link: Link,
     now: datetime,
-    on_enqueue: Any = lambda: None,
+    on_enqueue: Callable[[], None] = lambda: None,
 ) -> tuple[bool, dict[str, Any]]:
     """The page's 「確認しました」: recorded like a tap (once per person), marked by mail, and
     the person gets the same 1:1 confirmation in LINE WORKS as after a tap. (new, the page)."""

@@ -79,6 +79,7 @@ def link(token: str) -> Response:
         found = mail_links.read(hotline.settings.secret_key, token, hotline.clock.now())
         if found.kind == "ack":
             if request.method == "POST":
+                # drills.on_enqueue is the running hotline's outbox wake-up, shared by its services
                 new, view = mail_links.acknowledge(
                     hotline.storage, config, found, hotline.clock.now(), hotline.drills.on_enqueue
                 )
