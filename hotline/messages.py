@@ -153,9 +153,14 @@ def delivery_failed(label: str, town: str, created: datetime, room: str, why: st
     )
 
 
-def ack_recorded(label: str, town: str, created: datetime, *, typed_in_room: bool) -> dict[str, Any]:
-    """The one confirmation after a tap or a typed word: which report, which town."""
+def ack_recorded(
+    label: str, town: str, created: datetime, *, typed_in_room: bool, via: str = "tap"
+) -> dict[str, Any]:
+    """The one confirmation after a tap, a typed word or a mail link's button: which report,
+    which town (and, for the mail link, that it came that way)."""
     how = "（書き込みは、このトークルームの最新の報告1件への確認として記録します）" if typed_in_room else ""
+    if via == "mail":
+        how = "（メールのリンクから確認されました）"
     return text(f"{town}の{label}（{stamp(created)}）への確認を記録しました。{how}")
 
 

@@ -405,8 +405,8 @@ class Drills:
         return True
 
     # -- answers and results (see answers.py and results.py) ------------------------------------
-    def answer(self, member: Member, data: str) -> dict[str, Any] | None:
-        reply = answers.answer(self.storage, self.clock, self.bot_secret, member, data)
+    def answer(self, member: Member, data: str, *, via: str | None = None) -> dict[str, Any] | None:
+        reply = answers.answer(self.storage, self.clock, self.bot_secret, member, data, via=via)
         if reply is not None:
             self.metrics.drill_answer("answer")
         return reply
