@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from hotline.config.settings import Credentials, Settings
 from hotline.domain.drills import Targets
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
-from tests.support.bot import T0, TOKEN, Bot
+from tests.support.bot import ROOT, T0, TOKEN, Bot
 from tests.support.config_files import copy_config
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.jma import receive
@@ -328,3 +329,21 @@ def test_a_valid_webhook_keeps_its_secret_out_of_repr(tmp_path: Path) -> None:
     config = load(root, {SECRET_ENV: SECRET})
     (hook,) = config.webhooks
     assert hook.secret == SECRET and SECRET not in repr(hook) and SECRET not in repr(config)
+
+
+def test_the_documented_receiver_check_accepts_a_real_delivery_and_refuses_a_forged_or_old_one(
+    hooked: Bot, receiver: Receiver
+) -> None:
+    doc = (ROOT / "docs" / "WEBHOOKS.md").read_text(encoding="utf-8")
+    code = next(block for block in doc.split("```python\n")[1:] if "def verify(" in block).split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 (our own docs: their verify(), as a prefecture copies it)
+    verify = namespace["verify"]
+    first_report(hooked)
+    (delivery,) = receiver.deliveries
+    signature = delivery.headers["X-Hotline-Signature"]
+    assert verify(SECRET, signature, delivery.body, now=T0.timestamp() + 10)["id"] == "report:1"
+    with pytest.raises(ValueError, match="bad signature"):
+        verify(SECRET, signature, delivery.body.replace(b"3", b"4", 1), now=T0.timestamp())
+    with pytest.raises(ValueError, match="too old"):
+        verify(SECRET, signature, delivery.body, now=T0.timestamp() + 301)
