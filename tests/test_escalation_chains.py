@@ -1,7 +1,7 @@
 """Escalation chains: per town, whom HQ calls in order as the town stays silent. The HQ alert
 names the chain's person due at its moment, with the number, and a new alert names the next
 person when the chain advances. The sample gives 新居浜市 a chain (合田 at 20 min, 伊藤 at
-40, 真鍋 at 60) and 松山市 one; 今治市 has none (its 防災担当部長 has the only number)."""
+40, 真鍋 at 60) and 伊予市 one; 今治市 has none (its 防災担当部長 has the only number)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from hotline.config import ConfigError, load
 from hotline.config.counterparts import linked_municipalities
+from hotline.config.editing import Change, apply
 from hotline.domain.acknowledgements import sign_postback
 from tests.support.bot import Bot, message_event
 from tests.support.config_files import copy_config
@@ -162,4 +163,21 @@ def test_a_broken_chain_is_refused_with_file_and_line(
         load(root)
     assert [str(p) for p in info.value.problems] == [
         f"counterparts.toml:{line}: {found}; expected {expected}"
+    ]
+
+
+def test_the_settings_pages_refuse_to_remove_someone_in_a_chain_and_say_why_in_japanese(
+    tmp_path: Path,
+) -> None:
+    root = copy_config(tmp_path / "config")
+    before = (root / "counterparts.toml").read_bytes()
+    outcome = apply(root, [Change("member", "remove", "bosai@niihama.example")])
+    assert not outcome.ok and (root / "counterparts.toml").read_bytes() == before
+    assert [p.message for p in outcome.problems] == [
+        "伊藤 美穂 は県本部が電話する順番（escalation）に入っているため、"
+        "削除やメールアドレス・氏名の変更はできません。先に counterparts.toml の escalation を直してください"
+    ]
+    outcome = apply(root, [Change("member", "update", "bosai@niihama.example", {"phone": ""})])
+    assert [p.message for p in outcome.problems] == [
+        "伊藤 美穂 は県本部が電話する順番（escalation）に入っているため、電話番号が必要です"
     ]
