@@ -16,6 +16,7 @@ from hotline.config import ConfigError, load
 from hotline.config.counterparts import linked_municipalities
 from hotline.config.settings import Credentials, Settings
 from hotline.domain.drills import Targets
+from hotline.outbound.webhooks import WebhookTransport
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from tests.support.bot import ROOT, T0, TOKEN, Bot
@@ -347,3 +348,19 @@ def test_the_documented_receiver_check_accepts_a_real_delivery_and_refuses_a_for
         verify(SECRET, signature, delivery.body.replace(b"3", b"4", 1), now=T0.timestamp())
     with pytest.raises(ValueError, match="too old"):
         verify(SECRET, signature, delivery.body, now=T0.timestamp() + 301)
+
+
+def test_webhooks_are_paced_and_the_rest_wait_for_the_next_minute(hooked: Bot, receiver: Receiver) -> None:
+    transport = hooked.hotline.transports["webhook"]
+    assert isinstance(transport, WebhookTransport)
+    transport.per_minute = 2  # the default is 120 a minute; three reports make the point
+    for n in ("第一報", "第2報", "第3報"):
+        hooked.say(uid(member(hooked.config, UWAJIMA)), f"{n} 状況", room(hooked.config, "group-team1"))
+    hooked.drain()
+    assert [d.json["id"] for d in receiver.deliveries] == ["report:1", "report:2"]
+    hooked.clock.advance(seconds=59)
+    hooked.drain()
+    assert len(receiver.deliveries) == 2
+    hooked.clock.advance(seconds=1)
+    hooked.drain()
+    assert [d.json["id"] for d in receiver.deliveries] == ["report:1", "report:2", "report:3"]

@@ -4,8 +4,10 @@
 `webhook_messages` turns one event into one row per configured webhook that subscribes to it
 (`[[webhooks]]` in counterparts.toml); the caller enqueues them in the transaction that
 records the event, so an event is never told without being recorded nor recorded without
-being told. The body is built here, once, and never changes: every retry POSTs the same
-event, and only `sent_at` (the moment of the attempt) differs. `outbound/webhooks.py` signs
+being told. The body is built here, once: every retry POSTs the same event, and only
+`sent_at` (the moment of the attempt) differs. The one exception is `escalation`, whose list
+of silent towns is brought up to date just before it goes, like the HQ alert it accompanies
+(`Reminders.before_escalation`), and which is not sent when every town has acknowledged. `outbound/webhooks.py` signs
 and sends it. The payloads are documented in docs/WEBHOOKS.md; keep them stable (add fields,
 never rename or remove one).
 
