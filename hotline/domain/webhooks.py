@@ -7,9 +7,9 @@ records the event, so an event is never told without being recorded nor recorded
 being told. The body is built here, once: every retry POSTs the same event, and only
 `sent_at` (the moment of the attempt) differs. The one exception is `escalation`, whose list
 of silent towns is brought up to date just before it goes, like the HQ alert it accompanies
-(`Reminders.before_escalation`), and which is not sent when every town has acknowledged. `outbound/webhooks.py` signs
-and sends it. The payloads are documented in docs/WEBHOOKS.md; keep them stable (add fields,
-never rename or remove one).
+(`Reminders.before_escalation`), and which is not sent when every town has acknowledged.
+`outbound/webhooks.py` signs and sends it. The payloads are documented in docs/WEBHOOKS.md;
+keep them stable (add fields, never rename or remove one).
 
 Events and where they are emitted:
 - report: a report relayed (`domain/reports/relay.py`, in the relay's transaction)
