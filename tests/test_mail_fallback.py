@@ -17,6 +17,7 @@ from tests.support.bot import T0, Bot
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.mail import PUBLIC_URL, SENDER, link_in, recipients
 from tests.support.sample import REPORT, UWAJIMA, member, room
+from tests.support.web import add_account, login
 
 DOWN = [500] * 40  # LINE WORKS answers 500 to every try for a long while
 
@@ -98,9 +99,14 @@ def test_no_mail_goes_when_the_rooms_got_the_report_in_time(
     # They were waiting, durable: one per supporter and HQ member, each cancelled just before.
     assert len(rows) == len(supporters(mail_bot.config)) + len(mail_bot.config.hq_members)
     assert {(status, error) for _, status, error in rows} == {("cancelled", "送信不要になりました")}
-    # Mails that were not needed are no event of the incident's record.
+    # Mails that were not needed are no event of the incident's record, nor shown as mails.
     chronology = incidents.timeline(mail_bot.hotline.storage, mail_bot.config, 1)
     assert not [e for e in chronology if e["kind"] == "mail_report"]
+    add_account(mail_bot)
+    client = mail_bot.client.application.test_client()
+    login(client)
+    view = client.get("/dashboard/incidents/1.json").get_json()
+    assert view["latest"]["matrix"]["mail"] is False  # the dashboard shows no mail column
 
 
 def test_a_room_that_fails_for_good_sends_its_towns_mail_at_once_saying_why(

@@ -54,6 +54,7 @@ from hotline.outbound.mail import MailTransport
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.outbound.transport import Transport
+from hotline.outbound.webhooks import WebhookTransport
 from hotline.runtime.scheduler import Scheduler
 from hotline.storage import InboxWriter, Storage
 
@@ -162,6 +163,8 @@ class Hotline:
             on_free=self._outbox_wake.set,
             transports=self.transports,
         )
+        # Outgoing webhooks ([[webhooks]] in counterparts.toml): signed POSTs of outbox rows
+        self.transports["webhook"] = WebhookTransport(self.config, self.clock, monotonic=self.clock.monotonic)
         self._wire_mail(settings)
         # JMA telegrams: stored rows first, then the triggers (domain/earthquakes)
         self.earthquakes = Earthquakes(

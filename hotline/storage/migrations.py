@@ -226,3 +226,11 @@ def outbox_channel(db: Database) -> None:
     name); NULL for LINE WORKS rows, which keep channel_id / user_id."""
     db.table("outbox").add_column("channel", str, not_null_default="lineworks")
     db.table("outbox").add_column("address", str)
+
+
+@MIGRATIONS(name="m010_drill_answer_via")
+def drill_answer_via(db: Database) -> None:
+    """A drill answer says how it came: 'mail' when the person answered on the page a fallback
+    mail's signed link opens (`/m/<token>`); NULL for every other answer (a LINE WORKS tap or
+    typed text, or a 代理回答, which `recorded_by` marks), and for every answer stored before."""
+    db.table("drill_answers").add_column("via", str)
