@@ -12,10 +12,13 @@ from collections.abc import Sequence
 
 from hotline.storage.connection import Connection
 
-# The mail fallback writes its rows when the report is relayed (or the run fires), waiting
-# HOTLINE_MAIL_FALLBACK_MINUTES, and cancels those no longer needed just before they would go:
-# a row never tried that is still waiting, or was cancelled, is no mail anyone got or will see.
-DECIDED = "status != 'cancelled' AND NOT (status = 'pending' AND attempts = 0)"
+# The mail fallback writes its rows when the report is relayed (or the run fires), due
+# HOTLINE_MAIL_FALLBACK_MINUTES later, and cancels those no longer needed just before they would
+# go: a row never tried whose first moment was set after its creation is still waiting for its
+# turn (or was just brought forward), and a cancelled one is no mail anyone got or will see.
+DECIDED = (
+    "status != 'cancelled' AND NOT (status = 'pending' AND attempts = 0 AND next_attempt_at > created_at)"
+)
 
 
 class ChannelRecords(Connection):
