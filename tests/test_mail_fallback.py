@@ -6,6 +6,7 @@ that arrives later says it came late; the mail server's 421 is retried and its 5
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from hotline.config import Config
@@ -211,8 +212,6 @@ def test_mail_rows_follow_the_contract_the_links_and_dashboard_read(
         "mail_report",
         rid,
     )
-    import json
-
     content = json.loads(row["content"])
     assert {k: content[k] for k in ("to", "member", "name", "municipality")} == {
         "to": person.email,

@@ -114,10 +114,11 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
             }
         )
     for row in storage.outbox_of_incident(incident_id):
-        if row["channel"] == "mail" and (
-            row["status"] == "cancelled" or (row["status"] == "pending" and row["attempts"] == 0)
-        ):
-            continue  # a fallback mail that waits, or was not needed, is no event of the record
+        waiting = (
+            row["status"] == "pending" and row["attempts"] == 0 and row["next_attempt_at"] > row["created_at"]
+        )
+        if row["channel"] == "mail" and (row["status"] == "cancelled" or waiting):
+            continue  # a fallback mail that waits its turn, or was not needed, is no event of the record
         if row["status"] in ("pending", "sending"):
             at, state = row["created_at"], STATUS_LABELS[row["status"]]
         else:
