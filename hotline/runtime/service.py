@@ -25,6 +25,7 @@ from hotline.domain.boards import poll_readers
 from hotline.domain.drills import Drills
 from hotline.domain.earthquakes import Earthquakes, FeedHealth
 from hotline.domain.identities import Identities
+from hotline.domain.instructions import Instructions
 from hotline.domain.reminders import Reminders
 from hotline.domain.reports import Receipts, Reports
 from hotline.domain.reports.attachments import AttachmentUploads
@@ -115,6 +116,14 @@ class Hotline:
             attachment_window=timedelta(minutes=settings.attachment_window_minutes),
         )
         self.receipts = Receipts(self.storage, self.config, self.clock, on_enqueue=self._outbox_wake.set)
+        # HQ's instructions and requests to the towns (the chat handler and the dashboard's form)
+        self.instructions = Instructions(
+            self.storage,
+            self.config,
+            self.clock,
+            bot_secret=settings.credentials.bot_secret,
+            on_enqueue=self._outbox_wake.set,
+        )
         context = Context(
             self.storage,
             self.config,
@@ -124,7 +133,7 @@ class Hotline:
             on_enqueue=self._outbox_wake.set,
         )
         self.dispatcher = Dispatcher(
-            context, default_handlers(context, self.reports, self.receipts, self.drills)
+            context, default_handlers(context, self.reports, self.receipts, self.drills, self.instructions)
         )
         self.reminders = Reminders(
             self.storage,

@@ -226,3 +226,15 @@ def outbox_channel(db: Database) -> None:
     name); NULL for LINE WORKS rows, which keep channel_id / user_id."""
     db.table("outbox").add_column("channel", str, not_null_default="lineworks")
     db.table("outbox").add_column("address", str)
+
+
+@MIGRATIONS(name="m010_instructions")
+def instructions(db: Database) -> None:
+    """HQ's instructions and requests (指示・依頼) are rows of `reports` (kind 'instruction' or
+    'request', municipality_code 'hq', each in a thread of its own: an `incidents` row whose
+    municipality_code is 'hq'), so acknowledgements, recipients, reminders, escalation, the
+    overview and the CSV work for them unchanged (domain/instructions). A town's answer
+    (【回答】, kind 'reply') or a report sent while an instruction to its town is open names the
+    instruction in `reply_to`; NULL for every report stored before this migration."""
+    db.table("reports").add_column("reply_to", int)
+    db.table("reports").create_index(["reply_to"])
