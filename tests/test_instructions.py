@@ -4,9 +4,14 @@ HQ escalation, the towns' answers (【回答】 or a report) linked to it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import requests
+
 from hotline.config import Config, Member
+from hotline.demo import demo_user_id
+from hotline.demo.stack import LiveStack, wait_until
 from hotline.domain.acknowledgements import ACKNOWLEDGED, UNACKNOWLEDGED, report_states, sign_postback
 from tests.support.bot import Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
@@ -190,3 +195,54 @@ def test_an_answer_without_an_open_instruction_goes_nowhere(bot: Bot, lw: FakeLi
 def test_instructions_stay_out_of_the_incident_list(bot: Bot, lw: FakeLineWorks) -> None:
     instruct(bot)
     assert bot.hotline.storage.incidents() == []
+
+
+def test_the_demo_hq_member_posts_an_instruction_in_the_hq_room_through_the_emulator(
+    tmp_path: Path, sample_config: Config
+) -> None:
+    """What `make run` shows: on the emulator's talk page the HQ member types 【指示】 in the HQ
+    room; the town's rooms get it with the button, a tap there counts for the town."""
+    live = LiveStack(sample_config, tmp_path / "e2e.sqlite3")
+    try:
+        boss = hq(sample_config)
+        town_rooms = {room(sample_config, k) for k in ("group-team1", f"municipality-{UWAJIMA}")}
+        result = live.say(
+            boss, "【指示】宛先: 宇和島市\n避難所の開設状況を報告してください。", room(sample_config, "hq")
+        )
+        assert result["status"] == 200
+
+        def relayed() -> dict[str, dict[str, Any]]:
+            return {
+                s["channelId"]: s
+                for s in live.sent()
+                if s["content"]["type"] == "button_template" and "【指示】" in s["content"]["contentText"]
+            }
+
+        wait_until(lambda: set(relayed()) == town_rooms, message="the instruction in the town's rooms")
+        wait_until(
+            lambda: any(
+                "指示の宛先（1市町）: 宇和島市" in (s["content"].get("text") or "")
+                for s in live.sent()
+                if s["channelId"] == room(sample_config, "hq")
+            ),
+            message="the receipt in the HQ room",
+        )
+        deputy = member(sample_config, UWAJIMA)
+        tap = requests.post(
+            f"{live.base}/_emulator/tap",
+            json={
+                "userId": demo_user_id(deputy),
+                "channelId": room(sample_config, f"municipality-{UWAJIMA}"),
+                "seq": relayed()[room(sample_config, f"municipality-{UWAJIMA}")]["seq"],
+                "action": 0,
+            },
+            timeout=10,
+        )
+        assert tap.status_code == 200 and tap.json()["status"] == 200
+        (instruction,) = live.hotline.storage.instructions()
+        wait_until(
+            lambda: live.hotline.storage.acked_municipalities(instruction["id"]) == {UWAJIMA},
+            message="the town's acknowledgement",
+        )
+    finally:
+        live.stop()
