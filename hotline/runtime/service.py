@@ -119,7 +119,6 @@ class Hotline:
         # HQ's instructions and requests to the towns (the chat handler and the dashboard's form)
         self.instructions = Instructions(
             self.storage,
-            self.config,
             self.clock,
             bot_secret=settings.credentials.bot_secret,
             on_enqueue=self._outbox_wake.set,

@@ -36,8 +36,8 @@ from hotline.domain import recipients
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.instructions.parse import Addressees
 from hotline.domain.recipients import HQ, Recipients, Town
-from hotline.outbound.instructions import AfterReport, to_json
-from hotline.storage import PRIORITY_REPORT, NewMessage, Storage
+from hotline.domain.reports import room_rows
+from hotline.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -101,69 +101,31 @@ def addressed_recipients(config: Config, codes: tuple[str, ...], rooms: list[Roo
         )
         for code in codes
     )
-    hq = Town(HQ, config.hq_name, HQ, tuple(recipients.person_of(config, m) for m in config.hq_members))
-    return Recipients(towns, hq, tuple(recipients.room_to(config, r) for r in rooms), frozen=False)
+    return Recipients(towns, _hq(config), tuple(recipients.room_to(config, r) for r in rooms), frozen=False)
+
+
+def _hq(config: Config) -> Town:
+    return Town(HQ, config.hq_name, HQ, tuple(recipients.person_of(config, m) for m in config.hq_members))
 
 
 def _hq_recipients(config: Config, rooms: list[Room]) -> Recipients:
     """What a town's 【回答】 is sent to: the HQ rooms and HQ's people (no town is expected to
     acknowledge an answer, so nobody is reminded of one)."""
-    hq = Town(HQ, config.hq_name, HQ, tuple(recipients.person_of(config, m) for m in config.hq_members))
-    return Recipients((), hq, tuple(recipients.room_to(config, r) for r in rooms), frozen=False)
-
-
-def _room_rows(
-    report_id: int,
-    rooms: list[Room],
-    content: dict[str, object],
-    ack_button: dict[str, object] | None,
-) -> list[NewMessage]:
-    """One report row per room (failed at once without a channel id) and, for a long text,
-    its 「確認しました」 button right after it, as `Reports.relay` does."""
-    rows: list[NewMessage] = []
-    for room in rooms:
-        channel = room.channel_id
-        rows.append(
-            NewMessage(
-                dedupe_key=f"report:{report_id}:{room.key}",
-                purpose="report",
-                priority=PRIORITY_REPORT,
-                content=dict(content),
-                channel_id=channel or None,
-                room_key=room.key,
-                report_id=report_id,
-                status="pending" if channel else "failed",
-                error=None if channel else msg.NO_CHANNEL,
-            )
-        )
-        if ack_button is not None and channel:
-            rows.append(
-                NewMessage(
-                    dedupe_key=f"ack-button:{report_id}:{room.key}",
-                    purpose="ack_button",
-                    priority=PRIORITY_REPORT,
-                    content=dict(ack_button),
-                    channel_id=channel,
-                    room_key=room.key,
-                    report_id=report_id,
-                    instruction=to_json(AfterReport(report_id, room.key)),
-                )
-            )
-    return rows
+    return Recipients((), _hq(config), tuple(recipients.room_to(config, r) for r in rooms), frozen=False)
 
 
 class Instructions:
     def __init__(
         self,
         storage: Storage,
-        config: Callable[[], Config],
         clock: Clock,
         *,
         bot_secret: str,
         on_enqueue: Callable[[], None] = lambda: None,
     ) -> None:
+        """Every method takes the configuration to use (the handler's, or the form's), so that
+        one event is handled under one configuration even across a reload."""
         self.storage = storage
-        self.config = config
         self.clock = clock
         self.bot_secret = bot_secret
         self.on_enqueue = on_enqueue
@@ -216,7 +178,7 @@ class Instructions:
                 postback=sign_postback(self.bot_secret, report_id),
             )
             sent_to = recipients.store(self.storage, report_id, addressed_recipients(config, to.codes, rooms))
-            self.storage.enqueue(_room_rows(report_id, rooms, content, ack_button), now)
+            self.storage.enqueue(room_rows(report_id, rooms, content, ack_button), now)
             # The lead wires outgoing webhooks here ("instruction" event), in this transaction.
         reached = {code for room in sent_to.rooms for code in room.reaches}
         log.info("%s %s to %d towns relayed to %d rooms", kind, report_id, len(to.codes), len(rooms))
@@ -278,7 +240,7 @@ class Instructions:
                 postback=sign_postback(self.bot_secret, report_id),
             )
             recipients.store(self.storage, report_id, _hq_recipients(config, rooms))
-            self.storage.enqueue(_room_rows(report_id, rooms, content, ack_button), now)
+            self.storage.enqueue(room_rows(report_id, rooms, content, ack_button), now)
             self.storage.record_ack(instruction["id"], member.key, user_id, code, channel_id, "reply", now)
         return report_id
 

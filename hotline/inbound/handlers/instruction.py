@@ -6,7 +6,7 @@ Asked before the report handler: 「【回答】第2報の件…」 is an answer
 from __future__ import annotations
 
 from hotline import messages as msg
-from hotline.config import Config
+from hotline.config import Config, Member
 from hotline.domain.instructions import Draft, Instructions, Sender, parse, resolve
 from hotline.domain.reports import Receipts
 from hotline.inbound.context import Context
@@ -28,13 +28,11 @@ class InstructionHandler:
         draft = parse(event.text)
         assert draft is not None and event.user_id is not None
         ctx = self.ctx
-        member = ctx.resolve(event.user_id, config)
+        member = ctx.member_or_refuse(inbox_id, event, config)
         if member is None:
-            ctx.record_refusal(inbox_id, event, "stranger", event.text[:200])
-            ctx.reply(inbox_id, event, msg.stranger(config.hq_contact), "stranger refused")
             return
         if draft.kind == "answer":
-            self._answer(inbox_id, event, config, draft)
+            self._answer(inbox_id, event, config, draft, member)
             return
         if member.municipality_code is not None:
             # Only HQ staff instruct the towns; a town's 【指示】 goes nowhere and is kept.
@@ -57,11 +55,9 @@ class InstructionHandler:
         # Rooms with no channelId failed at once: the receipt may already be due.
         self.receipts.after_delivery(sent.report_id)
 
-    def _answer(self, inbox_id: int, event: Event, config: Config, draft: Draft) -> None:
+    def _answer(self, inbox_id: int, event: Event, config: Config, draft: Draft, member: Member) -> None:
         assert event.user_id is not None
         ctx = self.ctx
-        member = ctx.resolve(event.user_id, config)
-        assert member is not None
         code = member.municipality_code
         if code is None:
             ctx.reply(inbox_id, event, msg.answer_not_from_town(), "answer from HQ")

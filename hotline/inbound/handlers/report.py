@@ -28,10 +28,8 @@ class ReportHandler:
         trigger = parse_trigger(event.text)
         assert trigger is not None and event.user_id is not None
         ctx = self.ctx
-        member = ctx.resolve(event.user_id, config)
+        member = ctx.member_or_refuse(inbox_id, event, config)
         if member is None:
-            ctx.record_refusal(inbox_id, event, "stranger", event.text[:200])
-            ctx.reply(inbox_id, event, msg.stranger(config.hq_contact), "stranger refused")
             return
         if member.municipality_code is None:
             ctx.reply(inbox_id, event, msg.hq_cannot_report(), "HQ member cannot report")
