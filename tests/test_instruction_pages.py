@@ -154,3 +154,23 @@ def test_a_group_form_addresses_the_groups_towns_and_shows_beside_the_incidents(
     # 松山市 is in team3 and team2: team2's room reaches it too
     rooms = {t for _, t, c in lw.sent if "【依頼】" in str(c)}
     assert rooms == {room(bot.config, "group-team3"), room(bot.config, "group-team2")}
+
+
+def test_the_instructions_record_has_its_deliveries_acknowledgements_and_answers_as_csv(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    client = logged_in(bot, "viewer")
+    bot.say(uid(bot.config.hq_members[0]), f"【依頼】宛先: 宇和島市\n{TEXT}", room(bot.config, "hq"))
+    bot.drain()
+    deputy = member(bot.config, UWAJIMA)
+    bot.say(uid(deputy), "【回答】避難所3か所を開設済み", room(bot.config, f"municipality-{UWAJIMA}"))
+    bot.drain()
+    (instruction,) = bot.hotline.storage.instructions()
+    page = client.get(f"{BASE}/{instruction['id']}").text
+    assert "避難所3か所を開設済み" in page and "副市長 兵頭 浩二（回答）" in page
+    csv_url = re.search(r'href="([^"]+)" data-testid="instruction-csv"', page)
+    assert csv_url is not None
+    rows = client.get(csv_url.group(1)).data.decode("utf-8-sig").splitlines()
+    assert rows[1].endswith(f"依頼（愛媛県災害対策本部 本部長 大政 誠）,{TEXT}")
+    assert f"確認,{instruction['id']},確認: 宇和島市 兵頭 浩二,回答（依頼）" in "\n".join(rows)
+    assert any(r.endswith("回答（宇和島市 副市長 兵頭 浩二）,避難所3か所を開設済み") for r in rows)

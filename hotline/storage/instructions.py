@@ -10,7 +10,6 @@ its 【回答】 answers join that thread.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
 from hotline.storage.connection import Connection
 
@@ -71,11 +70,3 @@ class InstructionRecords(Connection):
 
     def set_reply_to(self, report_id: int, instruction_id: int) -> None:
         self._conn().execute("UPDATE reports SET reply_to = ? WHERE id = ?", (instruction_id, report_id))
-
-    def reports_by_ids(self, report_ids: Sequence[int]) -> list[sqlite3.Row]:
-        marks = ", ".join("?" for _ in report_ids)
-        return (
-            self._conn()
-            .execute(f"SELECT * FROM reports WHERE id IN ({marks}) ORDER BY id", list(report_ids))  # noqa: S608
-            .fetchall()
-        )

@@ -20,7 +20,7 @@ from hotline.clock import jst_text
 from hotline.config import Config
 from hotline.domain import acknowledgements
 from hotline.domain.acknowledgements import ACKNOWLEDGED, PENDING, UNACKNOWLEDGED, UNDELIVERED
-from hotline.domain.instructions import Sender, resolve
+from hotline.domain.instructions import ANSWER_KIND, Sender, resolve
 from hotline.runtime.service import Hotline
 from hotline.storage.instructions import INSTRUCTION_KINDS
 from hotline.web import auth
@@ -112,6 +112,8 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
     summary = result["summary"]
     return {
         "id": instruction_id,
+        # the instruction's thread: its chronology (sends, acknowledgements, answers) as CSV
+        "csvUrl": url_for("dashboard.incident_csv", incident_id=row["incident_id"]),
         "label": row["label"],
         "sentAt": _when(row["created_at"]),
         "sender": " ".join(p for p in (row["poster_role"], row["poster_name"]) if p),
@@ -131,7 +133,7 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
                 "label": a["label"],
                 "text": a["text"],
                 "incidentUrl": url_for("dashboard.incident_page", incident_id=a["incident_id"])
-                if a["kind"] != "reply"
+                if a["kind"] != ANSWER_KIND  # a report that answered it: its incident
                 else "",
             }
             for a in answers
@@ -220,15 +222,16 @@ def send() -> Any:
     sent = hotline.instructions.send(config, Sender.of_account(who), form["kind"], to, form["text"])
     hotline.instructions.on_enqueue()
     hotline.receipts.after_delivery(sent.report_id)  # rooms with no channel id failed at once
+    label = msg.INSTRUCTION_LABELS[form["kind"]]
     auth.audit_here(
         "instruction_send",
-        f"{msg.INSTRUCTION_LABELS[form['kind']]} #{sent.report_id}",
+        f"{label} #{sent.report_id}",
         None,
         {"kind": form["kind"], "to": to.text, "towns": list(sent.towns), "text": form["text"]},
     )
-    flash(
-        f"{msg.INSTRUCTION_LABELS[form['kind']]}を{len(sent.towns)}市町（{len(sent.rooms)}か所）に送りました。"
-    )
+    flash(f"{label}を{len(sent.towns)}市町（トークルーム{len(sent.rooms)}か所）に送りました。")
+    if sent.no_room:
+        flash("届けるトークルームがない市町: " + "、".join(sent.no_room), "error")
     return redirect(url_for("instructions.page", instruction_id=sent.report_id))
 
 
