@@ -105,6 +105,15 @@ def test_a_town_member_cannot_send_an_instruction_and_nothing_is_sent(bot: Bot, 
     assert len(bot.hotline.storage.refusals("instruction_not_hq")) == 1
 
 
+def test_a_strangers_instruction_is_refused_and_sends_nothing(bot: Bot, lw: FakeLineWorks) -> None:
+    bot.say("uid-nobody", INSTRUCTION)
+    bot.drain()
+    assert bot.hotline.storage.instructions() == []
+    assert [t for kind, t, _ in lw.sent] == ["uid-nobody"]  # only the answer: whom to ask
+    assert lw.texts_to("uid-nobody")[0].startswith("このアカウントはホットラインに登録されていないため")
+    assert len(bot.hotline.storage.refusals("stranger")) == 1
+
+
 def test_unknown_addressees_or_an_empty_instruction_send_nothing(bot: Bot, lw: FakeLineWorks) -> None:
     instruct(bot, "【指示】宛先: 宇和島市、東京都\n報告してください。")
     instruct(bot, "【指示】宛先: 宇和島市")
