@@ -7,7 +7,7 @@ its messages in one module).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -154,9 +154,14 @@ def delivery_failed(label: str, town: str, created: datetime, room: str, why: st
     )
 
 
-def ack_recorded(label: str, town: str, created: datetime, *, typed_in_room: bool) -> dict[str, Any]:
-    """The one confirmation after a tap or a typed word: which report, which town."""
+def ack_recorded(
+    label: str, town: str, created: datetime, *, typed_in_room: bool, via: str = "tap"
+) -> dict[str, Any]:
+    """The one confirmation after a tap, a typed word or a mail link's button: which report,
+    which town (and, for the mail link, that it came that way)."""
     how = "（書き込みは、このトークルームの最新の報告1件への確認として記録します）" if typed_in_room else ""
+    if via == "mail":
+        how = "（メールのリンクから確認されました）"
     return text(f"{town}の{label}（{stamp(created)}）への確認を記録しました。{how}")
 
 
@@ -230,6 +235,27 @@ CHANNEL_OFF = (
 )
 
 
+# -- outgoing webhooks (outbound/webhooks.py): why a POST failed for good -------------------
+WEBHOOK_NOT_CONFIGURED = "Webhook「{name}」は設定にありません（削除された可能性があります）"
+
+
+def webhook_refused(name: str, status: int) -> str:
+    """Why a webhook's receiver refused an event for good (a 3xx, or a 4xx other than 408/425/429)."""
+    if 300 <= status < 400:
+        return (
+            f"Webhook「{name}」の受信側が転送（HTTP {status}）を返しました。"
+            "転送先には送りません。URLを確認してください"
+        )
+    if status in (401, 403):
+        return (
+            f"Webhook「{name}」の受信側が署名または権限を拒否しました（HTTP {status}）。"
+            "秘密鍵の設定を確認してください"
+        )
+    if status in (404, 410):
+        return f"Webhook「{name}」のURLが受信側にありません（HTTP {status}）。URLを確認してください"
+    return f"Webhook「{name}」の受信側が受け付けませんでした（HTTP {status}）"
+
+
 def reminder(label: str, town: str, created: datetime, text_: str, postback: str) -> dict[str, Any]:
     """The 1:1 reminder to a member of a town that has not acknowledged a report."""
     body = (
@@ -252,18 +278,23 @@ def escalation(
     silent: Sequence[str],
     minutes: int,
     contacts: Sequence[tuple[str, str, str, str]] = (),
+    steps: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """To HQ: the municipalities that still have not acknowledged a report, and whom to call
-    in each: (town, role, name, phone) per silent town, phone "" when none is registered."""
+    in each: (town, role, name, phone) per silent town, phone "" when none is registered.
+    `steps` gives, for a town with an escalation chain, the caller's place in it (1-based
+    position, length), shown as 「連絡順 2/3」."""
     lines = [
         f"【未確認】{town}の{label}（{hhmm(created)}）を{minutes}分たっても確認していない市町: "
         + "、".join(silent),
         "電話など別の手段での連絡を検討してください。",
     ]
     for where, role, name, phone in contacts:
-        lines.append(
+        line = (
             f"・{where} {role} {name} {phone}" if phone else f"・{where} {role} {name}（電話番号の登録なし）"
         )
+        step = (steps or {}).get(where)
+        lines.append(f"{line}（連絡順 {step[0]}/{step[1]}）" if step else line)
     return text("\n".join(lines))
 
 

@@ -2,6 +2,7 @@
 
 A self-contained stand-in for the LINE WORKS API 2.0 over HTTP (token endpoint, Bot API,
 users, boards, signed callbacks) plus a Japanese talk page at ``/`` where people can act,
+a mailbox page at ``/mail`` showing what a demo mail server (``mailbox.Mailbox``) received,
 and a control API under ``/_emulator/`` for tests and benchmarks. hotline only needs to be
 pointed at :attr:`Emulator.api_base_url` and :attr:`Emulator.auth_url`.
 
@@ -30,9 +31,10 @@ from .app import create_app
 from .callbacks import CallbackDispatcher, Delivery, sign
 from .content import quick_reply_actions, tappable_actions
 from .faults import Faults, RateLimiter
+from .mailbox import Mailbox
 from .state import BOT_SENDER, Room, State, iso_utc
 
-__all__ = ["Emulator", "sign"]
+__all__ = ["Emulator", "Mailbox", "sign"]
 
 JSON = dict[str, Any]
 
@@ -50,8 +52,12 @@ class _QuietHandler(WSGIRequestHandler):
 class Emulator:
     """The emulator: state, fault switches, callback worker, Flask app and server thread."""
 
-    def __init__(self, seed: JSON, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self, seed: JSON, *, clock: Callable[[], float] | None = None, mailbox: Mailbox | None = None
+    ) -> None:
         self.clock: Callable[[], float] = clock or time.time
+        # The mail server whose messages /mail shows; its owner starts and stops it.
+        self.mailbox = mailbox
         self.state = State(seed, self.clock)
         self.faults = Faults()
         self.limiter = RateLimiter(self.clock)
@@ -127,12 +133,14 @@ class Emulator:
         return self.state.snapshot()
 
     def reset(self) -> None:
-        """Same as ``POST /_emulator/reset``: clear messages, logs and faults."""
+        """Same as ``POST /_emulator/reset``: clear messages, logs and faults (the mailbox's too)."""
         self.callbacks.drain(self.faults.callback_timeout_seconds + 1)
         with self.state.lock:
             self.state.reset()
             self.faults = Faults()
             self.limiter.reset()
+        if self.mailbox is not None:
+            self.mailbox.clear()
 
     # --- events ------------------------------------------------------------------------
 

@@ -8,19 +8,21 @@ from flask import Flask, Response
 
 from .api import create_api_blueprint, error
 from .control import create_control_blueprint
+from .mailpage import create_mail_blueprint
 
 if TYPE_CHECKING:
     from . import Emulator
 
 
 def create_app(emu: Emulator) -> Flask:
-    """Build the Flask app serving the API, the control API and the talk page."""
+    """Build the Flask app serving the API, the control API, the talk and mailbox pages."""
     app = Flask(__name__)
     app.config["JSON_AS_ASCII"] = False
     app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
     app.extensions["hotline_emulator"] = emu
     app.register_blueprint(create_api_blueprint(emu))
     app.register_blueprint(create_control_blueprint(emu))
+    app.register_blueprint(create_mail_blueprint(emu))
 
     @app.errorhandler(404)
     def not_found(_exc: Exception) -> Response:

@@ -4,7 +4,8 @@ Summary (all JSON):
 
 - ``GET  /_emulator/state``      sent, callbacks, rooms, calls, rejected, tokens_issued, posts
 - ``GET|POST /_emulator/faults`` read / change fault switches (``expire_tokens_now: true``)
-- ``POST /_emulator/reset``      clear messages, logs, files, created rooms and faults
+- ``POST /_emulator/reset``      clear messages, logs, files, created rooms and faults (and mails)
+- ``GET  /_emulator/mail``, ``GET|POST /_emulator/mail/faults``: the mailbox (mailpage.py)
 - ``POST /_emulator/act``        ``{userId, channelId|null, content, wait?}`` a person posts
 - ``POST /_emulator/tap``        ``{userId, channelId|null, seq, action, quickReply?, wait?}``
 - ``POST /_emulator/upload``     multipart ``file`` -> ``{fileId, fileName}``

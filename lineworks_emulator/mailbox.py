@@ -12,14 +12,20 @@ or be down altogether (connections refused while stopped).
     ...
     box.messages()                     # every accepted message, oldest first
     box.stop()
+
+The emulator shows what a mailbox received on its page ``/mail`` (``mailpage.py``) when it is
+given one: ``Emulator(seed, mailbox=box)``.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import socket
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -27,14 +33,17 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from .state import iso_utc
+
 
 @dataclass(frozen=True)
 class Mail:
-    """One accepted message: the envelope and the parsed message."""
+    """One accepted message: the envelope, the parsed message and when it arrived."""
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
     message: EmailMessage
+    received_at: float = 0.0  # seconds since the epoch, by the mailbox's clock
 
     @property
     def subject(self) -> str:
@@ -45,10 +54,16 @@ class Mail:
         return str(self.message["To"] or "")
 
     @property
+    def sender(self) -> str:
+        """Who the message says it is from (its From header), else the envelope's sender."""
+        return str(self.message["From"] or self.mail_from)
+
+    @property
     def text(self) -> str:
-        """The plain-text body (the first text/plain part of a multipart message)."""
+        """The plain-text body (the first text/plain part of a multipart message), with the
+        line ends as written (SMTP carries them as CRLF)."""
         part = self.message.get_body(preferencelist=("plain",))
-        return "" if part is None else str(part.get_content())
+        return "" if part is None else str(part.get_content()).replace("\r\n", "\n")
 
 
 class _Handler:
@@ -60,8 +75,9 @@ class _Handler:
 
 
 class Mailbox:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, clock: Callable[[], float] = time.time) -> None:
         self.host = host
+        self.clock = clock
         self.port = 0
         self._lock = threading.Lock()
         self._messages: list[Mail] = []
@@ -71,6 +87,8 @@ class Mailbox:
     def start(self, port: int = 0) -> int:
         """Listen on 127.0.0.1 (a free port when 0); returns the port."""
         self.port = port or _free_port(self.host)
+        # aiosmtpd logs every connection and command at INFO: noise in make run's console
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
         self._controller.start()
         return self.port
@@ -91,6 +109,11 @@ class Mailbox:
         with self._lock:
             self._refuse.extend([reply] * count)
 
+    def refusals(self) -> list[int]:
+        """The SMTP codes the next messages will be refused with, in order (empty: none)."""
+        with self._lock:
+            return [int(reply[:3]) for reply in self._refuse]
+
     def messages(self) -> list[Mail]:
         with self._lock:
             return list(self._messages)
@@ -101,9 +124,19 @@ class Mailbox:
             self._refuse.clear()
 
     def as_json(self) -> list[dict[str, Any]]:
+        """Every accepted message, oldest first; `seq` counts from 1 in the order of arrival."""
         return [
-            {"from": m.mail_from, "to": list(m.rcpt_tos), "subject": m.subject, "text": m.text}
-            for m in self.messages()
+            {
+                "seq": seq,
+                "receivedAt": iso_utc(m.received_at),
+                "from": m.mail_from,
+                "to": list(m.rcpt_tos),
+                "sender": m.sender,
+                "toHeader": m.to,
+                "subject": m.subject,
+                "text": m.text,
+            }
+            for seq, m in enumerate(self.messages(), start=1)
         ]
 
     def _accept(self, envelope: Envelope) -> str:
@@ -115,7 +148,12 @@ class Mailbox:
             message = email.message_from_bytes(data, policy=email.policy.default)
             assert isinstance(message, EmailMessage)
             self._messages.append(
-                Mail(str(envelope.mail_from), tuple(str(r) for r in envelope.rcpt_tos), message)
+                Mail(
+                    str(envelope.mail_from),
+                    tuple(str(r) for r in envelope.rcpt_tos),
+                    message,
+                    received_at=self.clock(),
+                )
             )
         return "250 OK"
 

@@ -196,13 +196,14 @@ def test_hq_hears_which_towns_are_still_silent_and_nothing_once_all_acknowledged
     assert escalation == [
         "【未確認】宇和島市の第一報（03:12）を20分たっても確認していない市町: 新居浜市\n"
         "電話など別の手段での連絡を検討してください。\n"
-        "・新居浜市 副市長 合田 修 0897-00-0001"
+        "・新居浜市 副市長 合田 修 0897-00-0001（連絡順 1/3）"
     ]
 
 
 def test_hq_escalation_gives_a_number_to_call_in_each_silent_town(bot: Bot, lw: FakeLineWorks) -> None:
-    """The sample registers a phone for 新居浜市's deputy mayor and for 今治市's 防災担当部長
-    (its deputy mayor has none); 上島町 has no number at all and says so."""
+    """The sample registers a phone for 新居浜市's deputy mayor (first in its escalation chain)
+    and for 今治市's 防災担当部長 (its deputy mayor has none); 上島町 has no number at all and
+    says so."""
     first_report(bot)
     from hotline.config.counterparts import linked_municipalities
 
@@ -217,7 +218,7 @@ def test_hq_escalation_gives_a_number_to_call_in_each_silent_town(bot: Bot, lw: 
     assert len(escalation) == 1
     assert escalation[0].splitlines()[1:] == [
         "電話など別の手段での連絡を検討してください。",
-        "・新居浜市 副市長 合田 修 0897-00-0001",
+        "・新居浜市 副市長 合田 修 0897-00-0001（連絡順 1/3）",
         "・今治市 防災担当部長 菅 正人 0898-00-0002",
         "・上島町 副町長 渡辺 勝利（電話番号の登録なし）",
     ]

@@ -105,6 +105,8 @@ def test_the_csv_has_one_row_per_target_answered_or_not(
         "コメント",
         "未達",
         "代理回答",
+        "回答経路",
+        "質問のメール",
     ]
     assert [r[2] for r in rows] == [p.name for p in people]  # everyone, once, in the order asked
     by_name = {r[2]: r for r in rows}
@@ -118,6 +120,8 @@ def test_the_csv_has_one_row_per_target_answered_or_not(
         "",
         '\'=HYPERLINK("http://x","y")',  # stays text in Excel
         "",
+        "",
+        "LINE WORKS",
         "",
     ]
     assert by_name[people[1].name][3:7] == ["軽傷", "", "2026-11-21 10:05:00", "締め切り後 5分"]

@@ -15,6 +15,7 @@ from hotline.domain.drills import DrillError, Targets
 from hotline.runtime.service import Hotline
 from hotline.web.app import create_app
 from tests.support.bot import TOKEN, Bot, message_event
+from tests.support.drill_pages import fire_drill
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import members, room
 
@@ -47,11 +48,7 @@ def tap(bot: Bot, lw: FakeLineWorks, person: Member, choice: str) -> None:
 
 def start_drill(bot: Bot) -> int:
     """The usual drill: 宇和島市's staff, at AT; fired and its questions sent."""
-    bot.hotline.drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=AT)
-    bot.clock.current = AT
-    (run_id,) = bot.hotline.drills.run_due()
-    bot.drain()
-    return run_id
+    return fire_drill(bot, AT)
 
 
 def hq_texts(bot: Bot, lw: FakeLineWorks) -> list[str]:
@@ -317,8 +314,12 @@ def test_csv_export_has_every_answer_with_a_bom(bot: Bot, lw: FakeLineWorks) -> 
     data = drills.csv(run_id)
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").splitlines()
-    assert lines[0] == "市町,役職,氏名,安否,参集見込み,回答時刻,遅れ,コメント,未達,代理回答"
-    assert lines[1] == f"宇和島市,副市長,{members(bot.config)[0].name},重傷,,2026-11-21 09:00:00,,,,"
+    assert lines[0].split(",") == [
+        *("市町", "役職", "氏名", "安否", "参集見込み", "回答時刻", "遅れ", "コメント", "未達", "代理回答"),
+        *("回答経路", "質問のメール"),
+    ]
+    name = members(bot.config)[0].name
+    assert lines[1] == f"宇和島市,副市長,{name},重傷,,2026-11-21 09:00:00,,,,,LINE WORKS,"
 
 
 def test_a_real_target_with_a_tampered_answer_is_refused_and_told(bot: Bot, lw: FakeLineWorks) -> None:

@@ -47,7 +47,8 @@ ALL = [
     "m007_incident_events",
     "m008_drill_proxy_answers",
     "m009_outbox_channel",
-    "m010_instructions",
+    "m010_drill_answer_via",
+    "m011_instructions",
 ]
 V1_TABLES = [
     "accounts",
@@ -124,15 +125,17 @@ def test_a_database_from_640e222_is_migrated_in_place_and_keeps_every_row(old_db
     for table in V1_TABLES:
         if table not in ("outbox", "inbox", "drill_answers", "drill_targets", "reports"):
             assert after[table] == before[table], table
-    # migration 10: no report stored before answers an instruction
+    # migration 11: no report stored before answers an instruction
     assert [{k: v for k, v in r.items() if k != "reply_to"} for r in after["reports"]] == before["reports"]
     assert {r["reply_to"] for r in after["reports"]} == {None}
     # migration 6: drill answers gain who recorded them for someone (none: the person did), and
     # targets the title of their role (unknown for runs fired before)
-    assert [{k: v for k, v in r.items() if k != "recorded_by"} for r in after["drill_answers"]] == before[
+    # m010: and how they came (none by mail)
+    added = ("recorded_by", "via")
+    assert [{k: v for k, v in r.items() if k not in added} for r in after["drill_answers"]] == before[
         "drill_answers"
     ]
-    assert {r["recorded_by"] for r in after["drill_answers"]} == {None}
+    assert {(r["recorded_by"], r["via"]) for r in after["drill_answers"]} == {(None, None)}
     assert [{k: v for k, v in r.items() if k != "role_title"} for r in after["drill_targets"]] == before[
         "drill_targets"
     ]

@@ -8,13 +8,16 @@ what was found and what was expected.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import tomllib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from hotline.config.files import COUNTERPARTS_FILE, ROOMS_DIR, room_files
 from hotline.config.model import (
@@ -23,9 +26,11 @@ from hotline.config.model import (
     MUNICIPALITY_ROLES,
     ROOM_LINKS,
     TSUNAMI_CATEGORIES,
+    WEBHOOK_EVENTS,
     Config,
     Counterpart,
     EarthquakeTrigger,
+    EscalationStep,
     Group,
     JmaResponse,
     Member,
@@ -33,10 +38,12 @@ from hotline.config.model import (
     ReminderPolicy,
     Room,
     TsunamiTrigger,
+    Webhook,
 )
 from hotline.config.model import (
     Problem as Problem,  # re-exported: Problem lived here before model.py
 )
+from hotline.config.settings import _is_loopback as is_loopback
 
 _CODE_RE = re.compile(r"^\d{6}$")
 _GROUP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -272,10 +279,11 @@ def _parse(path: Path, display: str, problems: list[Problem]) -> tuple[dict[str,
         return None
 
 
-def load(root: str | Path) -> Config:
+def load(root: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     """Load `counterparts.toml` and `rooms/*.toml` under `root`; raise ConfigError listing
-    every mistake."""
+    every mistake. `environ` (default: the process environment) holds the webhooks' secrets."""
     root = Path(root)
+    environ = os.environ if environ is None else environ
     problems: list[Problem] = []
     parsed = _parse(root / COUNTERPARTS_FILE, COUNTERPARTS_FILE, problems)
     if parsed is None:
@@ -287,7 +295,7 @@ def load(root: str | Path) -> Config:
         data,
         (),
         {"prefecture", "hq", "municipalities", "groups", "counterparts", "reminders", "board"}
-        | {"earthquake", "tsunami"},
+        | {"earthquake", "tsunami", "webhooks"},
     )
 
     pref = check.table(top.get("prefecture", {}), ("prefecture",), {"name", "code"})
@@ -361,7 +369,7 @@ def load(root: str | Path) -> Config:
     names: set[str] = set()
     for i, raw in enumerate(check.array(top, (), "municipalities")):
         path: tuple[Any, ...] = ("municipalities", i)
-        table = check.table(raw, path, {"code", "name", "members"})
+        table = check.table(raw, path, {"code", "name", "members", "escalation"})
         code = check.string(table, path, "code", pattern=_CODE_RE, expected=CODE_EXPECTED)
         wrong = code_problem(code, pref_digits) if code else None
         if wrong is not None:
@@ -380,8 +388,9 @@ def load(root: str | Path) -> Config:
             check.add((*path, "members"), "an empty list", "at least one member")
         for j, raw_member in enumerate(raw_members):
             member(raw_member, (*path, "members", j), name or code, code or "?", j)
+        chain = _escalation(check, table.get("escalation"), (*path, "escalation"), members)
         if code and name and not duplicate:
-            municipalities[code] = Municipality(code, name, tuple(members))
+            municipalities[code] = Municipality(code, name, tuple(members), chain)
             positions[code] = i
 
     def known_code(value: Any, path: tuple[Any, ...]) -> str | None:
@@ -455,6 +464,7 @@ def load(root: str | Path) -> Config:
     board = check.table(top.get("board", {}), ("board",), {"board_id"})
     board_id = check.string(board, ("board",), "board_id", required=False, expected="a boardId")
     earthquake, tsunami = _earthquake(check, top, municipalities), _tsunami(check, top, municipalities)
+    webhooks = _webhooks(check, top.get("webhooks", []), environ)
 
     rooms = _load_rooms(root, groups, municipalities, problems)
     if problems:
@@ -475,6 +485,7 @@ def load(root: str | Path) -> Config:
         _members_by_identity=MappingProxyType(members_by_identity),
         earthquake=earthquake,
         tsunami=tsunami,
+        webhooks=webhooks,
         warnings=warnings,
     )
 
@@ -716,3 +727,153 @@ def _response(check: _Checker, table: Mapping[str, Any], path: tuple[Any, ...]) 
     else:
         values["remind_minutes"] = tuple(remind)
     return JmaResponse(**values)
+
+
+# --------------------------------------------------------------------------------------
+# Escalation outside the chat: a town's chain of people to call, and [[webhooks]].
+
+MAX_MINUTES = 10_000
+
+
+def _escalation(
+    check: _Checker, raw: Any, path: tuple[Any, ...], members: Sequence[Member]
+) -> tuple[EscalationStep, ...]:
+    """`escalation = { chain = ["<e-mail, userId or name>", ...], after_minutes = [...] }` of
+    one municipality: whom HQ calls, in order, from when (minutes after the report)."""
+    if raw is None:
+        return ()
+    table = check.table(raw, path, {"chain", "after_minutes"})
+    if not table:
+        return ()
+    chain, after = table.get("chain"), table.get("after_minutes")
+    if not isinstance(chain, list) or not chain:
+        check.add(
+            (*path, "chain"), _describe(chain), "an array of this municipality's members in calling order"
+        )
+        return ()
+    if (
+        not isinstance(after, list)
+        or any(isinstance(m, bool) or not isinstance(m, int) or not 0 <= m <= MAX_MINUTES for m in after)
+        or len(after) != len(chain)
+    ):
+        check.add(
+            (*path, "after_minutes"),
+            repr(after) if isinstance(after, list) else _describe(after),
+            f"an array of {len(chain)} whole numbers of minutes after the report (0 to {MAX_MINUTES}), "
+            "one per person in chain",
+        )
+        return ()
+    if any(later <= earlier for earlier, later in itertools.pairwise(after)):
+        check.add((*path, "after_minutes"), repr(after), "minutes in increasing order (the chain advances)")
+        return ()
+    steps: list[EscalationStep] = []
+    for j, (ref, minutes) in enumerate(zip(chain, after, strict=True)):
+        where = (*path, "chain", j)
+        person = _chain_member(ref, members)
+        if person is None:
+            check.add(
+                where,
+                f"{_describe(ref)}, not a member of this municipality",
+                "the e-mail, user_id or name of one of its [[municipalities.members]]",
+            )
+        elif any(step.member == person for step in steps):
+            check.add(where, f"{ref} twice", "each person once in the chain")
+        elif not person.phone:
+            check.add(where, f"{ref} without a phone number", 'a member with phone = "..." (HQ calls them)')
+        else:
+            steps.append(EscalationStep(person, minutes))
+    return tuple(steps) if len(steps) == len(chain) else ()
+
+
+def _chain_member(ref: Any, members: Sequence[Member]) -> Member | None:
+    if not isinstance(ref, str) or not ref.strip():
+        return None
+    for person in members:
+        if ref.lower() == person.email or (person.user_id and ref == person.user_id):
+            return person
+    named = [person for person in members if person.name == ref]
+    return named[0] if len(named) == 1 else None
+
+
+_WEBHOOK_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_SECRET_ENV_RE = re.compile(r"^HOTLINE_WEBHOOK_SECRET_[A-Z0-9_]+$")
+WEBHOOK_SECRET_LENGTH = 32  # as HOTLINE_SECRET_KEY: guessing the HMAC key must be hopeless
+
+
+def _webhooks(check: _Checker, raw: Any, environ: Mapping[str, str]) -> tuple[Webhook, ...]:
+    if not isinstance(raw, list):
+        check.add(("webhooks",), _describe(raw), "[[webhooks]] tables")
+        return ()
+    out: list[Webhook] = []
+    for i, item in enumerate(raw):
+        path = ("webhooks", i)
+        table = check.table(item, path, {"name", "url", "events", "secret_env"})
+        if not table:
+            continue
+        name = check.string(
+            table, path, "name", pattern=_WEBHOOK_NAME_RE, expected="a short ASCII name like 'telephony'"
+        )
+        if name and any(w.name == name for w in out):
+            check.add((*path, "name"), f"duplicate webhook name {name!r}", "each webhook name once")
+            name = ""
+        url = check.string(table, path, "url", expected="an https:// URL")
+        if url and not _webhook_url_ok(url):
+            check.add(
+                (*path, "url"),
+                repr(url),
+                "an https:// URL with a host (plain http:// only to 127.0.0.0/8, ::1 or localhost)",
+            )
+            url = ""
+        events = table.get("events")
+        if not isinstance(events, list) or not events:
+            check.add((*path, "events"), _describe(events), f"an array of events from {list(WEBHOOK_EVENTS)}")
+            events = []
+        chosen: list[str] = []
+        for j, event in enumerate(events):
+            if event not in WEBHOOK_EVENTS:
+                check.add(
+                    (*path, "events", j),
+                    f"unknown event {_describe(event)}",
+                    f"one of {list(WEBHOOK_EVENTS)}",
+                )
+            elif event in chosen:
+                check.add((*path, "events", j), f"{event} twice", "each event once")
+            else:
+                chosen.append(event)
+        secret_env = check.string(
+            table,
+            path,
+            "secret_env",
+            pattern=_SECRET_ENV_RE,
+            expected="the name of an environment variable starting HOTLINE_WEBHOOK_SECRET_",
+        )
+        secret = environ.get(secret_env, "").strip() if secret_env else ""
+        if secret_env and not secret:
+            check.add(
+                (*path, "secret_env"),
+                f"{secret_env} is not set in the environment",
+                "the variable set to the webhook's secret (the receiver checks the signature with it)",
+            )
+        elif secret_env and len(secret) < WEBHOOK_SECRET_LENGTH:
+            # the length only, never the value
+            check.add(
+                (*path, "secret_env"),
+                f"{secret_env} is too short ({len(secret)} characters)",
+                f"at least {WEBHOOK_SECRET_LENGTH} random characters, e.g. "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'",
+            )
+            secret = ""
+        if name and url and chosen and len(chosen) == len(events) and secret:
+            out.append(Webhook(name, url, tuple(chosen), secret_env, secret))
+    return tuple(out)
+
+
+def _webhook_url_ok(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname or "", parts.port  # .port raises ValueError when malformed
+    except ValueError:
+        return False
+    if not host or parts.username or parts.password:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))

@@ -62,10 +62,21 @@ class Member:
 
 
 @dataclass(frozen=True)
+class EscalationStep:
+    """One person of a town's escalation chain and from when HQ should call them."""
+
+    member: Member
+    after_minutes: int  # minutes after the report from which this is the person to call
+
+
+@dataclass(frozen=True)
 class Municipality:
     code: str
     name: str
     members: tuple[Member, ...]
+    # Whom HQ calls, in order, while the town stays silent (`escalation` in counterparts.toml);
+    # empty: the deputy mayor (or the first member with a phone number), as before chains.
+    escalation: tuple[EscalationStep, ...] = ()
 
     @property
     def is_town(self) -> bool:
@@ -103,6 +114,23 @@ class ReminderPolicy:
     municipality_after_minutes: int = 10  # 1:1 reminders to the silent town's members
     hq_after_minutes: int = 20  # the HQ rooms get the list of towns still silent
     give_up_after_hours: int = 24  # reports older than this are not chased any more
+
+
+# What a webhook may be told of (docs/WEBHOOKS.md), in the order the docs list them.
+WEBHOOK_EVENTS = ("report", "instruction", "escalation", "drill_summary", "jma_trigger")
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """`[[webhooks]]`: a receiver of the prefecture's own (telephony, 防災情報システム) that
+    hotline POSTs signed JSON to. The secret comes from the environment variable
+    `secret_env`, read when the configuration is loaded, and never appears in repr."""
+
+    name: str
+    url: str
+    events: tuple[str, ...]
+    secret_env: str
+    secret: str = field(repr=False, compare=False)
 
 
 # JMA seismic intensities in the notation of its XML, weakest first (5- is 震度5弱).
@@ -162,6 +190,7 @@ class Config:
     _members_by_identity: Mapping[str, Member] = field(repr=False, compare=False)
     earthquake: EarthquakeTrigger | None = None  # None: no [earthquake] table, JMA quakes start nothing
     tsunami: TsunamiTrigger | None = None
+    webhooks: tuple[Webhook, ...] = ()
     # Weaknesses that do not stop the bot (a town in no group, a town without supporters):
     # shown by `hotline check` and the settings pages, never refused.
     warnings: tuple[Problem, ...] = ()
@@ -178,6 +207,9 @@ class Config:
         yield from self.hq_members
         for muni in self.municipalities.values():
             yield from muni.members
+
+    def webhook(self, name: str) -> Webhook | None:
+        return next((w for w in self.webhooks if w.name == name), None)
 
     def member_by_identity(self, identity: str) -> Member | None:
         """Find a member by LINE WORKS userId or login e-mail (case-insensitive e-mail)."""

@@ -1,8 +1,10 @@
 """`python run.py --demo`: hotline and the LINE WORKS emulator wired together on 127.0.0.1.
 
 Throwaway keys and secrets are generated at each start. hotline itself does not know it is a
-demo: it gets ordinary Settings whose LINE WORKS URLs point at the emulator. The throwaway
-database gets one administrator account, `admin`, with a random password printed in the banner.
+demo: it reads ordinary settings from an environment (`from_env`) whose LINE WORKS URLs point at
+the emulator and whose mail server (HOTLINE_SMTP_URL) is the demo mailbox, a local SMTP server
+whose mails the emulator's page /mail shows. The throwaway database gets one administrator
+account, `admin`, with a random password printed in the banner.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hotline import config as config_module
 from hotline.config import Config, Member
 from hotline.config.counterparts import room_members
-from hotline.config.settings import Credentials, Settings
+from hotline.config.settings import Credentials, from_env
 from hotline.domain import accounts
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ DEMO_NAMESPACE = uuid.UUID("6f1c2a2e-8d55-4b8e-9a51-2f0b3c1d7e44")
 DEMO_BOT_ID = "2000001"
 DEMO_DOMAIN_ID = 40029600
 DEMO_ADMIN = "admin"
+DEMO_MAIL_FROM = "hotline@demo.invalid"  # .invalid: no such domain anywhere (RFC 2606)
 
 
 def demo_user_id(member: Member) -> str:
@@ -65,6 +68,31 @@ def make_credentials() -> tuple[Credentials, str]:
         auth_url="http://127.0.0.1:0/oauth2/v2.0/token",
     )
     return credentials, public_pem
+
+
+def lineworks_env(credentials: Credentials) -> dict[str, str]:
+    """The LW_ variables that give hotline these credentials (and the emulator's URLs)."""
+    return {
+        "LW_API_CLIENT_ID": credentials.client_id,
+        "LW_API_CLIENT_SECRET": credentials.client_secret,
+        "LW_API_SERVICE_ACCOUNT": credentials.service_account,
+        "LW_API_PRIVATEKEY": credentials.private_key_pem,
+        "LW_API_BOT_ID": credentials.bot_id,
+        "LW_API_BOT_SECRET": credentials.bot_secret,
+        "LW_API_BASE_URL": credentials.api_base_url,
+        "LW_AUTH_URL": credentials.auth_url,
+        "LW_API_SCOPE": credentials.scope,
+    }
+
+
+def mail_env(smtp_url: str, public_url: str) -> dict[str, str]:
+    """The variables that send hotline's mails to the demo mailbox (`Mailbox.url`), their links
+    pointing at hotline's own address `public_url`."""
+    return {
+        "HOTLINE_SMTP_URL": smtp_url,
+        "HOTLINE_MAIL_FROM": DEMO_MAIL_FROM,
+        "HOTLINE_PUBLIC_URL": public_url,
+    }
 
 
 def seed(
@@ -113,12 +141,13 @@ def seed(
 
 
 def _free(port: int) -> int:
-    """`port` if it is free on 127.0.0.1, else 0 (let the OS choose)."""
+    """`port` if it is free on 127.0.0.1, else one the OS finds free."""
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
-            return 0
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
     return port
 
 
@@ -126,11 +155,14 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
     from hotline.demo.jma_feed import JmaFeedServer
     from hotline.runtime.service import Hotline
     from hotline.web.server import make_server
-    from lineworks_emulator import Emulator
+    from lineworks_emulator import Emulator, Mailbox
 
     config = config_module.load(config_dir)
     credentials, public_pem = make_credentials()
-    emulator = Emulator(seed(config, credentials, public_pem, None))
+    # hotline's mail goes to this local SMTP server; the emulator's page /mail shows it.
+    mailbox = Mailbox()
+    mailbox.start()
+    emulator = Emulator(seed(config, credentials, public_pem, None), mailbox=mailbox)
     emulator_base = emulator.start(host="127.0.0.1", port=_free(emulator_port))
     credentials = Credentials(
         **{
@@ -143,32 +175,42 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
     jma_feed = JmaFeedServer()
     jma_feed_url = jma_feed.start()
     data_dir = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
-    settings = Settings(
-        credentials=credentials,
-        api_token=secrets.token_urlsafe(24),
-        config_dir=config_dir,
-        database=data_dir / "hotline.sqlite3",
-        host="127.0.0.1",
-        port=_free(port),
-        jma_feed_url=jma_feed_url,
-        jma_poll_seconds=5,  # the least allowed: a published telegram shows within seconds
+    hotline_port = _free(port)  # known before hotline starts: its mails link to it
+    hotline_base = f"http://127.0.0.1:{hotline_port}"
+    # The settings as an operator gives them, through the environment hotline reads.
+    settings = from_env(
+        {
+            **lineworks_env(credentials),
+            "HOTLINE_API_TOKEN": secrets.token_urlsafe(24),
+            # Throwaway like every secret here: the banner's password changes at each start,
+            # and a session key written in the source would let anyone forge a demo login.
+            "HOTLINE_SECRET_KEY": secrets.token_urlsafe(32),
+            "HOTLINE_CONFIG_DIR": str(config_dir),
+            "HOTLINE_DATABASE": str(data_dir / "hotline.sqlite3"),
+            "HOTLINE_HOST": "127.0.0.1",
+            "HOTLINE_PORT": str(hotline_port),
+            "HOTLINE_JMA_FEED_URL": jma_feed_url,
+            "HOTLINE_JMA_POLL_SECONDS": "5",  # the least allowed: a published telegram shows within seconds
+            **mail_env(mailbox.url, hotline_base),
+        }
     )
     hotline = Hotline(settings, config)
     admin_password = secrets.token_urlsafe(12)  # 16 characters, new at every start
     accounts.create(hotline.storage, DEMO_ADMIN, admin_password, "admin", by="demo", at=hotline.clock.now())
     hotline.start()
     server = make_server(hotline, "127.0.0.1", settings.port)
-    hotline_base = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     emulator.set_callback_url(f"{hotline_base}/callback")
     print(
         "\n"
         "hotline デモを起動しました（LINE WORKS エミュレータ使用・認証情報不要）\n"
         f"  トーク画面（LINE WORKS エミュレータ）: {emulator_base}/\n"
+        f"  受信メール（デモ用メールサーバー）:   {emulator_base}/mail\n"
         f"  hotline（本体）:                     {hotline_base}/healthz\n"
         f"  ダッシュボード:                       {hotline_base}/dashboard/\n"
         f"  気象庁フィード（デモ、電文を配信）:   {jma_feed.base}/\n"
         f"  ログイン（デモ専用・毎回変わります）: ユーザー名 {DEMO_ADMIN} / パスワード {admin_password}\n"
         f"  API トークン（/api/ 用）:             {settings.api_token}\n"
+        f"  メール送信先（SMTP、デモ用）:         {mailbox.url}\n"
         f"  データベース（一時）:                 {settings.database}\n"
         "  終了するには Ctrl+C\n",
         flush=True,
@@ -178,4 +220,5 @@ def run(config_dir: Path, *, port: int = 8080, emulator_port: int = 8090) -> Non
     finally:
         hotline.stop()
         emulator.stop()
+        mailbox.stop()
         jma_feed.stop()

@@ -1,6 +1,7 @@
 """The emulator and hotline over real HTTP on 127.0.0.1, for end-to-end tests and benchmarks.
 
-`EmulatorSide` is the emulator seeded from a configuration, acting as people; `LiveStack` runs
+`EmulatorSide` is the emulator seeded from a configuration, acting as people, with the demo
+mailbox (a local SMTP server whose mails the emulator's page /mail shows); `LiveStack` runs
 hotline in this process (waitress in a thread, real worker loops); `HotlineProcess` runs
 `python run.py` as a separate process that tests may kill -9. Like the rest of `hotline.demo`
 it runs from a checkout only: the wheel ships neither it nor the emulator.
@@ -24,15 +25,18 @@ import requests
 
 from hotline.config import Config, Member
 from hotline.config.settings import Credentials, Settings
-from hotline.demo import demo_user_id, make_credentials, seed
+from hotline.demo import demo_user_id, lineworks_env, mail_env, make_credentials, seed
 from hotline.runtime.service import Hotline
 from hotline.web.server import make_server
-from lineworks_emulator import Emulator
+from lineworks_emulator import Emulator, Mailbox
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: the stack runs from a checkout
 # The stack's /api/ bearer token: long enough for the start-up check (HOTLINE_API_TOKEN needs at
 # least 32 characters), fixed because the stack is a test fixture and holds nothing secret.
 E2E_TOKEN = "e2e-token-for-the-live-test-stack-0123456789"  # noqa: S105
+# HOTLINE_SECRET_KEY of a hotline process, fixed for the same reason: a test can then sign and
+# read the links in its mails (hotline.domain.links.LinkSigner) as that process does.
+E2E_SECRET_KEY = "e2e-secret-key-for-the-live-test-stack-0123456789"  # noqa: S105
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "condition") -> Any:
@@ -55,14 +59,17 @@ def free_port() -> int:
 
 
 class EmulatorSide:
-    """The emulator seeded from a configuration, with helpers to act as people."""
+    """The emulator seeded from a configuration, with helpers to act as people, and the mailbox
+    it shows at /mail (`self.mailbox`: hotline_env sends a hotline process's mail there)."""
 
     def __init__(self, config: Config, extra_users: list[dict[str, Any]] | None = None) -> None:
         self.config = config
         credentials, public_pem = make_credentials()
         tenant = seed(config, credentials, public_pem, None)
         tenant["users"].extend(extra_users or [])
-        self.emulator = Emulator(tenant)
+        self.mailbox = Mailbox()
+        self.mailbox.start()
+        self.emulator = Emulator(tenant, mailbox=self.mailbox)
         self.base = self.emulator.start()
         self.credentials = Credentials(
             **{
@@ -103,23 +110,20 @@ class EmulatorSide:
 
     def stop(self) -> None:
         self.emulator.stop()
+        self.mailbox.stop()
 
 
 def hotline_env(side: EmulatorSide, database: Path, port: int, token: str = E2E_TOKEN) -> dict[str, str]:
-    c = side.credentials
+    """The environment of a hotline process on `port` talking to `side`: its emulator, and its
+    mailbox as the mail server (links in the mails point at http://127.0.0.1:`port`)."""
     return {
-        "LW_API_CLIENT_ID": c.client_id,
-        "LW_API_CLIENT_SECRET": c.client_secret,
-        "LW_API_SERVICE_ACCOUNT": c.service_account,
-        "LW_API_PRIVATEKEY": c.private_key_pem,
-        "LW_API_BOT_ID": c.bot_id,
-        "LW_API_BOT_SECRET": c.bot_secret,
-        "LW_API_BASE_URL": c.api_base_url,
-        "LW_AUTH_URL": c.auth_url,
+        **lineworks_env(side.credentials),
         "HOTLINE_API_TOKEN": token,
+        "HOTLINE_SECRET_KEY": E2E_SECRET_KEY,
         "HOTLINE_DATABASE": str(database),
         "HOTLINE_PORT": str(port),
         "HOTLINE_CONFIG_DIR": str(ROOT),
+        **mail_env(side.mailbox.url, f"http://127.0.0.1:{port}"),
     }
 
 

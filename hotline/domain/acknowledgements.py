@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hotline import postbacks
+from hotline import messages, postbacks
 from hotline.clock import parse_iso
 from hotline.config import Config, Member
 from hotline.domain import recipients
@@ -298,3 +298,35 @@ def _town_failure(members: list[dict[str, Any]]) -> str | None:
     if not members or any(m["delivery"] != UNDELIVERED for m in members):
         return None
     return "、".join(dict.fromkeys(m["failure"] for m in members if m["failure"])) or None
+
+
+# -- recording one acknowledgement (a tap, a typed word, a mail link's button) ----------------
+
+
+def record(
+    storage: Storage,
+    config: Config,
+    report: sqlite3.Row,
+    *,
+    member_key: str,
+    user_id: str,
+    municipality_code: str | None,
+    channel_id: str | None,
+    via: str,
+    now: str,
+) -> tuple[bool, dict[str, Any]]:
+    """Store the acknowledgement of the report (once per person) and say what the person is
+    told: (new, the confirmation), or (False, when it was already recorded). Called inside the
+    caller's transaction, which also enqueues the confirmation. `via`: tap | word | mail;
+    `now`: an ISO stamp."""
+    town = recipients.of_report(storage, config, report).town_name(report["municipality_code"]) or str(
+        report["municipality_code"]
+    )
+    created = parse_iso(report["created_at"])
+    new = storage.record_ack(report["id"], member_key, user_id, municipality_code, channel_id, via, now)
+    if new:
+        return True, messages.ack_recorded(
+            report["label"], town, created, typed_in_room=via == "word" and channel_id is not None, via=via
+        )
+    earlier = next(a for a in storage.acks(report["id"]) if a["member_key"] == member_key)
+    return False, messages.ack_already(report["label"], town, created, parse_iso(earlier["acked_at"]))

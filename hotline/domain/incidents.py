@@ -155,7 +155,7 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
                 "reportId": ack["report_id"],
                 "title": f"確認: {who}",
                 # reply: a town's answer to an HQ instruction (domain/instructions)
-                "detail": {"tap": "ボタン", "reply": "回答"}.get(ack["via"], "書き込み")
+                "detail": {"tap": "ボタン", "reply": "回答", "mail": "メール"}.get(ack["via"], "書き込み")
                 + (f"（{acked['label']}）" if acked is not None else ""),
             }
         )

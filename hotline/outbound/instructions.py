@@ -57,9 +57,12 @@ class ReminderCheck:
 
 @dataclass(frozen=True)
 class EscalationCheck:
-    """Send this HQ escalation only if towns are still silent, listing them as they are now."""
+    """Send this HQ escalation only if towns are still silent, listing them as they are now.
+    `minutes`: the alert's moment after the report, which says whom each chain names (0 in
+    rows written before escalation chains: the policy's hq_after_minutes)."""
 
     report_id: int
+    minutes: int = 0
     kind: str = "escalation"
 
 

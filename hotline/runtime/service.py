@@ -48,6 +48,7 @@ from hotline.outbound.jma_feed import JmaFeedClient
 from hotline.outbound.ratelimit import RateLimiter, default_limits
 from hotline.outbound.sender import GIVE_UP_AFTER, STALE_AFTER, Sender
 from hotline.outbound.transport import Transport
+from hotline.outbound.webhooks import WebhookTransport
 from hotline.runtime.scheduler import Scheduler
 from hotline.storage import InboxWriter, Storage
 
@@ -163,6 +164,8 @@ class Hotline:
             on_free=self._outbox_wake.set,
             transports=self.transports,
         )
+        # Outgoing webhooks ([[webhooks]] in counterparts.toml): signed POSTs of outbox rows
+        self.transports["webhook"] = WebhookTransport(self.config, self.clock, monotonic=self.clock.monotonic)
         # JMA telegrams: stored rows first, then the triggers (domain/earthquakes)
         self.earthquakes = Earthquakes(
             self.storage, self.config, self.clock, self.drills, on_enqueue=self._outbox_wake.set

@@ -107,13 +107,15 @@ class DrillRecords(Connection):
         late: bool,
         *,
         recorded_by: str | None = None,
+        via: str | None = None,
     ) -> None:
-        """`recorded_by`: the coordinator who recorded it on the person's behalf (代理回答)."""
+        """`recorded_by`: the coordinator who recorded it on the person's behalf (代理回答);
+        `via`: 'mail' when it came through a fallback mail's link (None: LINE WORKS)."""
         self._conn().execute(
             "INSERT INTO drill_answers "
-            "(run_id, member_key, question, answer, answered_at, late, recorded_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, member_key, question, answer, now, int(late), recorded_by),
+            "(run_id, member_key, question, answer, answered_at, late, recorded_by, via) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, member_key, question, answer, now, int(late), recorded_by, via),
         )
 
     def answers(self, run_id: int) -> list[sqlite3.Row]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from hotline.storage.accounts import AccountRecords
 from hotline.storage.acks import AckRecords
 from hotline.storage.boards import BoardRecords
+from hotline.storage.channels import ChannelRecords
 from hotline.storage.copies import CopyRecords
 from hotline.storage.drills import DrillRecords
 from hotline.storage.identities import IdentityRecords
@@ -41,6 +42,7 @@ class Storage(
     TelegramRecords,
     RecipientRecords,
     InstructionRecords,
+    ChannelRecords,
 ):
     """The database. Safe to share between threads: each thread gets its own connection."""
 

@@ -228,7 +228,15 @@ def outbox_channel(db: Database) -> None:
     db.table("outbox").add_column("address", str)
 
 
-@MIGRATIONS(name="m010_instructions")
+@MIGRATIONS(name="m010_drill_answer_via")
+def drill_answer_via(db: Database) -> None:
+    """A drill answer says how it came: 'mail' when the person answered on the page a fallback
+    mail's signed link opens (`/m/<token>`); NULL for every other answer (a LINE WORKS tap or
+    typed text, or a 代理回答, which `recorded_by` marks), and for every answer stored before."""
+    db.table("drill_answers").add_column("via", str)
+
+
+@MIGRATIONS(name="m011_instructions")
 def instructions(db: Database) -> None:
     """HQ's instructions and requests (指示・依頼) are rows of `reports` (kind 'instruction' or
     'request', municipality_code 'hq', each in a thread of its own: an `incidents` row whose

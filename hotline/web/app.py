@@ -5,7 +5,7 @@
     metrics.py     /metrics for Prometheus (protected like /api)
     auth/          login, session, CSRF, roles: the guard every page blueprint is put behind
     pages/         the dashboard's pages: incidents, HQ instructions, drills, accounts and audit log,
-                   configuration
+                   configuration; and /m/<token>, the page a fallback mail's signed link opens (no login)
     context.py     the running hotline of this request (`current_hotline()`)
 
 The app's root is this folder, so it finds templates/ and static/ here.
@@ -27,6 +27,7 @@ from hotline.web.pages.dashboard import dashboard
 from hotline.web.pages.drills import drills
 from hotline.web.pages.instructions import instructions
 from hotline.web.pages.jma_settings import jma_settings
+from hotline.web.pages.mail_links import mail_links_page
 from hotline.web.pages.telegrams import telegrams
 
 
@@ -62,6 +63,7 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(jma_settings)  # the JMA triggers of the configuration
     app.register_blueprint(telegrams)  # the JMA telegrams page
     app.register_blueprint(instructions)  # HQ instructions and requests to the towns
+    app.register_blueprint(mail_links_page)  # /m/<token>: a fallback mail's link, no login
     errors.init_app(app)  # Japanese error pages (JSON for machines) and /favicon.ico
     app.after_request(_every_response)
     return app

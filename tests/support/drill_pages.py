@@ -1,14 +1,16 @@
 """Creating a drill through the coordinator's form (confirm, then create) in the Flask test client,
-and a target tapping or typing their answers."""
+or directly (fired at a moment), and a target tapping or typing their answers."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from flask.testing import FlaskClient
 
 from hotline.config import Member
+from hotline.domain.drills import Targets
 from tests.support.bot import Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
 from tests.support.sample import UWAJIMA
@@ -69,3 +71,13 @@ def type_text(bot: Bot, person: Member, text: str) -> None:
     """The person types `text` to the bot 1:1."""
     assert bot.post_event(message_event(uid(person), {"type": "text", "text": text})).status_code == 200
     bot.drain()
+
+
+def fire_drill(bot: Bot, at: datetime) -> int:
+    """The usual drill: 宇和島市's staff, fired at `at` (the clock moves there) and its questions
+    sent; the run's id."""
+    bot.hotline.drills.create(title="訓練", targets=Targets(municipalities=(UWAJIMA,)), created_by="t", at=at)
+    bot.clock.current = at
+    (run_id,) = bot.hotline.drills.run_due()
+    bot.drain()
+    return run_id

@@ -167,6 +167,15 @@ def message(draft: Draft, problem: Problem) -> str:
     match = re.match(r"^(\S+) already used by (\S+)$", found)
     if match:
         return f"チャンネルID {match.group(1)} が {match.group(2)} と {problem.file} で重複しています"
+    if ".escalation.chain[" in where and found.endswith(", not a member of this municipality"):
+        who = found.removesuffix(", not a member of this municipality").strip("'")
+        return (
+            f"{who} は県本部が電話する順番（escalation）に入っているため、削除やメールアドレス・氏名の"
+            "変更はできません。先に counterparts.toml の escalation を直してください"
+        )
+    if ".escalation.chain[" in where and found.endswith(" without a phone number"):
+        who = found.removesuffix(" without a phone number")
+        return f"{who} は県本部が電話する順番（escalation）に入っているため、電話番号が必要です"
     label = _label_of(where)
     if found.startswith("a control character "):
         return f"{label}に改行・タブなどの制御文字は使えません"

@@ -66,9 +66,12 @@ def question(
     )
 
 
-def answer(storage: Storage, clock: Clock, secret: str, member: Member, data: str) -> dict[str, Any] | None:
+def answer(
+    storage: Storage, clock: Clock, secret: str, member: Member, data: str, *, via: str | None = None
+) -> dict[str, Any] | None:
     """Record a tapped answer; returns the reply to send the person, or None when the
-    postback is not a valid answer of a run that targets them."""
+    postback is not a valid answer of a run that targets them. `via`: 'mail' for a button on
+    the page of a fallback mail's link (the same signed data as the LINE WORKS button)."""
     parsed = parse_postback(secret, data)
     if parsed is None:
         return None
@@ -87,7 +90,7 @@ def answer(storage: Storage, clock: Clock, secret: str, member: Member, data: st
         return None
     now = clock.now()
     late = now > parse_iso(run["deadline_at"])
-    storage.add_answer(run_id, member_key, asked, choices[index], iso(now), late)
+    storage.add_answer(run_id, member_key, asked, choices[index], iso(now), late, via=via)
     mine = storage.answers_of(run_id, member_key)
     if asked == "safety" and not any(a["question"] == "arrival" for a in mine):
         return question(secret, drill, run_id, "arrival", parse_iso(run["deadline_at"]), first=False)

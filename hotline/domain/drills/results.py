@@ -46,14 +46,29 @@ def undelivered(storage: Storage, run_id: int) -> dict[str, str]:
     }
 
 
+def mail_status(storage: Storage, run_id: int) -> dict[str, str]:
+    """member -> the status of the newest fallback mail of the run's question to them
+    (pending / sending / sent / failed); members no mail went to are absent."""
+    out: dict[str, str] = {}
+    for row in storage.run_mails(run_id):  # oldest first: the newest wins
+        key = json.loads(row["content"]).get("member") or row["dedupe_key"].split(":", 3)[-1]
+        out[str(key)] = row["status"]
+    return out
+
+
+MAIL_STATUS = {"pending": "送信待ち", "sending": "送信中", "sent": "送信済", "failed": "送信失敗"}
+
+
 def people(storage: Storage, config: Config, run_id: int) -> list[dict[str, Any]]:
     """One entry per target, answered or not, in the order they were asked: the latest
     answers, when they first answered, their comments, who recorded an answer for them
-    (代理回答) and why the question did not reach them (未達)."""
+    (代理回答), why the question did not reach them (未達), whether they answered by mail and
+    the status of the question's fallback mail to them."""
     run = storage.run(run_id)
     fired = parse_iso(run["fired_at"]) if run is not None and run["fired_at"] else None
     deadline = parse_iso(run["deadline_at"]) if run is not None and run["deadline_at"] else None
     failed = undelivered(storage, run_id)
+    mailed = mail_status(storage, run_id)
     mine: dict[str, list[sqlite3.Row]] = {}
     for a in storage.answers(run_id):
         mine.setdefault(a["member_key"], []).append(a)
@@ -85,6 +100,9 @@ def people(storage: Storage, config: Config, run_id: int) -> list[dict[str, Any]
                 "comments": [a["answer"] for a in answers if a["question"] == "comment"],
                 "proxyBy": next((a["recorded_by"] for a in reversed(answers) if a["recorded_by"]), None),
                 "undelivered": None if first is not None else failed.get(t["member_key"]),
+                # answered on the page of a fallback mail's link (drill_answers.via, m010)
+                "byMail": any(a["via"] == "mail" for a in answers),
+                "mail": mailed.get(t["member_key"]),  # the question's fallback mail: its status
             }
         )
     return out
@@ -198,7 +216,18 @@ CSV_HEADER = [
     "コメント",
     "未達",
     "代理回答",
+    "回答経路",
+    "質問のメール",
 ]
+
+
+def _channel(person: dict[str, Any]) -> str:
+    """How the answers came (回答経路): by mail, as 代理回答, else LINE WORKS; "" when none."""
+    if person["byMail"]:
+        return "メール"
+    if person["proxyBy"]:
+        return "代理回答"
+    return "LINE WORKS" if person["answeredAt"] or person["comments"] else ""
 
 
 def csv(storage: Storage, config: Config, run_id: int) -> bytes:
@@ -220,6 +249,8 @@ def csv(storage: Storage, config: Config, run_id: int) -> bytes:
                 " / ".join(p["comments"]),
                 p["undelivered"] or "",
                 f"代理回答（{p['proxyBy']}）" if p["proxyBy"] else "",
+                _channel(p),
+                MAIL_STATUS.get(p["mail"] or "", ""),
             ]
         )
     # A comment such as =HYPERLINK(...) stays text when Excel opens the file (csvexport).

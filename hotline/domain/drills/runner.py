@@ -24,6 +24,7 @@ from hotline import messages
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms
+from hotline.domain import webhooks
 from hotline.domain.drills import answers, results, schedule
 from hotline.domain.drills.model import DEFAULT_QUESTIONS, KINDS, DrillError, priority
 from hotline.domain.drills.targets import Targets
@@ -401,12 +402,18 @@ class Drills:
             self._to_coordinator(
                 drill, f"summary:{run_id}", messages.drill_summary(drill["kind"], drill["title"], summary)
             )
+            now = self.clock.now()
+            data = webhooks.drill_summary_data(drill, run, summary)
+            hooks = webhooks.webhook_messages(
+                self.config(), "drill_summary", data, now, key=f"drill_summary:{run_id}"
+            )
+            self.storage.enqueue(hooks, iso(now))
         self.on_enqueue()
         return True
 
     # -- answers and results (see answers.py and results.py) ------------------------------------
-    def answer(self, member: Member, data: str) -> dict[str, Any] | None:
-        reply = answers.answer(self.storage, self.clock, self.bot_secret, member, data)
+    def answer(self, member: Member, data: str, *, via: str | None = None) -> dict[str, Any] | None:
+        reply = answers.answer(self.storage, self.clock, self.bot_secret, member, data, via=via)
         if reply is not None:
             self.metrics.drill_answer("answer")
         return reply

@@ -27,12 +27,14 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from hotline import messages
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms, linked_rooms, supporters_of
 from hotline.config.model import EarthquakeTrigger, JmaResponse, TsunamiTrigger
+from hotline.domain import webhooks
 from hotline.domain.drills import Drills, Targets
 from hotline.domain.earthquakes.model import OPENED_BY, Telegram, city_code, intensity_rank, tsunami_rank
 from hotline.storage import PRIORITY_DRILL, PRIORITY_REAL_CALL, NewMessage, Storage
@@ -271,7 +273,53 @@ class Earthquakes:
             ],
             iso(now),
         )
+        towns_data = [
+            {
+                **webhooks.town(config, c),
+                "level": hit[c],
+                "level_text": level_text(hit[c]),
+                "change": "new" if c in new else ("raised" if c in changed else None),
+            }
+            for c in sorted(hit, key=lambda c: (-_rank(hit[c]), list(config.municipalities).index(c)))
+        ]
+        self._hook(config, f"t{telegram_id}", t, drill, towns_data, started, tuple(drill_ids))
         return Outcome("done", "、".join(started) or "通知のみ", tuple(drill_ids))
+
+    def _hook(
+        self,
+        config: Config,
+        key: str,
+        t: Telegram,
+        drill: bool,
+        towns: list[dict[str, Any]],
+        started: list[str],
+        roll_calls: tuple[int, ...],
+    ) -> None:
+        """The `jma_trigger` webhook event of a telegram that started, changed or cancelled a
+        response (docs/WEBHOOKS.md), in the transaction that records it."""
+        now = self.clock.now()
+        data = {
+            "telegram": {
+                "kind": t.kind,
+                "kind_name": t.kind_name,
+                "status": t.status,
+                "info_type": t.info_type,
+                "event_id": t.event_id,
+                "serial": t.serial,
+                "report_at": webhooks.stamp(t.report_at),
+                "origin_at": webhooks.stamp(t.origin_at) if t.origin_at else None,
+                "hypocentre": t.hypocentre,
+                "headline": t.headline,
+            },
+            "drill": drill,
+            "cancelled": t.info_type == "取消",
+            "municipalities": towns,
+            "started": started,
+            "roll_call_drill_ids": list(roll_calls),
+        }
+        event = _event_key(t)
+        rows = webhooks.webhook_messages(config, "jma_trigger", data, now, key=f"jma_trigger:{event}:{key}")
+        self.storage.enqueue(rows, iso(now))
 
     def _roll_call(
         self, event: str, config: Config, response: JmaResponse, codes: list[str], kind: str, headline: str
@@ -367,6 +415,16 @@ class Earthquakes:
                     )
         self.storage.enqueue(list(recipients.values()), now)
         self.storage.cancel_responses(event, now)
+        towns = [
+            {
+                **webhooks.town(config, code),
+                "level": level,
+                "level_text": level_text(level),
+                "change": "cancelled",
+            }
+            for code, level in hit.items()
+        ]
+        self._hook(config, "cancel", t, drill, towns, [], ())
         return Outcome("done", f"取消: {len(recipients)}か所に取消を通知、参集確認を中止")
 
 

@@ -21,7 +21,7 @@ from hotline import messages as msg
 from hotline.clock import Clock, iso, jst_text
 from hotline.config import Config, Member, Room
 from hotline.config.counterparts import linked_rooms
-from hotline.domain import audit, incidents, recipients
+from hotline.domain import audit, incidents, recipients, webhooks
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.earthquakes.model import OPENED_BY
 from hotline.domain.reports.trigger import Trigger
@@ -164,11 +164,27 @@ class Reports:
                 postback=sign_postback(self.bot_secret, report_id),
             )
             # What it is sent to, frozen with the report: later edits never rewrite the record.
-            recipients.freeze(self.storage, config, report_id, code)
+            sent_to = recipients.freeze(self.storage, config, report_id, code)
             rows = room_rows(report_id, linked_rooms(config, code), content, ack_button)
             if trigger.is_first and config.board_id:
                 rows.append(self._board_post(config, report_id, trigger, town, role, member.name, now_dt))
             self.storage.enqueue(rows, now)
+            # the prefecture's own systems hear of it in the same transaction ([[webhooks]])
+            data = webhooks.report_data(
+                config,
+                report_id=report_id,
+                incident_id=incident_id,
+                label=trigger.label,
+                first=trigger.is_first,
+                code=code,
+                poster=member,
+                text=trigger.body,
+                created=now_dt,
+                linked=[(t.code, t.relation) for t in sent_to.towns],
+            )
+            self.storage.enqueue(
+                webhooks.webhook_messages(config, "report", data, now_dt, key=f"report:{report_id}"), now
+            )
         log.info("report %s from %s relayed to %d rooms", report_id, code, len(rows))
         return report_id, len(rows)
 

@@ -15,9 +15,8 @@ import sqlite3
 from dataclasses import replace
 
 from hotline import messages as msg
-from hotline.clock import parse_iso
 from hotline.config import Config
-from hotline.domain import recipients
+from hotline.domain import acknowledgements
 from hotline.domain.acknowledgements import is_ack_word, verify_postback
 from hotline.inbound.context import Context, reply_message
 from hotline.inbound.events import Event
@@ -97,22 +96,18 @@ def record_ack(
         ctx.refuse(inbox_id, event, "stranger_ack", f"report {report['id']}", "acknowledgement by a stranger")
         return
     now = ctx.now()
-    town = (
-        recipients.of_report(ctx.storage, config, report).town_name(report["municipality_code"])
-        or report["municipality_code"]
-    )
-    created = parse_iso(report["created_at"])
     with ctx.storage.transaction():
-        new = ctx.storage.record_ack(
-            report["id"], member.key, event.user_id, member.municipality_code, event.channel_id, via, now
+        new, content = acknowledgements.record(
+            ctx.storage,
+            config,
+            report,
+            member_key=member.key,
+            user_id=event.user_id,
+            municipality_code=member.municipality_code,
+            channel_id=event.channel_id,
+            via=via,
+            now=now,
         )
-        if new:
-            content = msg.ack_recorded(
-                report["label"], town, created, typed_in_room=via == "word" and event.channel_id is not None
-            )
-        else:
-            earlier = next(a for a in ctx.storage.acks(report["id"]) if a["member_key"] == member.key)
-            content = msg.ack_already(report["label"], town, created, parse_iso(earlier["acked_at"]))
         # To the person, 1:1: the room would get one such line per member otherwise.
         ctx.storage.enqueue(
             [replace(reply_message(inbox_id, event, content), channel_id=None, user_id=event.user_id)], now

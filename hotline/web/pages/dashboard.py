@@ -18,6 +18,7 @@ hotline/web/auth, the login and logout pages (`dashboard.login`, `dashboard.logo
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection
 from functools import lru_cache
@@ -31,6 +32,7 @@ from hotline.config import Config
 from hotline.domain import acknowledgements, incidents, recipients
 from hotline.domain.acknowledgements import (
     ACKNOWLEDGED,
+    HQ,
     PENDING,
     RELATION_LABELS,
     SOURCE,
@@ -92,11 +94,13 @@ def _minutes(value: float | None) -> str:
     return "" if value is None else f"（{value:g}分）"
 
 
-def _ack_text(acked_at: str | None, minutes: float | None) -> str:
-    return f"✓ {_short(acked_at)}{_minutes(minutes)}" if acked_at else "未確認"
+def _ack_text(acked_at: str | None, minutes: float | None, via: str | None = None) -> str:
+    if not acked_at:
+        return "未確認"
+    return f"{ACKED_BY_MAIL if via == 'mail' else '✓'} {_short(acked_at)}{_minutes(minutes)}"
 
 
-def _member_row(person: dict[str, Any], group: str) -> dict[str, Any]:
+def _member_row(person: dict[str, Any], group: str, mails: Mails) -> dict[str, Any]:
     read = person["read"]
     return {
         "type": "member",
@@ -112,7 +116,8 @@ def _member_row(person: dict[str, Any], group: str) -> dict[str, Any]:
             # not reached is not unanswered (未達 is not 未回答)
             STATE_LABELS[UNDELIVERED]
             if person["delivery"] == UNDELIVERED and not person["acknowledgedAt"]
-            else _ack_text(person["acknowledgedAt"], person["minutesToAck"]),
+            else _ack_text(person["acknowledgedAt"], person["minutesToAck"], person["via"]),
+            _mail_text(mails.get(person["key"])),
         ],
     }
 
@@ -140,15 +145,17 @@ def _read_count(members: list[dict[str, Any]]) -> str:
     return _count(members, "read")
 
 
-def _matrix_rows(result: dict[str, Any], config: Config) -> list[dict[str, Any]]:
+def _matrix_rows(result: dict[str, Any], config: Config, mails: Mails | None = None) -> list[dict[str, Any]]:
     """Flat table rows for one report's acknowledgement matrix: each linked municipality,
-    then its members; then HQ and its members. Cell texts are final (JST, Japanese)."""
+    then its members; then HQ and its members. Cell texts are final (JST, Japanese); the
+    sixth cell is the fallback mail (shown when the report has any)."""
+    mails = mails or {}
     rows: list[dict[str, Any]] = []
     for town in result["municipalities"]:
         state = town["state"]
         silent = state in SILENT_STATES
         if town["acknowledged"]:
-            ack = f"✓ {_short(town['firstAckAt'])}{_minutes(town['minutesToAck'])}"
+            ack = _ack_text(town["firstAckAt"], town["minutesToAck"], _first_via(town["members"]))
         else:
             ack = "未確認（報告元）" if state == SOURCE else STATE_LABELS[state]
             if state == UNDELIVERED and town["failure"]:
@@ -168,10 +175,11 @@ def _matrix_rows(result: dict[str, Any], config: Config) -> list[dict[str, Any]]
                     _count(town["members"], "delivered"),
                     _read_count(town["members"]),
                     ack,
+                    _mail_count(town["members"], mails),
                 ],
             }
         )
-        rows.extend(_member_row(person, town["code"]) for person in town["members"])
+        rows.extend(_member_row(person, town["code"], mails) for person in town["members"])
     hq = result["hq"]
     hq_times = sorted(m["acknowledgedAt"] for m in hq["members"] if m["acknowledgedAt"])
     rows.append(
@@ -186,12 +194,66 @@ def _matrix_rows(result: dict[str, Any], config: Config) -> list[dict[str, Any]]
                 "県災害対策本部",
                 _count(hq["members"], "delivered"),
                 _read_count(hq["members"]),
-                f"✓ {_short(hq_times[0])}" if hq_times else STATE_LABELS[hq["state"]],
+                _ack_text(hq_times[0], None, _first_via(hq["members"]))
+                if hq_times
+                else STATE_LABELS[hq["state"]],
+                _mail_count(hq["members"], mails),
             ],
         }
     )
-    rows.extend(_member_row(person, "hq") for person in hq["members"])
+    rows.extend(_member_row(person, "hq", mails) for person in hq["members"])
     return rows
+
+
+# -- which channel reached whom: the fallback mails (outbox rows of channel 'mail') ------------
+
+ACKED_BY_MAIL = "確認（メール）"
+MAIL_LABELS = {"pending": "送信待ち", "sending": "送信中", "sent": "送信済", "failed": "送信失敗"}
+Mails = dict[str, sqlite3.Row]  # member key -> the newest fallback mail of a report to them
+
+
+def _mails_by_report(hotline: Hotline, report_ids: list[int]) -> dict[int, Mails]:
+    """Per report, per member key, its newest fallback mail (purpose mail_report; the mail
+    fallback writes `member` into each row's content)."""
+    out: dict[int, Mails] = {}
+    for row in hotline.storage.report_mails(report_ids):  # oldest first: the newest wins
+        key = json.loads(row["content"]).get("member") or row["dedupe_key"].split(":", 3)[-1]
+        out.setdefault(row["report_id"], {})[str(key)] = row
+    return out
+
+
+def _mail_text(row: sqlite3.Row | None) -> str:
+    """メール cell: sent (when), waiting or being sent, failed (why), or — (none went)."""
+    if row is None:
+        return "—"
+    label = MAIL_LABELS.get(row["status"], str(row["status"]))
+    if row["status"] == "sent":
+        return f"{label} {_short(row['sent_at'])}"
+    if row["status"] == "failed" and row["error"]:
+        return f"{label}（{row['error']}）"
+    return str(label)
+
+
+def _mail_count(members: list[dict[str, Any]], mails: Mails) -> str:
+    sent = sum(1 for m in members if m["key"] in mails and mails[m["key"]]["status"] == "sent")
+    tried = sum(1 for m in members if m["key"] in mails)
+    return f"送信済 {sent}/{tried}名" if tried else "—"
+
+
+def _first_via(members: list[dict[str, Any]]) -> str | None:
+    """How the first acknowledgement of a town came (tap, word, mail)."""
+    acked = sorted((m["acknowledgedAt"], m["via"]) for m in members if m["acknowledgedAt"])
+    return acked[0][1] if acked else None
+
+
+def _overview_mail_text(state: str, acks: list[sqlite3.Row], mails: list[sqlite3.Row]) -> str:
+    """An overview cell says when mail did the work: acknowledged only through mail links
+    (確認（メール）), or not reached by LINE WORKS but mailed (未達・メール送信済)."""
+    if state == ACKNOWLEDGED:
+        return ACKED_BY_MAIL if acks and all(a["via"] == "mail" for a in acks) else STATE_LABELS[state]
+    if state in (UNDELIVERED, PENDING) and any(m["status"] == "sent" for m in mails):
+        return f"{STATE_LABELS[state]}・メール送信済"
+    return STATE_LABELS[state]
 
 
 def _summary(config: Config, states: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
@@ -218,15 +280,24 @@ def _town_name(config: Config, code: str) -> str:
 
 
 def _report_view(
-    hotline: Hotline, config: Config, report: sqlite3.Row, states: dict[str, Any], *, with_matrix: bool
+    hotline: Hotline,
+    config: Config,
+    report: sqlite3.Row,
+    states: dict[str, Any],
+    *,
+    with_matrix: bool,
+    mails: Mails | None = None,
 ) -> dict[str, Any]:
     """A text report: its heading, text and summary; its matrix rows only `with_matrix` (the
-    latest report, an opened older one, the print page), else None."""
+    latest report, an opened older one, the print page), else None. `mails`: its fallback
+    mails by member (the matrix's メール column shows when there is any)."""
     result = acknowledgements.matrix(hotline.storage, config, report["id"]) if with_matrix else None
     return {
         **_report_head(config, report, states["names"]),
         "summary": _summary(config, states, result),
-        "matrix": None if result is None else {"rows": _matrix_rows(result, config)},
+        "matrix": None
+        if result is None
+        else {"rows": _matrix_rows(result, config, mails), "mail": bool(mails)},
     }
 
 
@@ -244,9 +315,24 @@ def _report_head(config: Config, report: sqlite3.Row, names: dict[str, str] | No
     }
 
 
-def _overview(config: Config, reports: list[sqlite3.Row], states: list[dict[str, Any]]) -> dict[str, Any]:
+def _overview(
+    config: Config,
+    reports: list[sqlite3.Row],
+    states: list[dict[str, Any]],
+    acks: list[sqlite3.Row] | None = None,
+    mails: dict[int, Mails] | None = None,
+) -> dict[str, Any]:
     """Towns x reports, newest report first: each cell the town's state for that report
-    (確認済 / 未確認 / 配信中 / 未達 / 報告元; None when the report was not for the town)."""
+    (確認済 / 未確認 / 配信中 / 未達 / 報告元; None when the report was not for the town), and
+    where mail did the work, that too (確認（メール）, 未達・メール送信済)."""
+    by_town: dict[tuple[int, str], list[sqlite3.Row]] = {}
+    for a in acks or []:
+        by_town.setdefault((a["report_id"], a["municipality_code"] or HQ), []).append(a)
+    mailed: dict[tuple[int, str], list[sqlite3.Row]] = {}
+    for report_id, by_member in (mails or {}).items():
+        for row in by_member.values():
+            code = json.loads(row["content"]).get("municipality") or HQ
+            mailed.setdefault((report_id, code), []).append(row)
     order: dict[str, str] = {}  # code: name, as the newest report naming it was relayed
     by_report: list[dict[str, str]] = []
     for found in states:
@@ -265,19 +351,27 @@ def _overview(config: Config, reports: list[sqlite3.Row], states: list[dict[str,
         for n, (report, found) in enumerate(zip(reports, states, strict=True))
     ]
 
-    def cell(state: str | None) -> dict[str, str]:
-        return {"state": state or "none", "text": STATE_LABELS[state] if state else "—"}
+    def cell(report_id: int, code: str, state: str | None) -> dict[str, str]:
+        if not state:
+            return {"state": "none", "text": "—"}
+        key = (report_id, code)
+        return {"state": state, "text": _overview_mail_text(state, by_town.get(key, []), mailed.get(key, []))}
 
+    ids = [report["id"] for report in reports]
     rows = [
         {
             "testid": f"overview-{code}",
             "name": name,
-            "cells": [cell(cells.get(code)) for cells in by_report],
+            "cells": [cell(i, code, cells.get(code)) for i, cells in zip(ids, by_report, strict=True)],
         }
         for code, name in order.items()
     ]
     rows.append(
-        {"testid": "overview-hq", "name": config.hq_name, "cells": [cell(found["hq"]) for found in states]}
+        {
+            "testid": "overview-hq",
+            "name": config.hq_name,
+            "cells": [cell(i, HQ, found["hq"]) for i, found in zip(ids, states, strict=True)],
+        }
     )
     return {"columns": columns, "rows": rows}
 
@@ -364,6 +458,7 @@ def incident_view(
     everything = hotline.storage.reports_of_incident(incident_id)
     reports = _text_reports(everything)
     states = acknowledgements.report_states(hotline.storage, config, reports)
+    mails = _mails_by_report(hotline, [r["id"] for r in reports])
     views = [
         _report_view(
             hotline,
@@ -371,6 +466,7 @@ def incident_view(
             report,
             found,
             with_matrix=n == 0 or record or report["id"] in opened,
+            mails=mails.get(report["id"]),
         )
         for n, (report, found) in enumerate(zip(reports, states, strict=True))
     ]
@@ -378,7 +474,7 @@ def incident_view(
     view: dict[str, Any] = {
         "incident": _incident_head(config, row, hotline.storage.incident_events(incident_id)),
         "undelivered": _undelivered(hotline, config, reports),
-        "overview": _overview(config, reports, states),
+        "overview": _overview(config, reports, states, hotline.storage.acks_of_incident(incident_id), mails),
         "latest": views[0] if views else None,
         "older": views[1:],
         **timeline,
@@ -398,7 +494,8 @@ def report_view(hotline: Hotline, incident_id: int, report_id: int) -> dict[str,
     if report is None or report["incident_id"] != incident_id or report["kind"] == "attachment":
         return None
     (states,) = acknowledgements.report_states(hotline.storage, config, [report])
-    return _report_view(hotline, config, report, states, with_matrix=True)
+    mails = _mails_by_report(hotline, [report_id]).get(report_id)
+    return _report_view(hotline, config, report, states, with_matrix=True, mails=mails)
 
 
 def _incident_or_404(incident_id: int, **shown: Any) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from hotline.domain.drills import (
     send_minutes,
     send_time_text,
 )
+from hotline.domain.drills.results import MAIL_STATUS
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.context import POLL_INTERVAL_MS, TO_THE_MINUTE, current_hotline
@@ -254,6 +255,11 @@ def _live(hotline: Hotline, run: sqlite3.Row, people: list[dict[str, Any]]) -> d
         "silent": s["silent"],
         "undelivered": s["undelivered"],
         "proxied": [{"name": p["name"], "by": p["proxyBy"]} for p in people if p["proxyBy"]],
+        # which channel reached whom: the question's fallback mails, and answers by mail
+        "mailed": [
+            {"name": p["name"], "status": MAIL_STATUS.get(p["mail"], p["mail"])} for p in people if p["mail"]
+        ],
+        "byMail": [p["name"] for p in people if p["byMail"]],
         "curve": curve,
         "elapsedMinutes": None if elapsed is None else round(elapsed, 2),
         "deadlineMinutes": round(deadline_minutes, 2),

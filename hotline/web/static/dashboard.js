@@ -31,11 +31,15 @@
   }
 
   function matrixTable(report, matrix) {
-    var table = page.headedTable({ className: "matrix", "data-testid": "matrix-" + report.id },
-      ["市町・氏名", "区分・役職", "配信", "既読", "確認"]);
-    var body = el("tbody");
+    var heads = ["市町・氏名", "区分・役職", "配信", "既読", "確認"];
     var cellClasses = [["name", null], ["relation", null], ["delivered", "delivered-cell"],
       ["read", "read-cell"], ["ack", "ack-cell"]];
+    if (matrix.mail) { // the report went by fallback mail to someone: which channel reached whom
+      heads.push("メール");
+      cellClasses.push(["mail", "mail-cell"]);
+    }
+    var table = page.headedTable({ className: "matrix", "data-testid": "matrix-" + report.id }, heads);
+    var body = el("tbody");
     matrix.rows.forEach(function (row) {
       var tr = el("tr", {
         className: row.classes.join(" "),
@@ -43,7 +47,7 @@
         "data-group": row.group,
         "data-acknowledged": row.acknowledged ? "true" : "false"
       });
-      row.cells.forEach(function (cell, i) {
+      row.cells.slice(0, cellClasses.length).forEach(function (cell, i) {
         var attrs = { className: cellClasses[i][0] };
         if (cellClasses[i][1]) {
           attrs["data-testid"] = cellClasses[i][1];

@@ -240,6 +240,22 @@
     return nodes;
   }
 
+  /* A heading with its count and a list of people (代理回答, メールで送った質問, メールで回答),
+   * as templates/drill_macros.html renders them; nothing when the list is empty. */
+  function peopleList(parent, title, name, items, text) {
+    if (!items.length) {
+      return;
+    }
+    var h3 = el("h3", null, title);
+    h3.appendChild(el("span", { "data-testid": name + "-count" }, items.length + "人"));
+    parent.appendChild(h3);
+    var list = el("ul", { className: name, "data-testid": name + "-list" });
+    items.forEach(function (item) {
+      list.appendChild(el("li", { "data-testid": name + "-person" }, text(item)));
+    });
+    parent.appendChild(list);
+  }
+
   function liveRun(live, view) {
     var section = el("section", {
       className: "live-run run-" + live.status, "data-testid": "live-run", "data-run-id": live.runId
@@ -312,16 +328,16 @@
       });
       left.appendChild(lost);
     }
-    if (live.proxied.length) {
-      var h3p = el("h3", null, "代理回答 ");
-      h3p.appendChild(el("span", { "data-testid": "proxied-count" }, live.proxied.length + "人"));
-      left.appendChild(h3p);
-      var proxied = el("ul", { className: "proxied", "data-testid": "proxied-list" });
-      live.proxied.forEach(function (p) {
-        proxied.appendChild(el("li", { "data-testid": "proxied-person" }, p.name + "（" + p.by + " が代理で記録）"));
-      });
-      left.appendChild(proxied);
-    }
+    // 代理回答, then which channel reached whom: the question's fallback mails, answers by mail
+    peopleList(left, "代理回答 ", "proxied", live.proxied, function (p) {
+      return p.name + "（" + p.by + " が代理で記録）";
+    });
+    peopleList(left, "メールで送った質問 ", "mailed", live.mailed, function (p) {
+      return p.name + "（" + p.status + "）";
+    });
+    peopleList(left, "メールで回答 ", "by-mail", live.byMail, function (name) {
+      return name;
+    });
     grid.appendChild(left);
 
     var right = el("div");
