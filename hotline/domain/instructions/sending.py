@@ -32,7 +32,7 @@ from hotline import messages as msg
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config, Member, Room
 from hotline.config.counterparts import hq_rooms
-from hotline.domain import recipients
+from hotline.domain import recipients, webhooks
 from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.instructions.parse import Addressees
 from hotline.domain.recipients import HQ, Recipients, Town
@@ -179,7 +179,24 @@ class Instructions:
             )
             sent_to = recipients.store(self.storage, report_id, addressed_recipients(config, to.codes, rooms))
             self.storage.enqueue(room_rows(report_id, rooms, content, ack_button), now)
-            # The lead wires outgoing webhooks here ("instruction" event), in this transaction.
+            data = webhooks.instruction_data(
+                config,
+                instruction_id=report_id,
+                kind=kind,
+                label=label,
+                sender={"name": sender.name, "title": sender.role},
+                addressed=to.text,
+                codes=to.codes,
+                rooms=[room.title for room in rooms],
+                text=text,
+                created=now_dt,
+            )
+            self.storage.enqueue(
+                webhooks.webhook_messages(
+                    config, "instruction", data, now_dt, key=f"instruction:{report_id}"
+                ),
+                now,
+            )
         reached = {code for room in sent_to.rooms for code in room.reaches}
         log.info("%s %s to %d towns relayed to %d rooms", kind, report_id, len(to.codes), len(rooms))
         return Sent(
