@@ -4,6 +4,7 @@ python -m bench                 # everything (about 5 minutes on 2 cores)
 python -m bench --quick         # fewer repetitions and callbacks, for trying changes
 python -m bench --only fanout,dashboard
 python -m bench --only bigpref  # a prefecture of Hokkaido's size (179 municipalities)
+python -m bench --only instructions  # an HQ 【指示】 to all 179 towns
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import bigpref, dashboard_render, fanout, ingest, jma, pacing
+from . import bigpref, dashboard_render, fanout, ingest, instructions, jma, pacing
 from .common import Figure, machine
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -71,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (not for results.json)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: fanout,ingest,pacing,realtime,dashboard,bigpref,jma"
+        "--only",
+        default="",
+        help="comma-separated: fanout,ingest,pacing,realtime,dashboard,bigpref,instructions,jma",
     )
     parser.add_argument("--output", type=Path, default=None, help=f"results file (default {RESULTS})")
     args = parser.parse_args(argv)
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "realtime": pacing.run_realtime,
         "dashboard": lambda work, log: dashboard_render.run(work, 5 if args.quick else 15, log),
         "bigpref": lambda work, log: bigpref.run(work, 3 if args.quick else 5, log),
+        "instructions": lambda work, log: instructions.run(work, 3 if args.quick else 5, log),
         "jma": lambda work, log: jma.run(work, 2 if args.quick else 5, log),
     }
     chosen = [s.strip() for s in args.only.split(",") if s.strip()] or list(suites)

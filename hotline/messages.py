@@ -50,7 +50,8 @@ def stamp(moment: datetime) -> str:
 
 
 def report_header(label: str, town: str, role: str, poster: str) -> str:
-    return f"【{label}】{town} {role} {poster}"
+    # an instruction sent from the dashboard has no role (domain/instructions)
+    return f"【{label}】" + " ".join(part for part in (town, role, poster) if part)
 
 
 def report_content(
@@ -683,3 +684,78 @@ MAIL_DRILL_LATE = "LINE WORKSで質問が{minutes:g}分たっても届いてい�
 def late_mark(mailed: datetime) -> str:
     """The first line of a report's room copy that arrives after it went by mail."""
     return f"【遅れて届きました】LINE WORKSで届けられなかったため、{hhmm(mailed)}にメールで送りました。\n"
+
+
+# -- HQ instructions and requests (県本部からの指示・依頼) and the towns' answers -------------------
+# domain/instructions. The labels are also the `reports.label` of the rows, shown on the pages.
+
+INSTRUCTION_LABELS = {"instruction": "指示", "request": "依頼"}
+ANSWER_LABEL = "回答"
+ALL_TOWNS = "全市町"
+
+
+def instruction_body(addressed: str, text_: str) -> str:
+    """What follows the header of an instruction in the towns' rooms: whom it is for, the text,
+    and how to answer (a typed 【回答】 in the room is linked to it)."""
+    return (
+        f"宛先: {addressed}\n\n{text_}\n\n"
+        f"読んだら「{ACK_LABEL}」を押してください。回答は「【回答】」で始めて、このトークルームに送ってください。"
+    )
+
+
+def answer_body(instruction_label: str, sent: datetime, text_: str) -> str:
+    """What follows the header of a town's 【回答】 in the HQ rooms."""
+    return f"（県本部の{instruction_label}（{stamp(sent)}）への回答）\n\n{text_}"
+
+
+def instruction_receipt_head(label: str, addressed: Sequence[str], no_room: Sequence[str]) -> str:
+    """The first lines of the sender's receipt: the towns the instruction was addressed to (and
+    any no room reaches); the rooms follow, as in a report's receipt."""
+    lines = [f"{label}の宛先（{len(addressed)}市町）: " + "、".join(addressed)]
+    if no_room:
+        where = "、".join(no_room)
+        lines.append(f"届けるトークルームがない市町: {where}（電話など別の手段で伝えてください）")
+    return "\n".join(lines)
+
+
+def instruction_by_form(account: str) -> str:
+    """The sender's title in an instruction sent from the dashboard's form."""
+    return f"（ダッシュボードから {account}）"
+
+
+def instruction_not_hq(label: str) -> dict[str, Any]:
+    return text(
+        f"「【{label}】」は県災害対策本部の登録者だけが送れます。この投稿はどこにも送っていません。\n"
+        "県本部への報告は「第一報」「続報」で、県本部からの指示への回答は「【回答】」で始めて送ってください。"
+    )
+
+
+def instruction_empty(label: str) -> dict[str, Any]:
+    return text(
+        f"「【{label}】」の後に内容を書いて、もう一度送ってください。何も送っていません。\n"
+        f"例: 【{label}】宛先: 宇和島市、松野町\n避難所の開設状況を15時までに報告してください。\n"
+        f"（宛先を書かなければ{ALL_TOWNS}に送ります。グループ名も使えます）"
+    )
+
+
+def instruction_unknown_addressees(label: str, unknown: Sequence[str]) -> dict[str, Any]:
+    return text(
+        f"宛先の「{'」「'.join(unknown)}」が市町名・グループ名として見つかりませんでした。"
+        f"この【{label}】はどこにも送っていません。\n"
+        f"市町名（例: 宇和島市）、グループ名、または「{ALL_TOWNS}」を「、」で区切って書いてください。"
+    )
+
+
+def answer_without_instruction() -> dict[str, Any]:
+    return text(
+        "回答先の県本部からの指示・依頼（24時間以内にこの市町に届いたもの）が見つからないため、"
+        "この【回答】はどこにも送っていません。報告は「第一報」「続報」で始めて送ってください。"
+    )
+
+
+def answer_not_from_town() -> dict[str, Any]:
+    return text("「【回答】」は市町の登録者が、県本部からの指示・依頼に答えるときに使います。")
+
+
+def answer_empty() -> dict[str, Any]:
+    return text("「【回答】」の後に回答の内容を書いて、もう一度送ってください。何も送っていません。")

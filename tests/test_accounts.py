@@ -67,6 +67,10 @@ ROUTES: dict[str, str | None] = {
     "drills.run_csv": "viewer",
     "drills.history": "viewer",
     "telegrams.index": "viewer",
+    "instructions.index": "viewer",
+    "instructions.page": "viewer",
+    "instructions.new": "coordinator",
+    "instructions.send": "coordinator",  # an HQ instruction to the towns
     "drills.new": "coordinator",
     "drills.abort_run": "coordinator",
     "drills.cancel": "coordinator",
@@ -333,6 +337,7 @@ def ids(people: Bot, lw: FakeLineWorks) -> dict[str, int]:
         "report_id": 999,
         "account_id": viewer.id,
         "entry_id": 999,
+        "instruction_id": 999,
     }
 
 

@@ -55,6 +55,9 @@ def test_every_dashboard_page_fits_a_phone_without_sideways_scrolling(
         == 200
     )
     incident = wait_until(lambda: live.hotline.storage.incidents(), message="the incident")[0]["id"]
+    hq = next(r.channel_id for r in sample_config.rooms if r.key == "hq")
+    live.say(sample_config.hq_members[0], "【指示】宛先: 宇和島市\n避難所の開設状況を報告してください", hq)
+    instruction = wait_until(lambda: live.hotline.storage.instructions(), message="the instruction")[0]["id"]
 
     page = logged_in_page(browser, live.url, live.hotline.storage, live.hotline.clock.now(), viewport=PHONE)
     # The menu: each link on one line (not a column of single characters), all of it on screen.
@@ -77,6 +80,9 @@ def test_every_dashboard_page_fits_a_phone_without_sideways_scrolling(
         "rooms": "/dashboard/admin/config/rooms",
         "accounts": "/dashboard/admin/accounts",
         "audit": "/dashboard/admin/audit",
+        "instructions": "/dashboard/instructions/",
+        "instruction form": "/dashboard/instructions/new",
+        "instruction": f"/dashboard/instructions/{instruction}",
     }
     widths = {}
     failed: list[str] = []  # every resource a page asked for (the favicon too) must be there

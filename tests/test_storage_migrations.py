@@ -48,6 +48,7 @@ ALL = [
     "m008_drill_proxy_answers",
     "m009_outbox_channel",
     "m010_drill_answer_via",
+    "m011_instructions",
 ]
 V1_TABLES = [
     "accounts",
@@ -122,8 +123,11 @@ def test_a_database_from_640e222_is_migrated_in_place_and_keeps_every_row(old_db
     after = dump(old_db)
 
     for table in V1_TABLES:
-        if table not in ("outbox", "inbox", "drill_answers", "drill_targets"):
+        if table not in ("outbox", "inbox", "drill_answers", "drill_targets", "reports"):
             assert after[table] == before[table], table
+    # migration 11: no report stored before answers an instruction
+    assert [{k: v for k, v in r.items() if k != "reply_to"} for r in after["reports"]] == before["reports"]
+    assert {r["reply_to"] for r in after["reports"]} == {None}
     # migration 6: drill answers gain who recorded them for someone (none: the person did), and
     # targets the title of their role (unknown for runs fired before)
     # m010: and how they came (none by mail)

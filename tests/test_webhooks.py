@@ -32,7 +32,10 @@ NIIHAMA = "382051"
 SAIJO_QUAKE = "32-35_06_04_100915_VXSE53.xml"  # 2008 Iwate; 西条市 at 震度1 (the sample's threshold)
 
 
-def webhook_table(url: str, events: str = '["report", "escalation", "drill_summary", "jma_trigger"]') -> str:
+EVERY_EVENT = '["report", "instruction", "escalation", "drill_summary", "jma_trigger"]'
+
+
+def webhook_table(url: str, events: str = EVERY_EVENT) -> str:
     return (
         f'\n[[webhooks]]\nname = "telephony"\nurl = "{url}"\nevents = {events}\nsecret_env = "{SECRET_ENV}"\n'
     )
@@ -109,6 +112,23 @@ def test_a_report_reaches_the_receiver_signed_with_the_secret_from_the_environme
     assert set(linked) == set(linked_municipalities(hooked.config, UWAJIMA))
     assert linked[UWAJIMA] == "stricken"
     assert webhook_rows(hooked) == [("webhook:telephony:report:1", "sent", None, 1)]
+
+
+def test_an_hq_instruction_is_told_with_its_towns_and_rooms(hooked: Bot, receiver: Receiver) -> None:
+    hq = hooked.config.hq_members[0]
+    text = "【指示】宛先: 宇和島市、西予市\n避難所の開設状況を15時までに報告してください。"
+    hooked.say(uid(hq), text, room(hooked.config, "hq"))
+    hooked.drain()
+    (delivery,) = events(receiver, "instruction")
+    assert delivery.signed_with(SECRET)
+    body = delivery.json
+    assert body["id"] == delivery.headers["X-Hotline-Delivery"] and body["id"].startswith("instruction:")
+    data = body["data"]
+    assert data["instruction"]["kind"] == "instruction" and data["instruction"]["label"] == "指示"
+    assert data["instruction"]["text"] == "避難所の開設状況を15時までに報告してください。"
+    assert data["instruction"]["sender"]["name"] == hq.name
+    assert [t["name"] for t in data["municipalities"]] == ["宇和島市", "西予市"]
+    assert data["rooms"] and all(isinstance(r, str) for r in data["rooms"])
 
 
 def test_a_receiver_answering_500_gets_the_same_event_again_after_a_backoff_until_it_takes_it(

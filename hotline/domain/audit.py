@@ -70,6 +70,7 @@ ACTION_LABELS = {
     "incident_close": "災害の終了",
     "incident_reopen": "災害の再開",
     "report_resend": "報告の再送",
+    "instruction_send": "指示・依頼の送信",
     CONFIG_UNDO: "設定: 変更を元に戻す",
 }
 # The fields of accounts and drills in the audit page's table, in this order; others follow.

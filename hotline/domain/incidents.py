@@ -162,7 +162,8 @@ def timeline(storage: Storage, config: Config, incident_id: int) -> list[dict[st
                 "kind": "ack",
                 "reportId": ack["report_id"],
                 "title": f"確認: {who}",
-                "detail": ("ボタン" if ack["via"] == "tap" else "書き込み")
+                # reply: a town's answer to an HQ instruction (domain/instructions)
+                "detail": {"tap": "ボタン", "reply": "回答", "mail": "メール"}.get(ack["via"], "書き込み")
                 + (f"（{acked['label']}）" if acked is not None else ""),
             }
         )

@@ -33,6 +33,7 @@ RELATION_LABELS = {
     "primary": "一次支援市",
     "secondary": "二次支援市町",
     "group": "同じグループ",
+    "addressed": "宛先",  # a town an HQ instruction was addressed to (domain.instructions)
 }
 
 
@@ -114,7 +115,7 @@ class Recipients:
         return found
 
 
-def _person(config: Config, member: Member) -> Person:
+def person_of(config: Config, member: Member) -> Person:
     return Person(
         member.key,
         member.name,
@@ -125,7 +126,7 @@ def _person(config: Config, member: Member) -> Person:
     )
 
 
-def _room(config: Config, room: Room) -> RoomTo:
+def room_to(config: Config, room: Room) -> RoomTo:
     return RoomTo(
         room.key,
         room.title,
@@ -141,18 +142,23 @@ def from_config(config: Config, stricken: str, rooms: Sequence[Room]) -> Recipie
             code,
             config.municipalities[code].name,
             relation(config, stricken, code),
-            tuple(_person(config, m) for m in config.municipalities[code].members),
+            tuple(person_of(config, m) for m in config.municipalities[code].members),
         )
         for code in linked_municipalities(config, stricken)
         if code in config.municipalities
     )
-    hq = Town(HQ, config.hq_name, HQ, tuple(_person(config, m) for m in config.hq_members))
-    return Recipients(towns, hq, tuple(_room(config, r) for r in rooms), frozen=False)
+    hq = Town(HQ, config.hq_name, HQ, tuple(person_of(config, m) for m in config.hq_members))
+    return Recipients(towns, hq, tuple(room_to(config, r) for r in rooms), frozen=False)
 
 
 def freeze(storage: Storage, config: Config, report_id: int, stricken: str) -> Recipients:
     """Store what a report from `stricken` is sent to now (joins the relay's transaction)."""
-    found = from_config(config, stricken, linked_rooms(config, stricken))
+    return store(storage, report_id, from_config(config, stricken, linked_rooms(config, stricken)))
+
+
+def store(storage: Storage, report_id: int, found: Recipients) -> Recipients:
+    """Store `found` as what the report was sent to (joins the caller's transaction); an HQ
+    instruction's recipients are built by domain.instructions, a town's report's by `freeze`."""
     rows: list[tuple[str, str, str, str | None, str | None, str | None, str | None]] = []
     for room in found.rooms:
         reach = {"reaches": list(room.reaches), "members": list(room.members)}

@@ -25,6 +25,7 @@ from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms
 from hotline.domain import recipients
 from hotline.domain.acknowledgements import sign_postback
+from hotline.domain.recipients import HQ
 from hotline.domain.webhooks import escalation_data, webhook_messages
 from hotline.metrics import Metrics
 from hotline.outbound.instructions import EscalationCheck, ReminderCheck, to_json
@@ -73,8 +74,8 @@ class Reminders:
         escalate_after = timedelta(minutes=policy.hq_after_minutes)
         rows: list[NewMessage] = []
         for report in self.storage.reports_since(iso(now - timedelta(hours=policy.give_up_after_hours))):
-            if report["municipality_code"] not in config.municipalities:
-                continue  # the town was removed from the configuration since
+            if report["municipality_code"] not in config.municipalities and report["municipality_code"] != HQ:
+                continue  # the town was removed from the configuration since (HQ: an instruction)
             age = now - parse_iso(report["created_at"])
             if age < remind_after:
                 continue
@@ -248,6 +249,9 @@ def whom_to_call(config: Config, code: str, minutes: int) -> tuple[Member, int] 
 
 
 def _town_name(config: Config, code: str) -> str:
-    """The town's name; its code if it has been removed from the configuration since."""
+    """The town's name (HQ's for an HQ instruction); its code if it has been removed from the
+    configuration since."""
+    if code == HQ:
+        return config.hq_name
     muni = config.municipalities.get(code)
     return muni.name if muni else code

@@ -81,7 +81,10 @@ def stamp(moment: datetime | str) -> str:
 
 
 def town(config: Config, code: str) -> dict[str, str]:
-    """A municipality as the payloads give it (its code as its name once removed from the files)."""
+    """A municipality as the payloads give it (its code as its name once removed from the files);
+    "hq" is the prefectural HQ (the origin of an instruction)."""
+    if code == "hq":
+        return {"code": code, "name": config.hq_name}
     muni = config.municipalities.get(code)
     return {"code": code, "name": muni.name if muni else code}
 
@@ -125,6 +128,36 @@ def report_data(
             "created_at": stamp(created),
         },
         "linked_municipalities": [{**town(config, c), "relation": rel} for c, rel in linked],
+    }
+
+
+def instruction_data(
+    config: Config,
+    *,
+    instruction_id: int,
+    kind: str,
+    label: str,
+    sender: Mapping[str, str],
+    addressed: str,
+    codes: Sequence[str],
+    rooms: Sequence[str],
+    text: str,
+    created: datetime,
+) -> dict[str, Any]:
+    """`instruction`: an HQ instruction or request (指示 / 依頼) as sent, with the towns it is
+    addressed to (each expected to acknowledge) and the rooms it went to."""
+    return {
+        "instruction": {
+            "id": instruction_id,
+            "kind": kind,
+            "label": label,
+            "sender": dict(sender),
+            "addressed": addressed,
+            "text": text,
+            "created_at": stamp(created),
+        },
+        "municipalities": [town(config, code) for code in codes],
+        "rooms": list(rooms),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from hotline import messages as msg
 from hotline.clock import Clock, iso
 from hotline.config import Config, Member
 from hotline.domain.identities import Identities
@@ -27,6 +28,16 @@ class Context:
 
     def resolve(self, user_id: str, config: Config) -> Member | None:
         return self.identities.resolve(user_id, config)
+
+    def member_or_refuse(self, inbox_id: int, event: Event, config: Config) -> Member | None:
+        """The member who wrote; a stranger's text is recorded and answered with whom to ask
+        (the event is then finished) and None is returned."""
+        assert event.user_id is not None
+        member = self.resolve(event.user_id, config)
+        if member is None:
+            self.record_refusal(inbox_id, event, "stranger", event.text[:200])
+            self.reply(inbox_id, event, msg.stranger(config.hq_contact), "stranger refused")
+        return member
 
     def finish(self, inbox_id: int, status: str, reason: str) -> None:
         """The event needs nothing more: done (with why, for the record) or rejected."""

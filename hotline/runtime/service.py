@@ -26,6 +26,7 @@ from hotline.domain.drills import Drills
 from hotline.domain.drills.fallback import DrillMail
 from hotline.domain.earthquakes import Earthquakes, FeedHealth
 from hotline.domain.identities import Identities
+from hotline.domain.instructions import Instructions
 from hotline.domain.links import LinkSigner
 from hotline.domain.reminders import Reminders
 from hotline.domain.reports import Receipts, Reports
@@ -123,6 +124,13 @@ class Hotline:
             attachment_window=timedelta(minutes=settings.attachment_window_minutes),
         )
         self.receipts = Receipts(self.storage, self.config, self.clock, on_enqueue=self._outbox_wake.set)
+        # HQ's instructions and requests to the towns (the chat handler and the dashboard's form)
+        self.instructions = Instructions(
+            self.storage,
+            self.clock,
+            bot_secret=settings.credentials.bot_secret,
+            on_enqueue=self._outbox_wake.set,
+        )
         context = Context(
             self.storage,
             self.config,
@@ -132,7 +140,7 @@ class Hotline:
             on_enqueue=self._outbox_wake.set,
         )
         self.dispatcher = Dispatcher(
-            context, default_handlers(context, self.reports, self.receipts, self.drills)
+            context, default_handlers(context, self.reports, self.receipts, self.drills, self.instructions)
         )
         self.reminders = Reminders(
             self.storage,
@@ -222,7 +230,10 @@ class Hotline:
         receipt and notices, and the mails of towns a failed room leaves without the report."""
         self.receipts.after_delivery(report_id)
         if self.report_mail is not None:
-            self.report_mail.after_delivery(report_id)
+            try:
+                self.report_mail.after_delivery(report_id)
+            except Exception:  # the mails still go after their wait; the sweep tries again
+                log.exception("bringing the mails of report %s forward failed", report_id)
 
     def config(self) -> Config:
         return self._config

@@ -19,6 +19,7 @@ from hotline.storage.copies import CopyRecords
 from hotline.storage.drills import DrillRecords
 from hotline.storage.identities import IdentityRecords
 from hotline.storage.inbox import InboxRecords
+from hotline.storage.instructions import InstructionRecords
 from hotline.storage.migrations import migrate
 from hotline.storage.outbox import OutboxRecords
 from hotline.storage.recipients import RecipientRecords
@@ -40,6 +41,7 @@ class Storage(
     CopyRecords,
     TelegramRecords,
     RecipientRecords,
+    InstructionRecords,
     ChannelRecords,
 ):
     """The database. Safe to share between threads: each thread gets its own connection."""

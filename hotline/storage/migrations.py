@@ -234,3 +234,15 @@ def drill_answer_via(db: Database) -> None:
     mail's signed link opens (`/m/<token>`); NULL for every other answer (a LINE WORKS tap or
     typed text, or a 代理回答, which `recorded_by` marks), and for every answer stored before."""
     db.table("drill_answers").add_column("via", str)
+
+
+@MIGRATIONS(name="m011_instructions")
+def instructions(db: Database) -> None:
+    """HQ's instructions and requests (指示・依頼) are rows of `reports` (kind 'instruction' or
+    'request', municipality_code 'hq', each in a thread of its own: an `incidents` row whose
+    municipality_code is 'hq'), so acknowledgements, recipients, reminders, escalation, the
+    overview and the CSV work for them unchanged (domain/instructions). A town's answer
+    (【回答】, kind 'reply') or a report sent while an instruction to its town is open names the
+    instruction in `reply_to`; NULL for every report stored before this migration."""
+    db.table("reports").add_column("reply_to", int)
+    db.table("reports").create_index(["reply_to"])

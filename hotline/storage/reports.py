@@ -95,8 +95,11 @@ class ReportRecords(Connection):
             .execute(
                 "SELECT i.*, (SELECT count(*) FROM reports r WHERE r.incident_id = i.id) AS report_count, "
                 "(SELECT max(created_at) FROM reports r WHERE r.incident_id = i.id) AS last_report_at "
-                "FROM incidents i WHERE i.status = 'open' "
-                "OR i.id IN (SELECT id FROM incidents ORDER BY id DESC LIMIT ?) ORDER BY i.id DESC",
+                # an instruction's thread (municipality_code 'hq', storage/instructions.py) is no incident
+                "FROM incidents i WHERE i.municipality_code != 'hq' AND (i.status = 'open' "
+                "OR i.id IN (SELECT id FROM incidents WHERE municipality_code != 'hq' "
+                "ORDER BY id DESC LIMIT ?)) "
+                "ORDER BY i.id DESC",
                 (limit,),
             )
             .fetchall()

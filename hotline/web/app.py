@@ -4,8 +4,8 @@
     api.py         /api/... (bearer token or a dashboard session) and /healthz
     metrics.py     /metrics for Prometheus (protected like /api)
     auth/          login, session, CSRF, roles: the guard every page blueprint is put behind
-    pages/         the dashboard's pages: incidents, drills, accounts and audit log, configuration;
-                   and /m/<token>, the page a fallback mail's signed link opens (no login)
+    pages/         the dashboard's pages: incidents, HQ instructions, drills, accounts and audit log,
+                   configuration; and /m/<token>, the page a fallback mail's signed link opens (no login)
     context.py     the running hotline of this request (`current_hotline()`)
 
 The app's root is this folder, so it finds templates/ and static/ here.
@@ -25,6 +25,7 @@ from hotline.web.pages.admin import admin
 from hotline.web.pages.config import config_pages
 from hotline.web.pages.dashboard import dashboard
 from hotline.web.pages.drills import drills
+from hotline.web.pages.instructions import instructions
 from hotline.web.pages.jma_settings import jma_settings
 from hotline.web.pages.mail_links import mail_links_page
 from hotline.web.pages.telegrams import telegrams
@@ -61,6 +62,7 @@ def create_app(hotline: Hotline) -> Flask:
     app.register_blueprint(config_pages)
     app.register_blueprint(jma_settings)  # the JMA triggers of the configuration
     app.register_blueprint(telegrams)  # the JMA telegrams page
+    app.register_blueprint(instructions)  # HQ instructions and requests to the towns
     app.register_blueprint(mail_links_page)  # /m/<token>: a fallback mail's link, no login
     errors.init_app(app)  # Japanese error pages (JSON for machines) and /favicon.ico
     app.after_request(_every_response)

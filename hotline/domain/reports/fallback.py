@@ -166,8 +166,12 @@ class ReportMail(MailFallback):
         failed = {key for key, r in latest.items() if r["status"] == "failed"}
         if not failed:
             return 0
+        # Only reports relayed with mail on have mails (not photos, not HQ instructions).
+        mails = [
+            m for m in self.storage.outbox_with_prefix(mail_key(report_id, "")) if m["status"] == "pending"
+        ]
         report = self.storage.report(report_id)
-        if report is None:
+        if not mails or report is None:
             return 0
         found = recipients.of_report(self.storage, self.config(), report)
         delivered = {r["room_key"] for r in rows if r["status"] == "sent"}
@@ -182,11 +186,7 @@ class ReportMail(MailFallback):
         towns -= {t for room in found.rooms if room.key in delivered | untried for t in room.reaches}
         if not towns:
             return 0
-        waiting = [
-            m["id"]
-            for m in self.storage.outbox_with_prefix(mail_key(report_id, ""))
-            if m["status"] == "pending" and _town_of(m) in towns
-        ]
+        waiting = [m["id"] for m in mails if _town_of(m) in towns]
         return self.bring_forward(waiting)
 
     # -- the room's copy, late ------------------------------------------------------------------

@@ -16,7 +16,10 @@ from hotline import messages as msg
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
 from hotline.config.counterparts import hq_rooms
+from hotline.domain import recipients
+from hotline.domain.recipients import HQ
 from hotline.storage import PRIORITY_NOTICE, PRIORITY_RECEIPT, NewMessage, Storage
+from hotline.storage.instructions import INSTRUCTION_KINDS
 
 
 class Receipts:
@@ -53,33 +56,52 @@ class Receipts:
         failed_rows = [r for r in rows if r["status"] == "failed"]
         town = config.municipalities.get(report["municipality_code"])
         town_name = town.name if town else report["municipality_code"]
+        if report["municipality_code"] == HQ:  # an HQ instruction (domain/instructions)
+            town_name = config.hq_name
         now = iso(self.clock.now())
-        to_poster = {
-            "channel_id": report["source_channel_id"],
-            "user_id": None if report["source_channel_id"] else report["poster_user_id"],
-        }
+        by_form = not (report["source_channel_id"] or report["poster_user_id"])
+        # The poster, where she wrote; an instruction sent from the dashboard has no poster in
+        # LINE WORKS: the HQ rooms get what the poster would.
+        posters = (
+            [{"channel_id": room.channel_id, "user_id": None} for room in hq_rooms(config) if room.channel_id]
+            if by_form
+            else [
+                {
+                    "channel_id": report["source_channel_id"],
+                    "user_id": None if report["source_channel_id"] else report["poster_user_id"],
+                }
+            ]
+        )
+
+        def to_poster(key: str, purpose: str, priority: int, content: dict[str, object]) -> list[NewMessage]:
+            return [
+                NewMessage(
+                    dedupe_key=key + (f":{n}" if n else ""),
+                    purpose=purpose,
+                    priority=priority,
+                    content=content,
+                    report_id=report_id,
+                    **where,
+                )
+                for n, where in enumerate(posters)
+            ]
+
         out: list[NewMessage] = []
         with self.storage.transaction():
             told_poster: set[int] = set()
             if self.storage.mark_report_flag(report_id, "receipt_sent"):
                 attachments = [report["label"].split("・", 1)[1]] if report["kind"] == "attachment" else []
-                out.append(
-                    NewMessage(
-                        dedupe_key=f"receipt:{report_id}",
-                        purpose="receipt",
-                        priority=PRIORITY_RECEIPT,
-                        content=msg.receipt(
-                            report["label"],
-                            created,
-                            sent,
-                            retrying,
-                            [(title(r), r["error"] or "") for r in failed_rows],
-                            attachments,
-                        ),
-                        report_id=report_id,
-                        **to_poster,
-                    )
+                content = msg.receipt(
+                    report["label"],
+                    created,
+                    sent,
+                    retrying,
+                    [(title(r), r["error"] or "") for r in failed_rows],
+                    attachments,
                 )
+                if report["kind"] in INSTRUCTION_KINDS:
+                    content = _with_addressees(self.storage, config, report, content)
+                out.extend(to_poster(f"receipt:{report_id}", "receipt", PRIORITY_RECEIPT, content))
                 told_poster = {r["id"] for r in failed_rows}
                 # She was told these are being retried: she will hear when each arrives.
                 self.storage.mark_told_retrying([r["id"] for r in rows if r["status"] == "pending"])
@@ -89,31 +111,14 @@ class Receipts:
                     and r["told_retrying"] == 1
                     and self.storage.mark_arrival_told(r["id"])
                 ):
-                    out.append(
-                        NewMessage(
-                            dedupe_key=f"arrived:{r['id']}",
-                            purpose="notice",
-                            priority=PRIORITY_NOTICE,
-                            content=msg.arrived(report["label"], created, title(r)),
-                            report_id=report_id,
-                            **to_poster,
-                        )
-                    )
+                    content = msg.arrived(report["label"], created, title(r))
+                    out.extend(to_poster(f"arrived:{r['id']}", "notice", PRIORITY_NOTICE, content))
             for r in failed_rows:
                 if not self.storage.mark_failure_notified(r["id"]):
                     continue  # told already
                 notice = msg.delivery_failed(report["label"], town_name, created, title(r), r["error"] or "")
-                if r["id"] not in told_poster:
-                    out.append(
-                        NewMessage(
-                            dedupe_key=f"failed:{r['id']}:poster",
-                            purpose="notice",
-                            priority=PRIORITY_NOTICE,
-                            content=notice,
-                            report_id=report_id,
-                            **to_poster,
-                        )
-                    )
+                if r["id"] not in told_poster and not by_form:  # by form: HQ is told just below
+                    out.extend(to_poster(f"failed:{r['id']}:poster", "notice", PRIORITY_NOTICE, notice))
                 out.extend(_hq_notices(config, r, notice, report_id))
             added = self.storage.enqueue(out, now)
         if added:
@@ -150,3 +155,18 @@ def _hq_notices(
         )
         for person in config.hq_members
     ]
+
+
+def _with_addressees(
+    storage: Storage, config: Config, report: sqlite3.Row, receipt: dict[str, object]
+) -> dict[str, object]:
+    """An instruction's receipt starts with the towns it was addressed to (as frozen when it
+    was sent) and any that no room reaches; the rooms follow as in a report's receipt."""
+    sent_to = recipients.of_report(storage, config, report)
+    reached = {code for room in sent_to.rooms for code in room.reaches}
+    head = msg.instruction_receipt_head(
+        report["label"],
+        [t.name for t in sent_to.towns],
+        [t.name for t in sent_to.towns if t.code not in reached],
+    )
+    return msg.text(f"{head}\n{receipt['text']}")

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from hotline import messages as msg
 from hotline.clock import Clock, iso, jst_text
-from hotline.config import Config, Member
+from hotline.config import Config, Member, Room
 from hotline.config.counterparts import linked_rooms
 from hotline.domain import audit, incidents, recipients, webhooks
 from hotline.domain.acknowledgements import sign_postback
@@ -33,6 +33,43 @@ from hotline.storage import PRIORITY_NOTICE, PRIORITY_REPORT, NewMessage, Outbox
 log = logging.getLogger(__name__)
 
 ATTACHMENT_KINDS = frozenset({"image", "file", "location", "video", "audio"})
+
+
+def room_rows(
+    report_id: int, rooms: Sequence[Room], content: dict[str, Any], ack_button: dict[str, Any] | None
+) -> list[NewMessage]:
+    """One outbox row per room for a report (failed at once for a room without a channel id)
+    and, for a text too long for a button, its 「確認しました」 button right after it (never
+    before: see `Reports.before_ack_button`). HQ's instructions are sent with these too."""
+    rows: list[NewMessage] = []
+    for room in rooms:
+        rows.append(
+            NewMessage(
+                dedupe_key=f"report:{report_id}:{room.key}",
+                purpose="report",
+                priority=PRIORITY_REPORT,
+                content=content,
+                channel_id=room.channel_id or None,
+                room_key=room.key,
+                report_id=report_id,
+                status="pending" if room.channel_id else "failed",
+                error=None if room.channel_id else msg.NO_CHANNEL,
+            )
+        )
+        if ack_button is not None and room.channel_id:
+            rows.append(
+                NewMessage(
+                    dedupe_key=f"ack-button:{report_id}:{room.key}",
+                    purpose="ack_button",
+                    priority=PRIORITY_REPORT,
+                    content=ack_button,
+                    channel_id=room.channel_id,
+                    room_key=room.key,
+                    report_id=report_id,
+                    instruction=to_json(AfterReport(report_id, room.key)),
+                )
+            )
+    return rows
 
 
 class Reports:
@@ -130,36 +167,7 @@ class Reports:
             )
             # What it is sent to, frozen with the report: later edits never rewrite the record.
             sent_to = recipients.freeze(self.storage, config, report_id, code)
-            rows: list[NewMessage] = []
-            for room in linked_rooms(config, code):
-                rows.append(
-                    NewMessage(
-                        dedupe_key=f"report:{report_id}:{room.key}",
-                        purpose="report",
-                        priority=PRIORITY_REPORT,
-                        content=content,
-                        channel_id=room.channel_id or None,
-                        room_key=room.key,
-                        report_id=report_id,
-                        status="pending" if room.channel_id else "failed",
-                        error=None if room.channel_id else msg.NO_CHANNEL,
-                    )
-                )
-                if ack_button is not None and room.channel_id:
-                    # A long report's 「確認しました」 comes as a second message right after it
-                    # (never before: see `before_ack_button`).
-                    rows.append(
-                        NewMessage(
-                            dedupe_key=f"ack-button:{report_id}:{room.key}",
-                            purpose="ack_button",
-                            priority=PRIORITY_REPORT,
-                            content=ack_button,
-                            channel_id=room.channel_id,
-                            room_key=room.key,
-                            report_id=report_id,
-                            instruction=to_json(AfterReport(report_id, room.key)),
-                        )
-                    )
+            rows = room_rows(report_id, linked_rooms(config, code), content, ack_button)
             if trigger.is_first and config.board_id:
                 rows.append(self._board_post(config, report_id, trigger, town, role, member.name, now_dt))
             if self.mail is not None:  # mails that wait, in case LINE WORKS cannot deliver

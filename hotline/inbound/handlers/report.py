@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hotline import messages as msg
 from hotline.config import Config
+from hotline.domain.instructions import Instructions
 from hotline.domain.reports import Receipts, Reports, parse_trigger
 from hotline.inbound.context import Context
 from hotline.inbound.events import Event
@@ -11,10 +12,13 @@ from hotline.inbound.handlers.base import text_of
 
 
 class ReportHandler:
-    def __init__(self, ctx: Context, reports: Reports, receipts: Receipts) -> None:
+    def __init__(
+        self, ctx: Context, reports: Reports, receipts: Receipts, instructions: Instructions
+    ) -> None:
         self.ctx = ctx
         self.reports = reports
         self.receipts = receipts
+        self.instructions = instructions
 
     def matches(self, event: Event) -> bool:
         text = text_of(event)
@@ -24,10 +28,8 @@ class ReportHandler:
         trigger = parse_trigger(event.text)
         assert trigger is not None and event.user_id is not None
         ctx = self.ctx
-        member = ctx.resolve(event.user_id, config)
+        member = ctx.member_or_refuse(inbox_id, event, config)
         if member is None:
-            ctx.record_refusal(inbox_id, event, "stranger", event.text[:200])
-            ctx.reply(inbox_id, event, msg.stranger(config.hq_contact), "stranger refused")
             return
         if member.municipality_code is None:
             ctx.reply(inbox_id, event, msg.hq_cannot_report(), "HQ member cannot report")
@@ -39,6 +41,8 @@ class ReportHandler:
             report_id, _ = self.reports.relay(
                 config, member, trigger, inbox_id=inbox_id, user_id=event.user_id, channel_id=event.channel_id
             )
+            # a report while an instruction to the town is open answers it
+            self.instructions.link_report(config, member, report_id, event.user_id, event.channel_id)
             ctx.finish(inbox_id, "done", f"report {report_id}")
         ctx.on_enqueue()
         # Rooms with no channelId failed at once: the receipt may already be due.

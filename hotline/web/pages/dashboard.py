@@ -43,6 +43,7 @@ from hotline.domain.incidents import KIND_LABELS
 from hotline.runtime.service import Hotline
 from hotline.web import auth
 from hotline.web.context import POLL_INTERVAL_MS, current_hotline
+from hotline.web.pages import instructions
 
 STATUS_LABELS = {"open": "対応中", "closed": "終了"}
 ACTING_ROLE = "coordinator"  # closing, reopening, 再送: coordinators and admins
@@ -59,6 +60,7 @@ MAX_OPENED = 100  # older reports whose matrices one poll may ask for
 # The incident page's chronology: its latest entries (a long incident has thousands, one per
 # delivery and acknowledgement, 96 % of each poll); the print page and the CSV have them all.
 TIMELINE_SHOWN = 200
+INSTRUCTIONS_SHOWN = 10  # HQ's latest instructions, beside the incidents (web/pages/instructions.py)
 JSON_ENDPOINTS = frozenset({"dashboard.incident_json", "dashboard.report_json", "dashboard.incidents_json"})
 STATIC_FOLDER = Path(__file__).resolve().parent.parent / "static"  # the app finds ../templates itself
 
@@ -451,7 +453,7 @@ def incident_view(
     page) has every matrix, every entry and every report in order, attachments too."""
     config = hotline.config()
     row = hotline.storage.incident(incident_id)
-    if row is None:
+    if row is None or row["municipality_code"] == recipients.HQ:  # an instruction's thread: its own page
         return None
     everything = hotline.storage.reports_of_incident(incident_id)
     reports = _text_reports(everything)
@@ -554,8 +556,12 @@ def incident_list(hotline: Hotline) -> list[dict[str, Any]]:
 
 @dashboard.get("/")
 def index() -> Any:
+    hotline = current_hotline()
     return render_template(
-        "dashboard_incidents.html", incidents=incident_list(current_hotline()), poll_ms=POLL_INTERVAL_MS
+        "dashboard_incidents.html",
+        incidents=incident_list(hotline),
+        instructions=instructions.recent(hotline, INSTRUCTIONS_SHOWN),  # beside the incidents
+        poll_ms=POLL_INTERVAL_MS,
     )
 
 
