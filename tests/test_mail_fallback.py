@@ -221,3 +221,26 @@ def test_mail_rows_follow_the_contract_the_links_and_dashboard_read(
     }
     assert content["subject"] and content["text"]
     assert row["next_attempt_at"] > (T0 + timedelta(minutes=2)).isoformat()
+
+
+def test_an_hq_instruction_the_towns_rooms_cannot_take_goes_by_mail_to_that_towns_people(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    config = mail_bot.config
+    for r in config.rooms:
+        if r.link != "hq":
+            lw.fail[r.channel_id] = [403]  # the bot was removed from every town and group room
+    hq = config.hq_members[0]
+    mail_bot.say(
+        uid(hq), "【指示】宛先: 宇和島市\n避難所の開設状況を15時までに報告してください。", room(config, "hq")
+    )
+    mail_bot.drain()
+    mails = mailbox.messages()
+    uwajima = {m.email for m in config.municipalities[UWAJIMA].members if m.email}
+    # The addressed town's people, at once (the failure is final); not HQ, not the other towns.
+    assert sorted(recipients(mails)) == sorted(uwajima)
+    mail = mails[0]
+    assert mail.subject.startswith(f"【メール代替】{config.hq_name}の指示")
+    assert "宛先: 宇和島市\n\n避難所の開設状況を15時までに報告してください。" in mail.text
+    link = link_in(mail, mail_bot.clock.now())
+    assert (link.kind, link.subject) == ("ack", mail_bot.hotline.storage.instructions()[0]["id"])

@@ -220,6 +220,7 @@ class Hotline:
             self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
         )
         self.reports.mail = self.report_mail
+        self.instructions.mail = self.report_mail
         self.drills.mail = self.drill_mail
         self.sender.prepare[MailFallbackCheck] = self.report_mail.before_mail
         self.sender.prepare[LateMark] = self.report_mail.late_mark

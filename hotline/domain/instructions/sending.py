@@ -37,6 +37,7 @@ from hotline.domain.acknowledgements import sign_postback
 from hotline.domain.instructions.parse import Addressees
 from hotline.domain.recipients import HQ, Recipients, Town
 from hotline.domain.reports import room_rows
+from hotline.domain.reports.fallback import ReportMail
 from hotline.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,9 @@ class Instructions:
         self.clock = clock
         self.bot_secret = bot_secret
         self.on_enqueue = on_enqueue
+        # the mail fallback (domain/reports/fallback.py), when HOTLINE_SMTP_URL is set: an
+        # instruction's addressed towns get it by mail if their rooms do not, as for a report
+        self.mail: ReportMail | None = None
 
     def send(
         self,
@@ -178,7 +182,10 @@ class Instructions:
                 postback=sign_postback(self.bot_secret, report_id),
             )
             sent_to = recipients.store(self.storage, report_id, addressed_recipients(config, to.codes, rooms))
-            self.storage.enqueue(room_rows(report_id, rooms, content, ack_button), now)
+            rows = room_rows(report_id, rooms, content, ack_button)
+            if self.mail is not None:  # mails that wait, in case LINE WORKS cannot deliver
+                rows = self.mail.with_fallback(rows, report_id, sent_to, recipients.HQ)
+            self.storage.enqueue(rows, now)
             data = webhooks.instruction_data(
                 config,
                 instruction_id=report_id,

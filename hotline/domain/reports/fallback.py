@@ -94,15 +94,20 @@ class ReportMail(MailFallback):
     ) -> dict[str, Any]:
         """The mail row's content (the contract in docs/ARCHITECTURE.md, "Mail fallback")."""
         config = self.config()
-        poster_town = config.municipalities.get(report["municipality_code"])
+        code = report["municipality_code"]
+        poster_town = config.municipalities.get(code)
+        body = report["text"]
+        if code == recipients.HQ:  # an HQ instruction (domain/instructions): whom it is for
+            addressed = json.loads(report["content"] or "{}").get("to", "")
+            body = f"宛先: {addressed}\n\n{body}" if addressed else body
         subject, text = msg.mail_report(
             name=name,
             label=report["label"],
-            town=poster_town.name if poster_town else report["municipality_code"],
+            town=config.hq_name if code == recipients.HQ else poster_town.name if poster_town else code,
             role=report["poster_role"],
             poster=report["poster_name"],
             created=parse_iso(report["created_at"]),
-            text_=report["text"],
+            text_=body,
             why=why,
             link=self.signer.url("ack", report["id"], member, now),
             hq=config.hq_name,
@@ -166,7 +171,7 @@ class ReportMail(MailFallback):
         failed = {key for key, r in latest.items() if r["status"] == "failed"}
         if not failed:
             return 0
-        # Only reports relayed with mail on have mails (not photos, not HQ instructions).
+        # Only reports and HQ instructions sent with mail on have mails (not photos).
         mails = [
             m for m in self.storage.outbox_with_prefix(mail_key(report_id, "")) if m["status"] == "pending"
         ]
