@@ -19,7 +19,7 @@ from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import Bot
 from tests.support.drill_pages import fire_drill
 from tests.support.fake_lineworks import FakeLineWorks, uid
-from tests.support.mail import SmtpStandIn, mail_rows
+from tests.support.mail import mail_rows, transport_to
 from tests.support.sample import REPORT, UWAJIMA, member, members, room
 from tests.support.web import add_account, login
 
@@ -32,7 +32,7 @@ AT = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
 def box(bot: Bot) -> Iterator[Mailbox]:
     mailbox = Mailbox()
     mailbox.start()
-    bot.hotline.transports["mail"] = SmtpStandIn(mailbox)
+    bot.hotline.transports["mail"] = transport_to(mailbox)
     yield mailbox
     mailbox.stop()
 

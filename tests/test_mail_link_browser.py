@@ -18,7 +18,7 @@ from hotline.domain.drills import Targets
 from hotline.domain.links import LinkSigner
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.browser import logged_in_page
-from tests.support.mail import SmtpStandIn, enqueue_mails
+from tests.support.mail import enqueue_mails, transport_to
 from tests.support.sample import REPORT, UWAJIMA, member, members
 
 PHONE = {"width": 375, "height": 812}
@@ -30,7 +30,7 @@ def live(tmp_path: Path, sample_config: Config) -> Iterator[LiveStack]:
     stack = LiveStack(sample_config, tmp_path / "mail-link.sqlite3")
     box = Mailbox()
     box.start()
-    stack.hotline.transports["mail"] = SmtpStandIn(box)
+    stack.hotline.transports["mail"] = transport_to(box)
     yield stack
     stack.stop()
     box.stop()

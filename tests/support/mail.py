@@ -1,10 +1,8 @@
 """What the mail tests share.
 
 Fallback mails as the mail fallback writes them (the contract in docs: outbox rows of channel
-'mail'), sent over real SMTP to the emulator's Mailbox: `SmtpStandIn` is the far side of the
-sender's transport seam for the links tests, not hotline's mail transport (outbound/mail.py,
-with its settings, pacing and retries): it hands a row's content to a real SMTP server, so the
-rows end `sent` (or `failed`) through the real sender.
+'mail'), sent by hotline's own SMTP transport (`transport_to`) over real SMTP to the emulator's Mailbox,
+so the rows end `sent` (or `failed`) through the real sender.
 
 The mail fallback's own tests: the settings of the test hotline (SENDER, PUBLIC_URL,
 SECRET_KEY), reading the mails that reached the mailbox (who got one, the link in it), and a
@@ -13,42 +11,26 @@ slow mailbox for the kill -9 test."""
 from __future__ import annotations
 
 import re
-import smtplib
 import threading
 from datetime import datetime
-from email.message import EmailMessage
-from typing import Any
 
 from aiosmtpd.smtp import Envelope
 
 from hotline.clock import iso
 from hotline.config import Member
+from hotline.config.settings import Mail as MailSettings
 from hotline.domain.links import Link, LinkSigner
-from hotline.outbound.transport import DeliveryError
-from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow, Storage
+from hotline.outbound.mail import MailTransport
+from hotline.storage import PRIORITY_NOTICE, NewMessage, Storage
 from lineworks_emulator.mailbox import Mail, Mailbox
 from tests.support.bot import Bot
 
 
-class SmtpStandIn:
-    def __init__(self, box: Mailbox) -> None:
-        self.box = box
-
-    def room(self) -> int:
-        return 100
-
-    def send(self, row: OutboxRow, content: dict[str, Any]) -> None:
-        message = EmailMessage()
-        message["From"] = "hotline@example.jp"
-        message["To"] = str(content["to"])
-        message["Subject"] = str(content["subject"])
-        message.set_content(str(content["text"]))
-        try:
-            with smtplib.SMTP(self.box.host, self.box.port, timeout=5) as smtp:
-                smtp.send_message(message)
-        except smtplib.SMTPResponseException as exc:
-            japanese = "メールサーバーが受け付けませんでした"
-            raise DeliveryError(str(exc), retryable=exc.smtp_code < 500, japanese=japanese) from exc
+def transport_to(box: Mailbox) -> MailTransport:
+    """hotline's own SMTP transport, pointed at the mailbox (plain SMTP on 127.0.0.1)."""
+    return MailTransport(
+        MailSettings("smtp", box.host, box.port, "", "", sender="hotline@example.jp", public_url=PUBLIC_URL)
+    )
 
 
 def mail_rows(
