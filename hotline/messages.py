@@ -759,3 +759,27 @@ def answer_not_from_town() -> dict[str, Any]:
 
 def answer_empty() -> dict[str, Any]:
     return text("「【回答】」の後に回答の内容を書いて、もう一度送ってください。何も送っていません。")
+
+
+CHANNEL_FAILURE_HEAD = (
+    "【届かなかった連絡】次の連絡は、LINE WORKS以外の手段（メール・外部システムへの通知）でも"
+    "届けられませんでした。電話などで確認してください。"
+)
+CHANNEL_FAILURE_LIMIT = 20  # lines listed in one notice; the rest are counted
+
+
+def channel_failures(lines: list[str]) -> dict[str, Any]:
+    """To HQ: mails and webhook calls that failed for good (domain/channel_failures.py)."""
+    shown = lines[:CHANNEL_FAILURE_LIMIT]
+    more = len(lines) - len(shown)
+    tail = f"\nほか{more}件（本部画面のクロノロジーにあります）" if more else ""
+    return text(CHANNEL_FAILURE_HEAD + "\n" + "\n".join(f"・{line}" for line in shown) + tail)
+
+
+def failed_mail_line(town: str, name: str, address: str, phone: str, subject: str, reason: str) -> str:
+    call = f"（電話 {phone}）" if phone else ""
+    return f"{town} {name}さん{call}へのメール「{subject}」（{address}）: {reason}"
+
+
+def failed_webhook_line(name: str, event: str, reason: str) -> str:
+    return f"外部システム「{name}」への通知（{event}）: {reason}"

@@ -193,6 +193,21 @@ def test_a_mail_refused_with_421_is_sent_again_and_one_refused_with_550_fails_wi
         failed[0][1] == "メールサーバーが宛先を受け付けませんでした（550: 宛先のアドレスを確認してください）"
     )
     assert len(mailbox.messages()) == len(people) - 1  # not tried again
+    # HQ hears at the next sweep whom neither LINE WORKS nor mail reached, with the number to call
+    (address, reason) = failed[0]
+    person = next(m for m in mail_bot.config.all_members() if m.email == address)
+    town = mail_bot.config.municipalities[person.municipality_code or ""].name
+    hq_room = room(mail_bot.config, "hq")
+    before = len(lw.to_channels()[hq_room])
+    mail_bot.hotline.sweep()
+    mail_bot.drain()
+    mail_bot.hotline.sweep()  # told once
+    mail_bot.drain()
+    (told,) = [m["text"] for m in lw.to_channels()[hq_room][before:] if m.get("type") == "text"]
+    assert told.startswith("【届かなかった連絡】")
+    call = f"（電話 {person.phone}）" if person.phone else ""
+    assert f"・{town} {person.name}さん{call}へのメール「【メール代替】宇和島市の第2報" in told
+    assert f"（{address}）: {reason}" in told
 
 
 def test_mail_rows_follow_the_contract_the_links_and_dashboard_read(

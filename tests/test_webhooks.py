@@ -152,7 +152,7 @@ def test_a_receiver_answering_500_gets_the_same_event_again_after_a_backoff_unti
 
 
 def test_a_receiver_answering_4xx_fails_the_event_for_good_with_a_japanese_reason(
-    hooked: Bot, receiver: Receiver
+    hooked: Bot, receiver: Receiver, lw: FakeLineWorks
 ) -> None:
     receiver.answer_next(401)
     first_report(hooked)
@@ -167,6 +167,20 @@ def test_a_receiver_answering_4xx_fails_the_event_for_good_with_a_japanese_reaso
             "秘密鍵の設定を確認してください",
             1,
         )
+    ]
+    # HQ is told once, in its room, at the next sweep
+    hq_room = room(hooked.config, "hq")
+    before = len(lw.to_channels()[hq_room])
+    hooked.hotline.sweep()
+    hooked.drain()
+    hooked.hotline.sweep()
+    hooked.drain()
+    told = [m["text"] for m in lw.to_channels()[hq_room][before:] if m.get("type") == "text"]
+    assert told == [
+        "【届かなかった連絡】次の連絡は、LINE WORKS以外の手段（メール・外部システムへの通知）でも"
+        "届けられませんでした。電話などで確認してください。\n"
+        "・外部システム「telephony」への通知（report）: Webhook「telephony」の受信側が署名または権限を"
+        "拒否しました（HTTP 401）。秘密鍵の設定を確認してください"
     ]
 
 

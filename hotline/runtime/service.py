@@ -20,7 +20,7 @@ from hotline import config as config_module
 from hotline.clock import Clock, iso
 from hotline.config import Config, ConfigError, Problem
 from hotline.config.settings import Settings
-from hotline.domain import boards
+from hotline.domain import boards, channel_failures
 from hotline.domain.boards import poll_readers
 from hotline.domain.drills import Drills
 from hotline.domain.drills.fallback import DrillMail
@@ -312,7 +312,8 @@ class Hotline:
 
     def sweep(self) -> None:
         """Follow up what a crash or a failed write may have left: rows stuck 'sending',
-        receipts and notices not yet given. Runs at start-up and every 30 s."""
+        receipts and notices not yet given, mails and webhook calls that failed for good. Runs at
+        start-up and every 30 s."""
         now = self.clock.now()
         stale = self.storage.recover_stale(iso(now - STALE_AFTER))
         if stale:
@@ -320,6 +321,9 @@ class Hotline:
             self._outbox_wake.set()
         for report_id in self.storage.reports_to_follow_up(iso(now - GIVE_UP_AFTER)):
             self.after_delivery(report_id)
+        # mails and webhook calls that failed for good: HQ is told once (domain/channel_failures)
+        if channel_failures.tell_hq(self.storage, self.config(), self.clock):
+            self._outbox_wake.set()
 
     def poll_board(self) -> int:
         if not self.config().board_id:

@@ -159,6 +159,17 @@ class OutboxRecords(Connection):
         )
         return cur.rowcount == 1
 
+    def channel_failures_untold(self) -> list[sqlite3.Row]:
+        """Mail and webhook rows that failed for good and HQ has not been told of, oldest first."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT * FROM outbox WHERE channel IN ('mail', 'webhook') AND status = 'failed' "
+                "AND failure_notified = 0 ORDER BY id"
+            )
+            .fetchall()
+        )
+
     def mark_told_retrying(self, message_ids: list[int]) -> None:
         self._conn().executemany(
             "UPDATE outbox SET told_retrying = 1 WHERE id = ? AND told_retrying = 0",
