@@ -17,39 +17,25 @@ import sqlite3
 from hotline import messages as msg
 from hotline.clock import Clock, iso
 from hotline.config import Config
-from hotline.config.counterparts import hq_rooms
-from hotline.storage import PRIORITY_NOTICE, NewMessage, Storage
+from hotline.domain.notices import to_hq_rooms
+from hotline.storage import Storage
 
 
 def tell_hq(storage: Storage, config: Config, clock: Clock) -> int:
     """One notice to every HQ room listing the mails and webhook calls that failed for good
     since the last one; returns how many failures it names (0: nothing sent)."""
-    rooms = [room for room in hq_rooms(config) if room.channel_id]
     with storage.transaction():
         failed = [r for r in storage.channel_failures_untold() if storage.mark_failure_notified(r["id"])]
-        if not failed or not rooms:
-            return len(failed)  # without an HQ room the rows stay recorded (dashboard, chronology)
+        if not failed:
+            return 0
         content = msg.channel_failures([_line(config, row) for row in failed])
-        first, last = failed[0]["id"], failed[-1]["id"]
-        storage.enqueue(
-            [
-                NewMessage(
-                    dedupe_key=f"channel-failures:{first}-{last}:{room.channel_id}",
-                    purpose="notice",
-                    priority=PRIORITY_NOTICE,
-                    content=content,
-                    channel_id=room.channel_id,
-                    room_key=room.key,
-                )
-                for room in rooms
-            ],
-            iso(clock.now()),
-        )
+        key = f"channel-failures:{failed[0]['id']}-{failed[-1]['id']}"
+        # without an HQ room the rows stay recorded (chronology, dashboard), told to nobody
+        storage.enqueue(to_hq_rooms(config, key, content), iso(clock.now()))
     return len(failed)
 
 
 def _line(config: Config, row: sqlite3.Row) -> str:
-
     content = json.loads(row["content"])
     reason = row["error"] or msg.GAVE_UP
     if row["channel"] == "webhook":

@@ -10,8 +10,8 @@ from datetime import timedelta
 from hotline import messages
 from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
-from hotline.config.counterparts import hq_rooms
-from hotline.storage import PRIORITY_NOTICE, NewMessage, Storage
+from hotline.domain.notices import to_hq_rooms
+from hotline.storage import Storage
 
 OUTAGE_AFTER = timedelta(minutes=10)
 
@@ -58,18 +58,4 @@ class FeedHealth:
         self.on_enqueue()
 
     def _to_hq(self, key: str, content: dict[str, object]) -> None:
-        self.storage.enqueue(
-            [
-                NewMessage(
-                    dedupe_key=f"{key}:{room.channel_id}",
-                    purpose="notice",
-                    priority=PRIORITY_NOTICE,
-                    content=dict(content),
-                    channel_id=room.channel_id,
-                    room_key=room.key,
-                )
-                for room in hq_rooms(self.config())
-                if room.channel_id
-            ],
-            iso(self.clock.now()),
-        )
+        self.storage.enqueue(to_hq_rooms(self.config(), key, content), iso(self.clock.now()))

@@ -17,6 +17,7 @@ from hotline.clock import Clock, iso, parse_iso
 from hotline.config import Config
 from hotline.config.counterparts import hq_rooms
 from hotline.domain import recipients
+from hotline.domain.notices import to_hq_rooms
 from hotline.domain.recipients import HQ
 from hotline.storage import PRIORITY_NOTICE, PRIORITY_RECEIPT, NewMessage, Storage
 from hotline.storage.instructions import INSTRUCTION_KINDS
@@ -130,20 +131,11 @@ def _hq_notices(
 ) -> list[NewMessage]:
     """HQ hears of every room that cannot be reached; if the HQ room itself is the one that
     failed, HQ staff are told one by one instead."""
-    rooms = [room for room in hq_rooms(config) if room.channel_id and room.key != failed["room_key"]]
+    rooms = to_hq_rooms(
+        config, f"failed:{failed['id']}:hq", notice, report_id=report_id, skip_room=failed["room_key"]
+    )
     if rooms:
-        return [
-            NewMessage(
-                dedupe_key=f"failed:{failed['id']}:hq:{room.key}",
-                purpose="notice",
-                priority=PRIORITY_NOTICE,
-                content=dict(notice),
-                channel_id=room.channel_id,
-                room_key=room.key,
-                report_id=report_id,
-            )
-            for room in rooms
-        ]
+        return rooms
     return [
         NewMessage(
             dedupe_key=f"failed:{failed['id']}:hq:{person.key}",
