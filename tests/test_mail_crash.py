@@ -88,6 +88,14 @@ def test_fallback_mails_survive_kill_9_mid_send(tmp_path: Path, sample_config: C
         assert {status for a, *_, status in rows if a in hq} <= {"pending", "cancelled"}
         for key, count in arrived().items():
             assert count <= 1 + interrupted[key], (key, count)
+        # a mail sent again carries its first copy's Message-ID: to the receiving side, one message
+        ids: dict[tuple[str, str], set[str]] = {}
+        for m in box.messages():
+            for rcpt in m.rcpt_tos:
+                for tag in expected_tags():
+                    if tag in m.text:
+                        ids.setdefault((rcpt, tag), set()).add(str(m.message["Message-ID"]))
+        assert all(len(found) == 1 for found in ids.values()), ids
     finally:
         process.stop()
         side.stop()

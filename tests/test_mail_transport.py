@@ -22,8 +22,20 @@ from tests.support.smtp import SecureMailbox
 PASSWORD = "s3cret-pa$$word-for-smtp"
 
 
-def row(to: str = "taro@uwajima.example") -> OutboxRow:
-    return OutboxRow(1, "mail_report", 1, None, None, None, {}, 0, "", channel="mail", address=to)
+def row(to: str = "taro@uwajima.example", row_id: int = 1) -> OutboxRow:
+    return OutboxRow(
+        row_id,
+        "mail_report",
+        1,
+        None,
+        None,
+        None,
+        {},
+        0,
+        "2026-11-21T03:15:00+00:00",
+        channel="mail",
+        address=to,
+    )
 
 
 def content(to: str = "taro@uwajima.example") -> dict[str, Any]:
@@ -88,6 +100,18 @@ def test_the_mail_is_plain_utf8_text_with_a_japanese_subject_from_the_configured
     assert mail.message.get_content_charset() == "utf-8"
     assert mail.text.replace("\r\n", "\n") == "宇和島市で土砂崩れ。\n確認をお願いします。\n"
     assert SENDER in str(mail.message["From"]) and mail.message["Auto-Submitted"] == "auto-generated"
+
+
+def test_a_mail_sent_again_after_a_crash_is_the_same_message_to_the_receiving_side(
+    mailbox: Mailbox,
+) -> None:
+    transport = MailTransport(settings("smtp", mailbox.port))
+    transport.send(row(), content())
+    transport.send(row(), content())  # the same row again: killed after the 250, before the mark
+    transport.send(row(row_id=2), content())  # another mail to the same person
+    first, again, other = (m.message["Message-ID"] for m in mailbox.messages())
+    assert first == again  # mail systems drop a repeated Message-ID
+    assert other != first and first.endswith("@pref-ehime.example>")
 
 
 def test_replies_4xx_and_lost_connections_are_retried_5xx_are_final_in_japanese(mailbox: Mailbox) -> None:

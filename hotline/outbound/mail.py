@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any
 
 from hotline import messages as msg
@@ -119,7 +119,7 @@ class MailTransport:
         mail["From"] = Address(msg.MAIL_FROM_NAME, addr_spec=self.settings.sender)
         mail["To"] = to
         mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = make_msgid(domain=self.settings.sender.rsplit("@", 1)[-1])
+        mail["Message-ID"] = message_id(row, self.settings.sender)
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
         mail.set_content(str(content.get("text") or ""), charset="utf-8")
         return mail
@@ -197,3 +197,12 @@ def _classified(code: int, reply: bytes | str) -> DeliveryError:
     if 400 <= code < 500:
         return DeliveryError(message, status=code, retryable=True)
     return DeliveryError(message, status=code, retryable=False, japanese=msg.mail_refused(code, text))
+
+
+def message_id(row: OutboxRow, sender: str) -> str:
+    """The same Message-ID for every attempt of one outbox row: a mail sent again after a crash
+    between the server's 250 and the row's mark (the one duplicate at-least-once allows) is
+    the same message to the receiving side, which mail systems use to drop a repeat."""
+    created = "".join(ch for ch in row.created_at if ch.isdigit())
+    domain = sender.rsplit("@", 1)[-1] or "hotline.invalid"
+    return f"<hotline.{row.id}.{created}@{domain}>"
