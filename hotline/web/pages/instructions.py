@@ -24,7 +24,7 @@ from hotline.domain.instructions import ANSWER_KIND, Sender, resolve
 from hotline.runtime.service import Hotline
 from hotline.storage.instructions import INSTRUCTION_KINDS
 from hotline.web import auth
-from hotline.web.context import TO_THE_MINUTE, current_hotline
+from hotline.web.context import POLL_INTERVAL_MS, TO_THE_MINUTE, current_hotline
 
 ACTING_ROLE = "coordinator"
 TEXT_LIMIT = 1500  # the instruction's text; with its header and 宛先 it stays one LINE WORKS text
@@ -115,6 +115,7 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
         # the instruction's thread: its chronology (sends, acknowledgements, answers) as CSV
         "csvUrl": url_for("dashboard.incident_csv", incident_id=row["incident_id"]),
         "label": row["label"],
+        "updatedAt": jst_text(hotline.clock.now()),
         "sentAt": _when(row["created_at"]),
         "sender": " ".join(p for p in (row["poster_role"], row["poster_name"]) if p),
         "to": _addressed(row),
@@ -237,4 +238,11 @@ def send() -> Any:
 
 @instructions.get("/<int:instruction_id>")
 def page(instruction_id: int) -> str:
-    return render_template("instruction_page.html", view=_page_view(current_hotline(), instruction_id))
+    view = _page_view(current_hotline(), instruction_id)
+    return render_template("instruction_page.html", view=view, poll_ms=POLL_INTERVAL_MS)
+
+
+@instructions.get("/<int:instruction_id>.json")
+def page_json(instruction_id: int) -> Any:
+    """What the open page asks for every POLL_INTERVAL_MS: each town's state, answers, rooms."""
+    return auth.json_response(_page_view(current_hotline(), instruction_id))
