@@ -69,6 +69,7 @@ ROUTES: dict[str, str | None] = {
     "telegrams.index": "viewer",
     "instructions.index": "viewer",
     "instructions.page": "viewer",
+    "instructions.page_json": "viewer",
     "instructions.new": "coordinator",
     "instructions.send": "coordinator",  # an HQ instruction to the towns
     "drills.new": "coordinator",
