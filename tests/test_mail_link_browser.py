@@ -6,6 +6,7 @@ answer given from a drill question's mail appears on the open drill page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +107,38 @@ def test_an_answer_from_the_mail_appears_on_the_open_drill_page(
     # the drill page, polling, rebuilds its lists (static/drills.js)
     expect(hq.get_by_test_id("by-mail-person")).to_have_text(person.name)
     expect(hq.get_by_test_id("mailed-person")).to_have_text(f"{person.name}（送信済）")
+
+
+def test_end_to_end_a_room_without_the_bot_a_mail_over_smtp_and_its_link_on_a_phone(
+    tmp_path: Path, browser: Browser, sample_config: Config
+) -> None:
+    """No shortcut: the bot is out of the supporters' group room, so the relay fails for good,
+    hotline's own SMTP transport mails 今治市's deputy mayor, and the link in that very mail,
+    opened on a phone, records the acknowledgement HQ then sees."""
+    live = LiveStack(sample_config, tmp_path / "e2e.sqlite3", with_mail=True)
+    try:
+        group = next(r.channel_id for r in sample_config.rooms if r.key == "group-team1")
+        live.faults(remove_bot_from=[group])
+        assert live.say(member(sample_config, UWAJIMA), REPORT, group)["status"] == 200
+        imabari = member(sample_config, IMABARI)
+        mail = wait_until(
+            lambda: next((m for m in live.mailbox.messages() if imabari.email in m.rcpt_tos), None),
+            message="the fallback mail to 今治市's deputy mayor",
+        )
+        assert mail.subject.startswith("【メール代替】宇和島市の第一報")
+        assert "ボットがこのトークルームから外されています" in mail.text
+        found = re.search(r"(http://127\.0\.0\.1:\d+/m/\S+)", mail.text)
+        assert found and found.group(1).startswith(live.url)
+
+        phone = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", viewport=PHONE).new_page()
+        phone.set_default_timeout(10_000)
+        phone.goto(found.group(1))
+        expect(phone.get_by_test_id("report-title")).to_have_text("宇和島市の第一報")
+        phone.get_by_test_id("ack-button").click()
+        expect(phone.get_by_test_id("result")).to_contain_text("確認を記録しました")
+        acks = live.hotline.storage.acks(1)
+        assert [(a["member_key"], a["municipality_code"], a["via"]) for a in acks] == [
+            (imabari.key, IMABARI, "mail")
+        ]
+    finally:
+        live.stop()

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from hotline.config import Config, Member
-from hotline.config.settings import Credentials, Settings
+from hotline.config.settings import Credentials, Mail, Settings
 from hotline.demo import demo_user_id, lineworks_env, mail_env, make_credentials, seed
 from hotline.runtime.service import Hotline
 from hotline.web.server import make_server
@@ -135,9 +135,28 @@ class LiveStack(EmulatorSide):
         config: Config,
         database: Path,
         extra_users: list[dict[str, Any]] | None = None,
+        *,
+        with_mail: bool = False,
         **overrides: Any,
     ) -> None:
+        """`with_mail`: hotline's mail fallback on, sending to this stack's mailbox, its links
+        pointing at this stack (the port is then chosen before hotline starts)."""
         super().__init__(config, extra_users)
+        port = free_port() if with_mail else 0
+        if with_mail:
+            overrides = {
+                "mail": Mail(
+                    "smtp",
+                    self.mailbox.host,
+                    self.mailbox.port,
+                    "",
+                    "",
+                    sender="hotline@demo.invalid",
+                    public_url=f"http://127.0.0.1:{port}",
+                ),
+                "secret_key": E2E_SECRET_KEY,
+                **overrides,
+            }
         settings = Settings(
             credentials=self.credentials,
             api_token=E2E_TOKEN,
@@ -146,7 +165,7 @@ class LiveStack(EmulatorSide):
         )
         self.hotline = Hotline(settings, config)
         self.hotline.start()
-        self.server = make_server(self.hotline, "127.0.0.1", 0)
+        self.server = make_server(self.hotline, "127.0.0.1", port)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
         self.closing = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
