@@ -3,11 +3,13 @@
 
     .venv/bin/python scripts/screenshots.py        # after `make run` has built .venv once
 
-Starts what `make run` starts (hotline with the LINE WORKS emulator and the sample Ehime
-configuration, on a throwaway database), posts a first and a second report from 宇和島市, has
-some supporters tap 「確認しました」, runs a drill with a few answers, then photographs the
-incident list (as a new 第一報 from 西予市 arrives), the incident page, the drill's live page and
-the incident list on a phone. Needs Debian's chromium and a Japanese font
+Starts what `make run` starts (hotline with the LINE WORKS emulator, its demo mail server and
+the sample Ehime configuration, on a throwaway database), posts a first and a second report from
+宇和島市, has some supporters tap 「確認しました」, runs a drill with a few answers, then
+photographs the incident list (as a new 第一報 from 西予市 arrives), the incident page, the
+drill's live page and the incident list on a phone. Then the bot is taken out of the group room
+and a third report goes by mail: the demo mailbox page and the mail's link on a phone; last, HQ
+sends an instruction and a town answers: the instruction's page. Needs Debian's chromium and a Japanese font
 (scripts/ensure-chromium, scripts/ensure-cjk-fonts). Nothing leaves 127.0.0.1.
 """
 
@@ -153,11 +155,52 @@ def photograph(browser: Browser, live: LiveStack, config: Config) -> None:
     small.get_by_test_id("incident").locator(".report").first.scroll_into_view_if_needed()
     small.screenshot(path=str(DOCS / "phone-incident.png"))
 
+    # LINE WORKS cannot deliver to the group room: the supporters get the report by mail.
+    group = room(config, "group-team1")
+    live.faults(remove_bot_from=[group])
+    deputy = config.municipalities[UWAJIMA].members[0]
+    live.say(deputy, "第三報 吉田町の孤立集落へ通じる市道が復旧。", group)
+    imabari = config.municipalities[IMABARI].members[0]
+    mail = wait_until(
+        lambda: next((m for m in live.mailbox.messages() if imabari.email in m.rcpt_tos), None),
+        message="the fallback mail",
+    )
+    page.goto(f"{live.base}/mail")
+    expect(page.get_by_test_id("mail").first).to_be_visible()
+    page.screenshot(path=str(DOCS / "mailbox.png"))
+    link = next(word for word in mail.text.split() if "/m/" in word)
+    mailed = browser.new_context(
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+        viewport={"width": 375, "height": 812},
+        device_scale_factor=2,
+    ).new_page()
+    mailed.goto(link)
+    expect(mailed.get_by_test_id("ack-button")).to_be_visible()
+    mailed.screenshot(path=str(DOCS / "mail-link.png"))
+    live.faults(remove_bot_from=[])
+
+    # HQ sends an instruction; 西予市 answers in its room.
+    hq = config.hq_members[0]
+    live.say(
+        hq,
+        "【指示】宛先: 宇和島市、西予市\n避難所の開設状況を15時までに報告してください。",
+        room(config, "hq"),
+    )
+    (instruction,) = wait_until(lambda: live.hotline.storage.instructions(), message="the instruction")
+    seiyo = config.municipalities[SEIYO].members[0]
+    live.say(seiyo, "【回答】避難所2か所を開設。避難者は約30人。", room(config, "group-team2"))
+    page.goto(f"{live.url}/dashboard/instructions/{instruction['id']}")
+    expect(page.get_by_test_id(f"town-{SEIYO}").get_by_test_id("state")).to_have_text(
+        "確認済", timeout=10_000
+    )
+    page.screenshot(path=str(DOCS / "instruction.png"), full_page=True)
+
 
 def main() -> None:
     config = config_module.load(ROOT)
     with tempfile.TemporaryDirectory() as tmp:
-        live = LiveStack(config, Path(tmp) / "screenshots.sqlite3")
+        live = LiveStack(config, Path(tmp) / "screenshots.sqlite3", with_mail=True)
         try:
             reports(live, config)
             now = live.hotline.clock.now()
@@ -172,7 +215,16 @@ def main() -> None:
                     browser.close()
         finally:
             live.stop()
-    for name in ("dashboard", "incident", "drill", "phone", "phone-incident"):
+    for name in (
+        "dashboard",
+        "incident",
+        "drill",
+        "phone",
+        "phone-incident",
+        "mailbox",
+        "mail-link",
+        "instruction",
+    ):
         print(DOCS / f"{name}.png")
 
 
