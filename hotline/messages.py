@@ -682,7 +682,8 @@ MAIL_DRILL_LATE = "LINE WORKSで質問が{minutes:g}分たっても届いてい�
 
 
 def late_mark(mailed: datetime) -> str:
-    """The first line of a report's room copy that arrives after it went by mail."""
+    """The first line of a report's room copy, or a roll-call question, that arrives after it
+    went by mail."""
     return f"【遅れて届きました】LINE WORKSで届けられなかったため、{hhmm(mailed)}にメールで送りました。\n"
 
 

@@ -4,6 +4,7 @@ with a link to answer; those whose question arrived get nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from hotline.domain.drills import Targets
@@ -64,3 +65,43 @@ def test_a_question_still_not_delivered_after_3_minutes_goes_by_mail(
     mail_bot.drain()
     assert recipients(mailbox.messages()) == [person.email]
     assert "LINE WORKSで質問が3分たっても届いていません（再送中です）。" in mailbox.messages()[0].text
+
+
+def _answer_links(html: str) -> dict[str, str]:
+    """label -> the value its button posts, on the mail link's drill page."""
+    found = re.findall(r'<button type="submit" name="answer" value="([^"]+)"[^>]*>([^<]+)</button>', html)
+    return {label: value for value, label in found}
+
+
+def test_a_question_that_arrives_after_its_mail_says_so_or_is_not_sent_once_answered(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    late, answered = (
+        member(mail_bot.config, UWAJIMA, "staff"),
+        member(mail_bot.config, UWAJIMA, "disaster_head"),
+    )
+    lw.fail[late.key] = [500] * 40
+    lw.fail[answered.key] = [500] * 40
+    fire(mail_bot)
+    mail_bot.clock.advance(minutes=3)
+    mail_bot.hotline.drills.run_due()
+    mail_bot.drain()
+    assert sorted(recipients(mailbox.messages())) == sorted([late.email, answered.email])
+    # One of them answers from the mail's link, in a browser, while LINE WORKS is still down.
+    mail = next(m for m in mailbox.messages() if answered.email in m.rcpt_tos)
+    url = re.search(r"https?://\S+(/m/\S+)", mail.text)
+    assert url
+    page = mail_bot.client.get(url.group(1))
+    choice = next(iter(_answer_links(page.text).values()))
+    assert "回答を記録しました" in mail_bot.client.post(url.group(1), data={"answer": choice}).text
+
+    lw.fail[late.key] = []  # LINE WORKS is back
+    lw.fail[answered.key] = []
+    mail_bot.clock.advance(minutes=2)
+    mail_bot.drain()
+    (question,) = lw.texts_to(late.key)
+    assert question.startswith(
+        "【遅れて届きました】LINE WORKSで届けられなかったため、09:03にメールで送りました。\n"
+    )
+    assert "11月 参集訓練" in question
+    assert lw.texts_to(answered.key) == []  # answered from the mail: the question is not needed

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from hotline import messages as msg
 from hotline.clock import Clock, iso
 from hotline.config import Config
 from hotline.domain.links import LinkSigner
@@ -67,3 +68,14 @@ def mail_content(
         "name": name,
         "municipality": municipality,
     }
+
+
+def with_first_line(content: dict[str, Any], line: str) -> dict[str, Any]:
+    """A LINE WORKS message's content with `line` before its text (a button template's
+    contentText or a text message's text), cut to the limit of its kind."""
+    marked = dict(content)
+    if "contentText" in marked:
+        marked["contentText"] = (line + str(marked["contentText"]))[: msg.BUTTON_TEXT_LIMIT]
+    elif "text" in marked:
+        marked["text"] = (line + str(marked["text"]))[: msg.TEXT_LIMIT]
+    return marked

@@ -106,6 +106,16 @@ class MailDrillCheck:
     kind: str = "mail_drill"
 
 
+@dataclass(frozen=True)
+class DrillLateMark:
+    """A roll-call question to a person: when it already went by mail, say first that it
+    arrives late, or cancel it if they answered from the mail (domain.drills.fallback)."""
+
+    run_id: int
+    member: str
+    kind: str = "drill_late_mark"
+
+
 Instruction = (
     UploadAttachment
     | BoardPost
@@ -116,6 +126,7 @@ Instruction = (
     | MailFallbackCheck
     | LateMark
     | MailDrillCheck
+    | DrillLateMark
 )
 
 _BY_KIND: dict[str, type[Instruction]] = {
@@ -130,6 +141,7 @@ _BY_KIND: dict[str, type[Instruction]] = {
         MailFallbackCheck,
         LateMark,
         MailDrillCheck,
+        DrillLateMark,
     )
 }
 

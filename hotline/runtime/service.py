@@ -42,6 +42,7 @@ from hotline.outbound.client import LineWorksClient
 from hotline.outbound.instructions import (
     AfterReport,
     BoardPost,
+    DrillLateMark,
     DrillReminderCheck,
     EscalationCheck,
     LateMark,
@@ -225,6 +226,7 @@ class Hotline:
         self.sender.prepare[MailFallbackCheck] = self.report_mail.before_mail
         self.sender.prepare[LateMark] = self.report_mail.late_mark
         self.sender.prepare[MailDrillCheck] = self.drill_mail.before_mail
+        self.sender.prepare[DrillLateMark] = self.drill_mail.late_mark
 
     def after_delivery(self, report_id: int) -> None:
         """After each attempt of a report's room copy (and from the sweep): the poster's

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +21,8 @@ from hotline import messages as msg
 from hotline.clock import parse_iso
 from hotline.config import Member
 from hotline.domain.drills.model import priority
-from hotline.domain.mail import MailFallback, mail_content
-from hotline.outbound.instructions import MailDrillCheck, to_json
+from hotline.domain.mail import MailFallback, mail_content, with_first_line
+from hotline.outbound.instructions import DrillLateMark, MailDrillCheck, to_json
 from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow
 
 PURPOSE = "mail_drill"
@@ -55,6 +56,35 @@ class DrillMail(MailFallback):
             for p in targets
             if p.email
         ]
+
+    def with_late_marks(self, questions: Sequence[NewMessage], run_id: int) -> list[NewMessage]:
+        """The run's first questions, each to say it came late if its mail went first."""
+        return [
+            replace(q, instruction=to_json(DrillLateMark(run_id, q.user_id or "")))
+            if q.instruction is None and q.user_id
+            else q
+            for q in questions
+        ]
+
+    def late_mark(
+        self, row: OutboxRow, check: DrillLateMark, content: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The question as it is; with a first line saying it arrives late when its mail went
+        first; None (cancelled) when the person has answered meanwhile, from the mail's link."""
+        key = mail_key(check.run_id, check.member)
+        mailed = [
+            m
+            for m in self.storage.outbox_with_prefix(key)
+            if m["dedupe_key"] == key and m["status"] == "sent"
+        ]
+        if not mailed:
+            return content
+        if any(
+            a["member_key"] == check.member and a["question"] == "safety"
+            for a in self.storage.answers(check.run_id)
+        ):
+            return None
+        return with_first_line(content, msg.late_mark(parse_iso(mailed[0]["sent_at"])))
 
     def _late(self) -> str:
         return msg.MAIL_DRILL_LATE.format(minutes=self.minutes)

@@ -265,6 +265,8 @@ class Drills:
                 )
                 for p in targets
             ]
+            if self.mail is not None:  # a question that arrives after its mail says so
+                rows = self.mail.with_late_marks(rows, run_id)
             self.storage.enqueue(rows, iso(now))
             if self.mail is not None:  # mails that wait, in case a question does not arrive
                 self.storage.enqueue(self.mail.rows(drill, run_id, targets, deadline), iso(now))

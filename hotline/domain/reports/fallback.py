@@ -27,7 +27,7 @@ from typing import Any
 from hotline import messages as msg
 from hotline.clock import parse_iso
 from hotline.domain import recipients
-from hotline.domain.mail import MailFallback, mail_content
+from hotline.domain.mail import MailFallback, mail_content, with_first_line
 from hotline.outbound.instructions import LateMark, MailFallbackCheck, to_json
 from hotline.storage import PRIORITY_MAIL, NewMessage, OutboxRow
 
@@ -210,13 +210,7 @@ class ReportMail(MailFallback):
         ]
         if not mailed:
             return content
-        line = msg.late_mark(min(mailed))
-        marked = dict(content)
-        if "contentText" in marked:
-            marked["contentText"] = (line + str(marked["contentText"]))[: msg.BUTTON_TEXT_LIMIT]
-        elif "text" in marked:
-            marked["text"] = (line + str(marked["text"]))[: msg.TEXT_LIMIT]
-        return marked
+        return with_first_line(content, msg.late_mark(min(mailed)))
 
 
 def _rooms_of(found: recipients.Recipients, town: str) -> list[recipients.RoomTo]:
