@@ -606,6 +606,7 @@ def jma_feed_back(since: datetime, back: datetime) -> dict[str, Any]:
 
 MAIL_FROM_NAME = "災害ホットライン"
 MAIL_NO_ADDRESS = "メールアドレスが登録されていません"
+MAIL_BAD_ADDRESS = "メールを作れませんでした（宛先か差出人のメールアドレスの書き方が正しくありません）"
 MAIL_NO_TLS = "メールサーバーが暗号化（STARTTLS）に対応していないため送れません。設定を確認してください"
 MAIL_FALLBACK_HEAD = "【LINE WORKSの代わりにメールでお送りします】"
 MAIL_FOOTER = "このメールは災害ホットライン（{hq}）が自動で送信しています。返信はできません。"

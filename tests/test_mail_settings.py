@@ -84,8 +84,12 @@ BAD = [
     ("HOTLINE_SMTP_URL", f"smtp://u:{PASSWORD}@mail.pref.example/inbox"),
     ("HOTLINE_MAIL_FROM", ""),
     ("HOTLINE_MAIL_FROM", "hotline"),
+    ("HOTLINE_MAIL_FROM", "防災ホットライン <hotline@pref.example.jp>"),  # a display name: no From
+    ("HOTLINE_MAIL_FROM", "hotline@pref example.jp"),
+    ("HOTLINE_MAIL_FROM", "@"),
     ("HOTLINE_PUBLIC_URL", ""),
     ("HOTLINE_PUBLIC_URL", "hotline.pref.example"),
+    ("HOTLINE_PUBLIC_URL", "http://hotline.pref.example"),  # the links' tokens in the clear
     ("HOTLINE_SECRET_KEY", ""),
     ("HOTLINE_MAIL_FALLBACK_MINUTES", "three"),
     ("HOTLINE_MAIL_FALLBACK_MINUTES", "0"),

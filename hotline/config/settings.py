@@ -7,6 +7,8 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -124,6 +126,15 @@ def _strong_secret(env: Mapping[str, str], name: str) -> str | None:
             "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return value
+
+
+def is_bare_address(value: str) -> bool:
+    """An e-mail address as a From header can carry it: local@domain, nothing more."""
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, IndexError, HeaderParseError):
+        return False
+    return bool(address.username and address.domain) and address.addr_spec == value
 
 
 def is_loopback(host: str) -> bool:
@@ -350,9 +361,10 @@ def mail_from_env(env: Mapping[str, str]) -> Mail | None:
         raise SettingsError(
             "HOTLINE_MAIL_FROM is not set: the address mails come from (HOTLINE_SMTP_URL is set)"
         )
-    if "@" not in sender or any(c in sender for c in "\r\n"):
+    if not is_bare_address(sender):
         raise SettingsError(
-            f"HOTLINE_MAIL_FROM={sender!r}: expected an e-mail address such as hotline@pref.example.jp"
+            f"HOTLINE_MAIL_FROM={sender!r}: expected a bare e-mail address such as hotline@pref.example.jp "
+            "(no display name: the mails' sender name is fixed)"
         )
     public = env.get("HOTLINE_PUBLIC_URL", "").strip()
     if not public:
@@ -363,6 +375,11 @@ def mail_from_env(env: Mapping[str, str]) -> Mail | None:
     public_parts = urlsplit(public)
     if public_parts.scheme not in ("https", "http") or not public_parts.hostname:
         raise SettingsError(f"HOTLINE_PUBLIC_URL={public!r}: expected https://host (the dashboard's address)")
+    if public_parts.scheme == "http" and not is_loopback(public_parts.hostname):
+        # the link in a mail is the credential of its page: it must not travel in the clear
+        raise SettingsError(
+            f"HOTLINE_PUBLIC_URL={public!r}: expected https:// (plain http only to 127.0.0.1 or localhost)"
+        )
     if public_parts.query or public_parts.fragment:
         raise SettingsError(f"HOTLINE_PUBLIC_URL={public!r}: no ?query or #fragment")
     if not env.get("HOTLINE_SECRET_KEY", "").strip():

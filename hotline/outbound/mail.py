@@ -31,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -128,7 +129,14 @@ class MailTransport:
         to = str(content.get("to") or row.address or "")
         if not to or "@" not in to:
             raise DeliveryError(f"no e-mail address ({to!r})", retryable=False, japanese=msg.MAIL_NO_ADDRESS)
-        mail = self.message(row, content)
+        try:
+            mail = self.message(row, content)
+        except (ValueError, IndexError, HeaderParseError) as exc:  # an address no header can carry
+            raise DeliveryError(
+                f"the mail cannot be written ({type(exc).__name__})",
+                retryable=False,
+                japanese=msg.MAIL_BAD_ADDRESS,
+            ) from None
         self._acquire()
         try:
             self._deliver(mail, to)
