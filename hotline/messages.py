@@ -230,9 +230,13 @@ def failure_reason(status: int | None, code: str, reason: str = "") -> str:
 NO_CHANNEL = "トークルームがまだ作成されていません（チャンネルID未設定）"
 NO_ROOM_FOR_PERSON = "この人に届くトークルームがありません"
 GAVE_UP = "24時間再送しても届きませんでした"
-CHANNEL_OFF = (
-    "送信経路「{channel}」が設定されていないため送れませんでした"  # a mail/webhook row with no transport
-)
+CHANNEL_NAMES = {"mail": "メール", "webhook": "外部システムへの通知（Webhook）"}
+
+
+def channel_off(channel: str) -> str:
+    """Why a mail or webhook row still needed could not go: its channel is switched off."""
+    name = CHANNEL_NAMES.get(channel, channel)
+    return f"{name}の送信が設定されていない（止められた）ため送れませんでした"
 
 
 # -- outgoing webhooks (outbound/webhooks.py): why a POST failed for good -------------------
@@ -771,11 +775,16 @@ CHANNEL_FAILURE_LIMIT = 20  # lines listed in one notice; the rest are counted
 
 
 def channel_failures(lines: list[str]) -> dict[str, Any]:
-    """To HQ: mails and webhook calls that failed for good (domain/channel_failures.py)."""
-    shown = lines[:CHANNEL_FAILURE_LIMIT]
-    more = len(lines) - len(shown)
-    tail = f"\nほか{more}件（本部画面のクロノロジーにあります）" if more else ""
-    return text(CHANNEL_FAILURE_HEAD + "\n" + "\n".join(f"・{line}" for line in shown) + tail)
+    """To HQ: mails and webhook calls that failed for good (domain/channel_failures.py), as
+    many as fit in one message (at most CHANNEL_FAILURE_LIMIT), the rest counted."""
+    body = CHANNEL_FAILURE_HEAD
+    for shown, line in enumerate(lines):
+        more = len(lines) - shown
+        tail = f"\nほか{more}件（メールの分は災害ページのクロノロジーにあります）"
+        if shown == CHANNEL_FAILURE_LIMIT or len(body) + 2 + len(line) + len(tail) > TEXT_LIMIT:
+            return text(body + tail)
+        body += f"\n・{line}"
+    return text(body)
 
 
 def failed_mail_line(town: str, name: str, address: str, phone: str, subject: str, reason: str) -> str:

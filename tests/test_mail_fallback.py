@@ -7,12 +7,15 @@ that arrives later says it came late; the mail server's 421 is retried and its 5
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 from hotline.config import Config
 from hotline.config.counterparts import linked_municipalities
 from hotline.domain import incidents
+from hotline.runtime.service import Hotline
 from hotline.storage import Storage
+from hotline.web.app import create_app
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import T0, Bot
 from tests.support.fake_lineworks import FakeLineWorks, uid
@@ -259,3 +262,40 @@ def test_an_hq_instruction_the_towns_rooms_cannot_take_goes_by_mail_to_that_town
     assert "宛先: 宇和島市\n\n避難所の開設状況を15時までに報告してください。" in mail.text
     link = link_in(mail, mail_bot.clock.now())
     assert (link.kind, link.subject) == ("ack", mail_bot.hotline.storage.instructions()[0]["id"])
+
+
+def test_after_a_restart_without_mail_waiting_mails_are_decided_not_all_failed(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    """HOTLINE_SMTP_URL removed at a restart: a waiting mail whose town got the report is
+    cancelled as before; one still needed fails with a Japanese reason, and HQ is told only of
+    those, not of people LINE WORKS reached."""
+    lw.fail[room(mail_bot.config, "group-team1")] = list(DOWN)
+    post_report(mail_bot)
+    mail_bot.hotline.sender.shutdown()
+    settings = replace(mail_bot.hotline.settings, mail=None)
+    restarted = Hotline(settings, mail_bot.config, clock=mail_bot.clock)
+    bot = Bot(restarted, create_app(restarted).test_client(), mail_bot.clock, mail_bot.config)
+    try:
+        bot.clock.advance(minutes=3)
+        bot.drain()
+        assert mailbox.messages() == []
+        rows = mail_rows(bot)
+        people = supporters(bot.config)
+        failed = {a for a, status, _ in rows if status == "failed"}
+        assert failed == set(people)  # their only room never got it
+        assert {e for a, s, e in rows if s == "failed"} == {
+            "メールの送信が設定されていない（止められた）ため送れませんでした"
+        }
+        assert {s for a, s, _ in rows if a not in people} == {"cancelled"}  # HQ's room got it
+        hq_room = room(bot.config, "hq")
+        before = len(lw.to_channels()[hq_room])
+        bot.hotline.sweep()
+        bot.drain()
+        (told,) = [m["text"] for m in lw.to_channels()[hq_room][before:] if m.get("type") == "text"]
+        listed = [line for line in told.splitlines() if line.startswith("・")]
+        assert 0 < len(listed) < len(people)  # one notice: as many as fit, the rest counted
+        assert f"ほか{len(people) - len(listed)}件（メールの分は災害ページのクロノロジーにあります）" in told
+        assert len(told) <= 2000 and "以下省略" not in told
+    finally:
+        restarted.sender.shutdown()

@@ -94,4 +94,4 @@ def test_a_row_for_a_channel_without_transport_fails_with_a_japanese_reason(bot:
     _mail(bot, "m1", "taro@example.jp")
     _send_all(bot)
     status, error = _status(bot, "m1")
-    assert status == "failed" and error is not None and "「mail」が設定されていない" in error
+    assert status == "failed" and error is not None and "メールの送信が設定されていない" in error

@@ -190,16 +190,16 @@ class Sender:
 
     def _deliver_elsewhere(self, row: OutboxRow, instruction: Instruction | None) -> None:
         """Send a row of another channel (mail, webhook) through its transport."""
+        content = self._prepared(row, instruction)  # first: a row no longer needed is cancelled
+        if content is None:
+            raise _Cancelled(msg.NOT_NEEDED)
         transport = self.transports.get(row.channel)
-        if transport is None:
+        if transport is None:  # still needed, but its channel was switched off
             raise DeliveryError(
                 f"no transport for channel {row.channel!r}",
                 retryable=False,
-                japanese=msg.CHANNEL_OFF.format(channel=row.channel),
+                japanese=msg.channel_off(row.channel),
             )
-        content = self._prepared(row, instruction)
-        if content is None:
-            raise _Cancelled(msg.NOT_NEEDED)
         transport.send(row, content)
 
     def _prepared(self, row: OutboxRow, instruction: Instruction | None) -> dict[str, Any] | None:

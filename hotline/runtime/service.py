@@ -205,28 +205,33 @@ class Hotline:
         self.inbox_writer = InboxWriter(self.storage, on_commit=self.metrics.callbacks_committed)
 
     def _wire_mail(self, settings: Settings) -> None:
-        """The mail fallback (issue 15), only with HOTLINE_SMTP_URL: the SMTP transport, the
-        mails a relay or a roll-call enqueues, and the checks just before each goes."""
-        self.report_mail: ReportMail | None = None
+        """The mail fallback (issue 15). With HOTLINE_SMTP_URL: the SMTP transport and the mails
+        a relay, an instruction or a roll-call enqueues. Always: the checks just before a mail
+        row or a late-marked message goes, so that rows written while mail was on are decided
+        the same way after a restart without it (a mail no longer needed is cancelled; one still
+        needed fails with a Japanese reason HQ is told of; a late copy keeps its mark)."""
+        mail = settings.mail
+        signer = LinkSigner(settings.secret_key, mail.public_url if mail else "")
+        after = timedelta(minutes=mail.fallback_minutes if mail else 3)
+        report_mail = ReportMail(
+            self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
+        )
+        drill_mail = DrillMail(
+            self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
+        )
+        self.sender.prepare[MailFallbackCheck] = report_mail.before_mail
+        self.sender.prepare[LateMark] = report_mail.late_mark
+        self.sender.prepare[MailDrillCheck] = drill_mail.before_mail
+        self.sender.prepare[DrillLateMark] = drill_mail.late_mark
+        self.report_mail: ReportMail | None = None  # None: mail off, no new mails
         self.drill_mail: DrillMail | None = None
-        if settings.mail is None:
+        if mail is None:
             return
-        self.transports["mail"] = MailTransport(settings.mail)
-        signer = LinkSigner(settings.secret_key, settings.mail.public_url)
-        after = timedelta(minutes=settings.mail.fallback_minutes)
-        self.report_mail = ReportMail(
-            self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
-        )
-        self.drill_mail = DrillMail(
-            self.storage, self.config, self.clock, signer, after=after, on_enqueue=self._outbox_wake.set
-        )
+        self.transports["mail"] = MailTransport(mail)
+        self.report_mail, self.drill_mail = report_mail, drill_mail
         self.reports.mail = self.report_mail
         self.instructions.mail = self.report_mail
         self.drills.mail = self.drill_mail
-        self.sender.prepare[MailFallbackCheck] = self.report_mail.before_mail
-        self.sender.prepare[LateMark] = self.report_mail.late_mark
-        self.sender.prepare[MailDrillCheck] = self.drill_mail.before_mail
-        self.sender.prepare[DrillLateMark] = self.drill_mail.late_mark
 
     def after_delivery(self, report_id: int) -> None:
         """After each attempt of a report's room copy (and from the sweep): the poster's
