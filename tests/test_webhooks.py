@@ -312,7 +312,8 @@ def refusals(tmp_path: Path, table: str, environ: dict[str, str]) -> tuple[list[
             {SECRET_ENV: SECRET},
             2,
             "webhooks[0].url: found 'ftp://hooks.pref.example/x'; expected an https:// URL with a host "
-            "(plain http:// only to 127.0.0.0/8, ::1 or localhost)",
+            "and no user:password in it (the secret goes in secret_env; plain http:// only to "
+            "127.0.0.0/8, ::1 or localhost)",
         ),
         (
             "http://hooks.pref.example/x",
@@ -320,7 +321,17 @@ def refusals(tmp_path: Path, table: str, environ: dict[str, str]) -> tuple[list[
             {SECRET_ENV: SECRET},
             2,
             "webhooks[0].url: found 'http://hooks.pref.example/x'; expected an https:// URL with a host "
-            "(plain http:// only to 127.0.0.0/8, ::1 or localhost)",
+            "and no user:password in it (the secret goes in secret_env; plain http:// only to "
+            "127.0.0.0/8, ::1 or localhost)",
+        ),
+        (
+            "https://ops:Hunter2Secret@hooks.pref.example/x",
+            '["report"]',
+            {SECRET_ENV: SECRET},
+            2,
+            "webhooks[0].url: found 'https://***@hooks.pref.example/x'; expected an https:// URL with a "
+            "host and no user:password in it (the secret goes in secret_env; plain http:// only to "
+            "127.0.0.0/8, ::1 or localhost)",
         ),
         (
             "https://hooks.pref.example/x",
@@ -354,7 +365,7 @@ def test_a_broken_webhook_is_refused_with_file_and_line_and_the_secret_never_sho
     table = webhook_table(url, events)
     found, start = refusals(tmp_path, table, environ)
     assert found == [f"counterparts.toml:{start + line}: {problem}"]
-    assert not any("short-secret" in p or SECRET in p for p in found)
+    assert not any("short-secret" in p or SECRET in p or "Hunter2" in p for p in found)
 
 
 def test_a_valid_webhook_keeps_its_secret_out_of_repr(tmp_path: Path) -> None:

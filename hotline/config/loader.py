@@ -820,8 +820,9 @@ def _webhooks(check: _Checker, raw: Any, environ: Mapping[str, str]) -> tuple[We
         if url and not _webhook_url_ok(url):
             check.add(
                 (*path, "url"),
-                repr(url),
-                "an https:// URL with a host (plain http:// only to 127.0.0.0/8, ::1 or localhost)",
+                repr(_without_credentials(url)),
+                "an https:// URL with a host and no user:password in it (the secret goes in secret_env; "
+                "plain http:// only to 127.0.0.0/8, ::1 or localhost)",
             )
             url = ""
         events = table.get("events")
@@ -866,6 +867,15 @@ def _webhooks(check: _Checker, raw: Any, environ: Mapping[str, str]) -> tuple[We
         if name and url and chosen and len(chosen) == len(events) and secret:
             out.append(Webhook(name, url, tuple(chosen), secret_env, secret))
     return tuple(out)
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as an error may show it: a user:password in it replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def _webhook_url_ok(url: str) -> bool:
