@@ -10,6 +10,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
+from hotline.clock import iso
 from hotline.config import Config
 from hotline.config.counterparts import linked_municipalities
 from hotline.domain import incidents
@@ -299,3 +300,32 @@ def test_after_a_restart_without_mail_waiting_mails_are_decided_not_all_failed(
         assert len(told) <= 2000 and "以下省略" not in told
     finally:
         restarted.sender.shutdown()
+
+
+def test_a_mail_a_crash_caught_being_sent_is_sent_again_not_recorded_as_cancelled(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    """A kill -9 between handing a mail to the server and marking it: at the restart the row is
+    pending again, and the mail may well have gone. Even if the room has the report by then,
+    the mail is sent again (at least once) rather than recorded as never sent."""
+    group = room(mail_bot.config, "group-team1")
+    lw.fail[group] = list(DOWN)
+    post_report(mail_bot)
+    storage = mail_bot.hotline.storage
+    person = member(mail_bot.config, "382027")
+    with storage.transaction() as conn:
+        (caught,) = conn.execute(
+            "SELECT id FROM outbox WHERE channel = 'mail' AND address = ?", (person.email,)
+        ).fetchone()
+    with storage.transaction():  # the worker took it, then the process was killed mid-send
+        assert storage.claim(caught, iso(mail_bot.clock.now()))
+    assert storage.recover_interrupted() == 1  # what start-up does
+    lw.fail[group] = []  # LINE WORKS is back: the room gets the report before the mails are due
+    mail_bot.clock.advance(minutes=1)
+    mail_bot.drain()
+    mail_bot.clock.advance(minutes=2)
+    mail_bot.drain()
+    assert recipients(mailbox.messages()) == [person.email]
+    statuses = {a: s for a, s, _ in mail_rows(mail_bot)}
+    assert statuses.pop(person.email) == "sent"
+    assert set(statuses.values()) == {"cancelled"}

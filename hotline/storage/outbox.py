@@ -56,6 +56,7 @@ class OutboxRow:
     instruction: dict[str, Any] | None = None  # for the sender, never sent; None when NULL
     channel: str = "lineworks"  # the transport: lineworks | mail | webhook (see Sender)
     address: str | None = None  # where on that channel: an e-mail address, a webhook's name
+    interrupted: int = 0  # times a crash caught it being sent: it may already have gone
 
 
 @dataclass(frozen=True)
@@ -327,4 +328,5 @@ def _outbox_row(row: sqlite3.Row) -> OutboxRow:
         instruction=None if row["instruction"] is None else json.loads(row["instruction"]),
         channel=row["channel"],
         address=row["address"],
+        interrupted=row["interrupted"],
     )

@@ -138,24 +138,29 @@ class DrillMail(MailFallback):
         ]
         return self.bring_forward(waiting)
 
+    def _needed(self, run: sqlite3.Row, member: str) -> bool:
+        """The run is open, the person has not answered, and their question has not arrived."""
+        if run["status"] != "running" or parse_iso(run["deadline_at"]) <= self.clock.now():
+            return False
+        answers = self.storage.answers(run["id"])
+        if any(a["member_key"] == member and a["question"] == "safety" for a in answers):
+            return False
+        question = self._latest_questions(run["id"]).get(member)
+        return question is None or question["status"] != "sent"
+
     def before_mail(
         self, row: OutboxRow, check: MailDrillCheck, content: dict[str, Any]
     ) -> dict[str, Any] | None:
         """None (cancelled) when the question reached the person, they answered, or the run is
-        over; else the mail with the reason and the answer link."""
+        over; else the mail with the reason and the answer link. A row a crash caught being sent
+        may already have gone: it is sent again (at least once), never recorded as cancelled."""
         run = self.storage.run(check.run_id)
         drill = self.storage.drill(run["drill_id"]) if run is not None else None
-        now = self.clock.now()
-        if run is None or drill is None or run["status"] != "running" or parse_iso(run["deadline_at"]) <= now:
+        if run is None or drill is None:
             return None
-        if any(
-            a["member_key"] == check.member and a["question"] == "safety"
-            for a in self.storage.answers(run["id"])
-        ):
+        if not row.interrupted and not self._needed(run, check.member):
             return None
         question = self._latest_questions(check.run_id).get(check.member)
-        if question is not None and question["status"] == "sent":
-            return None
         if question is not None and question["status"] == "failed":
             why = msg.MAIL_DRILL_FAILED.format(reason=question["error"] or "")
         else:
@@ -169,7 +174,7 @@ class DrillMail(MailFallback):
             content.get("municipality"),
             parse_iso(run["deadline_at"]),
             why,
-            now,
+            self.clock.now(),
         )
 
 

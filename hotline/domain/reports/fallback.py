@@ -126,7 +126,8 @@ class ReportMail(MailFallback):
         self, row: OutboxRow, check: MailFallbackCheck, content: dict[str, Any]
     ) -> dict[str, Any] | None:
         """None (cancelled) when a room of the person's town has delivered the report; else the
-        mail, saying why it replaces LINE WORKS."""
+        mail, saying why it replaces LINE WORKS. A row a crash caught being sent may already
+        have gone: it is sent again (at least once, as documented), never recorded as cancelled."""
         report = self.storage.report(check.report_id)
         if report is None:
             return None
@@ -134,7 +135,7 @@ class ReportMail(MailFallback):
         rooms = _rooms_of(found, check.town)
         deliveries = self.storage.deliveries(check.report_id)
         delivered = {r["room_key"] for r in deliveries if r["status"] == "sent"}
-        if any(room.key in delivered for room in rooms):
+        if any(room.key in delivered for room in rooms) and not row.interrupted:
             return None
         latest = _latest_by_room(deliveries)
         failed = [
