@@ -9,7 +9,7 @@ from typing import Any
 
 from hotline.clock import iso
 from hotline.outbound.transport import DeliveryError
-from hotline.storage import PRIORITY_NOTICE, NewMessage, OutboxRow
+from hotline.storage import PRIORITY_MAIL, PRIORITY_NOTICE, PRIORITY_REMINDER, NewMessage, OutboxRow
 from tests.support.bot import Bot
 from tests.support.fake_lineworks import FakeLineWorks
 
@@ -95,3 +95,32 @@ def test_a_row_for_a_channel_without_transport_fails_with_a_japanese_reason(bot:
     _send_all(bot)
     status, error = _status(bot, "m1")
     assert status == "failed" and error is not None and "メールの送信が設定されていない" in error
+
+
+def test_a_channel_out_of_room_does_not_hold_back_later_messages(bot: Bot, lw: FakeLineWorks) -> None:
+    """Hundreds of mails waiting for their pacing (priority 25) must not keep a reminder
+    (priority 30) to LINE WORKS from going."""
+    bot.hotline.transports["mail"] = Receiver(allowed=0)  # the mail budget of this minute is used
+    now = iso(bot.clock.now())
+    waiting = [
+        NewMessage(
+            f"m{i}",
+            "mail_report",
+            PRIORITY_MAIL,
+            {"subject": "件名", "text": "本文"},
+            channel="mail",
+            address=f"p{i}@example.jp",
+        )
+        for i in range(bot.hotline.sender.threads * 4 + 10)
+    ]
+    reminder = NewMessage(
+        "r1",
+        "reminder",
+        PRIORITY_REMINDER,
+        {"type": "text", "text": "確認をお願いします"},
+        channel_id="room-1",
+    )
+    with bot.hotline.storage.transaction():
+        bot.hotline.storage.enqueue([*waiting, reminder], now)
+    _send_all(bot)
+    assert lw.texts_to("room-1") == ["確認をお願いします"]

@@ -113,13 +113,17 @@ class OutboxRecords(Connection):
             added += cur.rowcount
         return added
 
-    def due_messages(self, now: str, limit: int) -> list[OutboxRow]:
+    def due_messages(self, now: str, limit: int, skip_channels: Sequence[str] = ()) -> list[OutboxRow]:
+        """Rows due now, highest priority first; none of `skip_channels` (channels with no room
+        left this minute, whose rows would only fill the window and hold back the others)."""
+        skip = ", ".join("?" for _ in skip_channels)
+        where = f" AND channel NOT IN ({skip})" if skip_channels else ""
         rows = (
             self._conn()
             .execute(
-                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-                "ORDER BY priority, id LIMIT ?",
-                (now, limit),
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"  # noqa: S608
+                f"{where} ORDER BY priority, id LIMIT ?",
+                (now, *skip_channels, limit),
             )
             .fetchall()
         )
