@@ -700,18 +700,19 @@ ANSWER_LABEL = "回答"
 ALL_TOWNS = "全市町"
 
 
-def instruction_body(addressed: str, text_: str) -> str:
-    """What follows the header of an instruction in the towns' rooms: whom it is for, the text,
-    and how to answer (a typed 【回答】 in the room is linked to it)."""
+def instruction_body(label: str, number: int, addressed: str, text_: str) -> str:
+    """What follows the header of an instruction in the towns' rooms: its number, whom it is
+    for, the text, and how to answer (a typed 【回答】 naming the number is linked to it)."""
     return (
-        f"宛先: {addressed}\n\n{text_}\n\n"
-        f"読んだら「{ACK_LABEL}」を押してください。回答は「【回答】」で始めて、このトークルームに送ってください。"
+        f"{label} #{number}　宛先: {addressed}\n\n{text_}\n\n"
+        f"読んだら「{ACK_LABEL}」を押してください。回答は「【回答】#{number}」で始めて、"
+        f"このトークルームに送ってください（例: 【回答】#{number} 被害はありません）。"
     )
 
 
-def answer_body(instruction_label: str, sent: datetime, text_: str) -> str:
+def answer_body(instruction_label: str, number: int, sent: datetime, text_: str) -> str:
     """What follows the header of a town's 【回答】 in the HQ rooms."""
-    return f"（県本部の{instruction_label}（{stamp(sent)}）への回答）\n\n{text_}"
+    return f"（県本部の{instruction_label} #{number}（{stamp(sent)}）への回答）\n\n{text_}"
 
 
 def instruction_receipt_head(label: str, addressed: Sequence[str], no_room: Sequence[str]) -> str:
@@ -756,6 +757,21 @@ def answer_without_instruction() -> dict[str, Any]:
     return text(
         "回答先の県本部からの指示・依頼（24時間以内にこの市町に届いたもの）が見つからないため、"
         "この【回答】はどこにも送っていません。報告は「第一報」「続報」で始めて送ってください。"
+    )
+
+
+def answer_unknown_instruction(number: int) -> dict[str, Any]:
+    return text(
+        f"#{number} は、この市町に届いている県本部からの指示・依頼（24時間以内のもの）の番号ではないため、"
+        "この【回答】はどこにも送っていません。\n"
+        "指示・依頼のメッセージにある番号（例: 指示 #7）を確かめて「【回答】#7 …」のように送ってください。"
+    )
+
+
+def instruction_wrong_room(label: str) -> dict[str, Any]:
+    return text(
+        f"「【{label}】」は県本部のトークルームか、ボットとの1対1のトークで送ってください。"
+        "このトークルームでの投稿はどこにも送っていません。"
     )
 
 

@@ -52,3 +52,19 @@ def test_the_open_instruction_page_shows_the_towns_answer_without_a_reload(
     expect(page.get_by_test_id("answers")).to_contain_text("避難所3か所を開設済み <b>太字</b>")  # text
     expect(page.get_by_test_id("instruction-count")).to_have_text("1/1市町が確認済")
     expect(page.get_by_test_id("live-status")).to_have_text("自動更新中")
+
+
+def test_the_forms_send_button_is_disabled_once_pressed(live: LiveStack, browser: Browser) -> None:
+    """A second press has nothing to send: the button says 送信中… and cannot be pressed (the
+    server sends a form once anyway; the form's one-time id)."""
+    storage = live.hotline.storage
+    page = logged_in_page(browser, live.url, storage, live.hotline.clock.now(), role="coordinator")
+    page.goto(f"{live.url}/dashboard/instructions/new")
+    page.get_by_test_id("text-input").fill("避難所の開設状況を報告してください。")
+    # hold the page here (the submit is still seen by the page's own script) to look at the button
+    page.evaluate("document.addEventListener('submit', function (e) { e.preventDefault(); }, true)")
+    button = page.get_by_test_id("send-button")
+    button.click()
+    expect(button).to_be_disabled()
+    expect(button).to_have_text("送信中…")
+    assert storage.instructions() == []

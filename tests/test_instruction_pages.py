@@ -7,14 +7,18 @@ LINE WORKS is faked at the requests boundary (tests/support/fake_lineworks.FakeL
 from __future__ import annotations
 
 import re
+import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from hotline.domain.acknowledgements import sign_postback
+from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.mail import recipients
 from tests.support.sample import UWAJIMA, member, room
 from tests.support.web import add_account, csrf_of, login
 
@@ -30,9 +34,25 @@ def logged_in(bot: Bot, role: str) -> FlaskClient:
     return bot.client
 
 
+def form_id_of(html: str) -> str:
+    found = re.search(r'name="form_id" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
 def send(client: FlaskClient, csrf: bool = True, **fields: Any) -> Any:
-    token = csrf_of(client.get("/dashboard/").text)
-    data: dict[str, Any] = {"kind": "instruction", "to": "towns", "text": TEXT, **fields}
+    """Open the form and submit it with `fields` (with the form's one-time id unless given; a
+    viewer, who may not open the form, submits the dashboard's token and a fresh id)."""
+    form = client.get(f"{BASE}/new")
+    page = form.text if form.status_code == 200 else client.get("/dashboard/").text
+    token = csrf_of(page)
+    data: dict[str, Any] = {
+        "kind": "instruction",
+        "to": "towns",
+        "text": TEXT,
+        "form_id": form_id_of(page) if form.status_code == 200 else str(uuid.uuid4()),
+        **fields,
+    }
     if csrf:
         data["csrf_token"] = token
     return client.post(f"{BASE}/", data=data)
@@ -174,3 +194,86 @@ def test_the_instructions_record_has_its_deliveries_acknowledgements_and_answers
     assert rows[1].endswith(f"依頼（愛媛県災害対策本部 本部長 大政 誠）,{TEXT}")
     assert f"確認,{instruction['id']},確認: 宇和島市 兵頭 浩二,回答（依頼）" in "\n".join(rows)
     assert any(r.endswith("回答（宇和島市 副市長 兵頭 浩二）,避難所3か所を開設済み") for r in rows)
+
+
+def test_the_same_form_submitted_twice_sends_the_instruction_once(bot: Bot, lw: FakeLineWorks) -> None:
+    """A double click or a resent POST: the form's one-time id sends it once and shows its page."""
+    client = logged_in(bot, "coordinator")
+    form = client.get(f"{BASE}/new").text
+    data = {
+        "csrf_token": csrf_of(form),
+        "form_id": form_id_of(form),
+        "kind": "instruction",
+        "to": "towns",
+        "municipality": [UWAJIMA],
+        "text": TEXT,
+    }
+    first = client.post(f"{BASE}/", data=data)
+    again = client.post(f"{BASE}/", data=data)
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"]
+    assert (
+        "この指示はすでに送信済みです（二重に送ってはいません）。"
+        in client.get(again.headers["Location"]).text
+    )
+    bot.drain()
+    assert len(bot.hotline.storage.instructions()) == 1
+    town_room = room(bot.config, f"municipality-{UWAJIMA}")
+    assert len([c for _, t, c in lw.sent if t == town_room]) == 1
+    # a new form is a new instruction
+    assert send(client, municipality=[UWAJIMA]).headers["Location"] != first.headers["Location"]
+    assert len(bot.hotline.storage.instructions()) == 2
+
+
+def test_a_post_without_the_forms_one_time_id_sends_nothing(bot: Bot, lw: FakeLineWorks) -> None:
+    client = logged_in(bot, "coordinator")
+    for form_id in ("", "not-a-uuid"):
+        response = send(client, municipality=[UWAJIMA], form_id=form_id)
+        assert response.status_code == 400
+        assert "フォームの有効期限が切れています。内容を確かめて、もう一度送ってください。" in response.text
+        assert _is_new_id(form_id_of(response.text))  # the form shown again can be sent
+    bot.drain()
+    assert bot.hotline.storage.instructions() == [] and lw.sent == []
+
+
+def _is_new_id(value: str) -> bool:
+    return str(uuid.UUID(value)) == value
+
+
+def test_a_form_instruction_no_room_can_take_goes_by_mail_at_once(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    config = mail_bot.hotline.config()
+    blank = {"group-team1", f"municipality-{UWAJIMA}"}
+    rooms = tuple(replace(r, channel_id="") if r.key in blank else r for r in config.rooms)
+    mail_bot.hotline.replace_config(replace(config, rooms=rooms))
+    client = logged_in(mail_bot, "coordinator")
+    assert send(client, municipality=[UWAJIMA]).status_code == 302
+    mail_bot.drain()  # no time passes: the rooms failed at once, so the mails go now
+    uwajima = {m.email for m in mail_bot.config.municipalities[UWAJIMA].members if m.email}
+    assert sorted(recipients(mailbox.messages())) == sorted(uwajima)
+
+
+def test_the_page_keeps_the_rooms_and_towns_as_the_instruction_was_sent(bot: Bot, lw: FakeLineWorks) -> None:
+    """A room renamed or removed, a town renamed, after the instruction: its page does not change."""
+    client = logged_in(bot, "coordinator")
+    url = send(client, municipality=[UWAJIMA]).headers["Location"]
+    bot.drain()
+    bot.say(
+        uid(member(bot.config, UWAJIMA)), "【回答】避難所3か所を開設済み", room(bot.config, "group-team1")
+    )
+    bot.drain()
+    config = bot.hotline.config()
+    rooms = tuple(
+        replace(r, title="改名したルーム") for r in config.rooms if r.key != f"municipality-{UWAJIMA}"
+    )
+    towns = {**config.municipalities, UWAJIMA: replace(config.municipalities[UWAJIMA], name="新宇和島市")}
+    bot.hotline.replace_config(replace(config, rooms=rooms, municipalities=towns))
+    view = client.get(f"{url}.json").get_json()
+    assert {d["room"] for d in view["deliveries"]} == {
+        "チームえひめ 第1グループ ホットライン",
+        "宇和島市 災害対策 連絡ルーム",
+    }
+    (answered,) = view["answers"]
+    assert answered["town"] == "宇和島市"
+    assert "改名したルーム" not in client.get(url).text and "新宇和島市" not in client.get(url).text

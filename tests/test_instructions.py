@@ -4,6 +4,7 @@ HQ escalation, the towns' answers (【回答】 or a report) linked to it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,15 @@ from hotline.config import Config, Member
 from hotline.demo import demo_user_id
 from hotline.demo.stack import LiveStack, wait_until
 from hotline.domain.acknowledgements import ACKNOWLEDGED, UNACKNOWLEDGED, report_states, sign_postback
+from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import Bot, message_event
 from tests.support.fake_lineworks import FakeLineWorks, uid
-from tests.support.sample import UWAJIMA, member, room
+from tests.support.mail import recipients
+from tests.support.sample import REPORT, UWAJIMA, member, room
 
 SEIYO = "382141"  # 西予市: a group room (team2) and a room of its own
 MATSUNO = "384844"  # 松野町: in team1 with 宇和島市, no room of its own
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 INSTRUCTION = "【指示】宛先: 宇和島市、西予市\n避難所の開設状況を15時までに報告してください。"
 
 
@@ -172,7 +176,7 @@ def test_an_answer_from_a_town_is_linked_reaches_hq_and_counts_as_its_acknowledg
     )
     seen_by_hq = buttons_to(lw, room(bot.config, "hq"))[-1]
     assert seen_by_hq["contentText"].startswith("【回答】宇和島市 副市長 兵頭 浩二")
-    assert "（県本部の指示（11月21日 03:12）への回答）" in seen_by_hq["contentText"]
+    assert f"（県本部の指示 #{instruction}（11月21日 03:12）への回答）" in seen_by_hq["contentText"]
     assert states(bot, instruction)[UWAJIMA] == ACKNOWLEDGED
     # the town's poster gets a receipt, as for a report
     receipt = lw.texts_to(room(bot.config, f"municipality-{UWAJIMA}"))[-1]
@@ -199,6 +203,117 @@ def test_an_answer_without_an_open_instruction_goes_nowhere(bot: Bot, lw: FakeLi
     assert bot.hotline.storage.answers_to(instruction_id(bot)) == []
     assert lw.texts_to(channel)[-1].startswith("回答先の県本部からの指示・依頼")
     assert not any("開設済み" in t for t in lw.texts_to(room(bot.config, "hq")))
+
+
+def answer(bot: Bot, text: str, code: str = UWAJIMA) -> None:
+    bot.say(uid(member(bot.config, code)), text, room(bot.config, f"municipality-{code}"))
+    bot.drain()
+
+
+def test_the_instruction_shows_its_number_and_an_answer_naming_it_is_filed_under_it(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    """HQ sent A to every town, then B to group 1: 宇和島市 answering A by its number is filed
+    under A (not under B, the newest), and B keeps waiting for the town."""
+    instruct(bot, "【指示】全職員の参集状況を報告してください。")
+    instruct(bot, "【依頼】宛先: 第1グループ\n被害状況を報告してください。")
+    b, a = (row["id"] for row in bot.hotline.storage.instructions())
+    (shown,) = [c["contentText"] for c in buttons_to(lw, room(bot.config, f"municipality-{UWAJIMA}"))][:1]
+    assert f"指示 #{a}　宛先: 全市町" in shown
+    assert f"回答は「【回答】#{a}」で始めて" in shown and f"例: 【回答】#{a} 被害はありません" in shown
+    answer(bot, f"【回答】#{a} 全職員参集済み")
+    (filed,) = bot.hotline.storage.answers_to(a)
+    assert filed["text"] == "全職員参集済み"
+    assert bot.hotline.storage.answers_to(b) == []
+    assert states(bot, a)[UWAJIMA] == ACKNOWLEDGED and states(bot, b)[UWAJIMA] == UNACKNOWLEDGED
+    assert f"（県本部の指示 #{a}（" in buttons_to(lw, room(bot.config, "hq"))[-1]["contentText"]
+    # the bare number works too (full-width, as a phone may type it)
+    answer(bot, f"【回答】{str(b).translate(FULL_WIDTH)}　被害なし")
+    (to_b,) = bot.hotline.storage.answers_to(b)
+    assert to_b["text"] == "被害なし"
+
+
+def test_an_answer_without_a_number_goes_to_the_newest_instruction_the_town_has_not_answered(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    instruct(bot, "【指示】全職員の参集状況を報告してください。")
+    instruct(bot, "【依頼】宛先: 第1グループ\n被害状況を報告してください。")
+    b, a = (row["id"] for row in bot.hotline.storage.instructions())
+    tap(bot, member(bot.config, UWAJIMA), b, room(bot.config, f"municipality-{UWAJIMA}"))
+    answer(bot, "【回答】全職員参集済み")  # B is acknowledged: this answers A
+    assert [r["text"] for r in bot.hotline.storage.answers_to(a)] == ["全職員参集済み"]
+    assert bot.hotline.storage.answers_to(b) == []
+    answer(bot, "【回答】120 名が避難しています")  # both answered: the newest; 120 is no number of one
+    assert [r["text"] for r in bot.hotline.storage.answers_to(b)] == ["120 名が避難しています"]
+    # a report is linked to an instruction by the same rule: 西予市 (not in group 1) has only A
+    bot.say(uid(member(bot.config, SEIYO)), "第一報 避難所2か所開設", room(bot.config, "group-team2"))
+    bot.drain()
+    assert [r["label"] for r in bot.hotline.storage.answers_to(a)] == ["回答", "第一報"]
+
+
+def test_an_answer_naming_no_instruction_to_the_town_goes_nowhere_and_says_why(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    instruct(bot, "【指示】宛先: 西予市\n報告してください。")
+    to_seiyo = instruction_id(bot)
+    channel = room(bot.config, f"municipality-{UWAJIMA}")
+    for number in (to_seiyo, 99):
+        answer(bot, f"【回答】#{number} 被害なし")
+        assert lw.texts_to(channel)[-1].startswith(
+            f"#{number} は、この市町に届いている県本部からの指示・依頼"
+        )
+    assert bot.hotline.storage.answers_to(to_seiyo) == []
+    assert not any("被害なし" in str(c) for c in buttons_to(lw, room(bot.config, "hq")))
+
+
+def test_colon_forms_are_hq_chatter_not_instructions(bot: Bot, lw: FakeLineWorks) -> None:
+    for text in ("依頼: 資料お願いします", "指示: 会議は15時から", "指示：会議は15時から"):
+        instruct(bot, text)
+    assert bot.hotline.storage.instructions() == []
+    towns = {room(bot.config, r.key) for r in bot.config.rooms if r.link != "hq"}
+    assert [t for _, t, _ in lw.sent if t in towns] == []
+
+
+def test_an_hq_members_instruction_in_a_towns_room_is_not_sent_and_says_where_to_send_it(
+    bot: Bot, lw: FakeLineWorks
+) -> None:
+    instruct(bot, INSTRUCTION, where="group-team1")
+    assert bot.hotline.storage.instructions() == []
+    group = room(bot.config, "group-team1")
+    assert [t for _, t, _ in lw.sent] == [group]  # only the answer, where it was written
+    assert lw.texts_to(group)[-1] == (
+        "「【指示】」は県本部のトークルームか、ボットとの1対1のトークで送ってください。"
+        "このトークルームでの投稿はどこにも送っていません。"
+    )
+
+
+def without_channel(bot: Bot, keys: set[str] | None = None) -> None:
+    """The rooms `keys` (None: every room) have no channel id yet: their rows fail at once."""
+    config = bot.hotline.config()
+    rooms = tuple(replace(r, channel_id="") if keys is None or r.key in keys else r for r in config.rooms)
+    bot.hotline.replace_config(replace(config, rooms=rooms))
+
+
+def test_an_instruction_no_room_can_take_goes_by_mail_at_once(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    """宇和島市's rooms have no channel id: nothing will ever try them, so the mails go now rather
+    than after the 3 minutes' wait."""
+    without_channel(mail_bot, {"group-team1", f"municipality-{UWAJIMA}"})
+    instruct(mail_bot, "【指示】宛先: 宇和島市\n避難所の開設状況を報告してください。")
+    uwajima = {m.email for m in mail_bot.config.municipalities[UWAJIMA].members if m.email}
+    assert sorted(recipients(mailbox.messages())) == sorted(uwajima)
+
+
+def test_a_report_no_room_can_take_goes_by_mail_at_once(
+    mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
+) -> None:
+    """A report whose every room has no channel id: its towns' mails go at once."""
+    without_channel(mail_bot)
+    mail_bot.say(uid(member(mail_bot.config, UWAJIMA)), REPORT)
+    mail_bot.drain()
+    assert mailbox.messages() != []
+    assert all("市内3か所で土砂崩れ" in mail.text for mail in mailbox.messages())
 
 
 def test_instructions_stay_out_of_the_incident_list(bot: Bot, lw: FakeLineWorks) -> None:

@@ -49,6 +49,7 @@ ALL = [
     "m009_outbox_channel",
     "m010_drill_answer_via",
     "m011_instructions",
+    "m012_instruction_form_id",
 ]
 V1_TABLES = [
     "accounts",
@@ -126,8 +127,12 @@ def test_a_database_from_640e222_is_migrated_in_place_and_keeps_every_row(old_db
         if table not in ("outbox", "inbox", "drill_answers", "drill_targets", "reports"):
             assert after[table] == before[table], table
     # migration 11: no report stored before answers an instruction
-    assert [{k: v for k, v in r.items() if k != "reply_to"} for r in after["reports"]] == before["reports"]
-    assert {r["reply_to"] for r in after["reports"]} == {None}
+    # m012: nor was sent by the dashboard's instruction form
+    added_to_reports = ("reply_to", "form_id")
+    assert [{k: v for k, v in r.items() if k not in added_to_reports} for r in after["reports"]] == before[
+        "reports"
+    ]
+    assert {(r["reply_to"], r["form_id"]) for r in after["reports"]} == {(None, None)}
     # migration 6: drill answers gain who recorded them for someone (none: the person did), and
     # targets the title of their role (unknown for runs fired before)
     # m010: and how they came (none by mail)

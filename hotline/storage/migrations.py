@@ -246,3 +246,13 @@ def instructions(db: Database) -> None:
     instruction in `reply_to`; NULL for every report stored before this migration."""
     db.table("reports").add_column("reply_to", int)
     db.table("reports").create_index(["reply_to"])
+
+
+@MIGRATIONS(name="m012_instruction_form_id")
+def instruction_form_id(db: Database) -> None:
+    """An instruction sent from the dashboard's form keeps the form's one-time id (a uuid4 made
+    when the form was shown) in `form_id`, unique, so that the same form submitted twice (a
+    double click, a resent POST) sends it once; NULL for every other report and for every
+    instruction stored before this migration."""
+    db.table("reports").add_column("form_id", str)
+    db.table("reports").create_index(["form_id"], unique=True)

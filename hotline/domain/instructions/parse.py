@@ -7,8 +7,14 @@ The chat syntax, kept small for a phone at night:
 
 The 宛先 line is optional (without it: every town); it names towns (name or code), counterpart
 groups (name, with or without its spaces, or id) or 全市町, separated by 、 or commas. The
-marker needs its brackets (or a colon, 「指示: …」), so talk about instructions
-(「指示を待っています」) is not one.
+marker needs its brackets, so talk about instructions (「指示を待っています」) or HQ chatter
+(「依頼: 資料お願いします」) is not one.
+
+A town's answer may name the instruction by the number its message shows (「指示 #7」):
+
+    【回答】#7 被害はありません。
+
+(`answer_ref`; 「【回答】7 …」 too, when 7 is an instruction to the town).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from dataclasses import dataclass
 from hotline import messages as msg
 from hotline.config import Config
 
-_MARKER_RE = re.compile(r"^\s*[#＃]?\s*(?:【\s*(?P<b>指示|依頼|回答)\s*】|(?P<c>指示|依頼|回答)\s*:)")
+_MARKER_RE = re.compile(r"^\s*[#＃]?\s*【\s*(?P<b>指示|依頼|回答)\s*】")
+# 「#7 …」, 「#7被害なし」 or 「7 …」 (NFKC: full-width ＃７ too); a bare number needs a space or
+# line after it, so 「120名が避難」 is text
+_REF_RE = re.compile(r"^(?:#\s*(?P<hash>[0-9]{1,12})|(?P<id>[0-9]{1,12})(?=\s|$))")
 _ADDRESS_RE = re.compile(r"^宛先\s*:\s*(?P<names>[^\n]*)(?:\n|$)")
 _SEPARATORS = re.compile(r"[、,・/]+")
 _ALL = frozenset({msg.ALL_TOWNS, "全て", "すべて", "全部", "全域", "全市町村"})
@@ -54,7 +63,7 @@ def parse(text: str) -> Draft | None:
     match = _MARKER_RE.match(normal)
     if match is None:
         return None
-    kind = KINDS[match.group("b") or match.group("c")]
+    kind = KINDS[match.group("b")]
     rest = normal[match.end() :].lstrip(" \t\u3000:")
     names: tuple[str, ...] = ()
     if kind != "answer":
@@ -64,6 +73,17 @@ def parse(text: str) -> Draft | None:
             names = tuple(n.strip() for n in _SEPARATORS.split(address.group("names")) if n.strip())
             rest = rest[address.end() :]
     return Draft(kind, names, rest.strip())
+
+
+def answer_ref(body: str) -> tuple[int | None, bool, str]:
+    """The instruction number an answer's text starts with: (the number, whether it was
+    written with 「#」, the text after it); (None, False, body) when it starts with none."""
+    match = _REF_RE.match(body)
+    if match is None:
+        return None, False, body
+    hashed = match.group("hash") is not None
+    number = int(match.group("hash") if hashed else match.group("id"))
+    return number, hashed, body[match.end() :].lstrip(" \t\n:、,").strip()
 
 
 def _squash(value: str) -> str:

@@ -70,6 +70,7 @@ class Sent:
     towns: tuple[str, ...]  # names of the addressed towns
     rooms: tuple[str, ...]  # titles of the rooms it was enqueued for
     no_room: tuple[str, ...]  # addressed towns that no room reaches
+    repeated: bool = False  # the form's one-time id was used already: nothing sent this time
 
 
 def rooms_for(config: Config, codes: tuple[str, ...]) -> list[Room]:
@@ -143,19 +144,25 @@ class Instructions:
         text: str,
         *,
         inbox_id: int | None = None,
+        form_id: str | None = None,
     ) -> Sent:
         """Record an instruction (kind 'instruction' | 'request') and enqueue it for the rooms
         of the addressed towns, in one transaction (joins the caller's). The one place an
         instruction is sent: chat and form both come here.
 
         `to` must be resolved without unknown names and `text` non-empty (the callers refuse
-        otherwise, sending nothing)."""
+        otherwise, sending nothing). `form_id`, the dashboard form's one-time id: when an
+        instruction was already sent with it (the form submitted twice), nothing is sent and
+        that instruction is returned (`Sent.repeated`)."""
         assert kind in msg.INSTRUCTION_LABELS and to.codes and not to.unknown and text
         label = msg.INSTRUCTION_LABELS[kind]
         now_dt = self.clock.now()
         now = iso(now_dt)
         rooms = rooms_for(config, to.codes)
         with self.storage.transaction():
+            earlier = self.storage.instruction_of_form(form_id) if form_id else None
+            if earlier is not None:
+                return Sent(earlier, (), (), (), repeated=True)
             thread = self.storage.create_instruction_thread(sender.key, now)
             report_id = self.storage.create_report(
                 incident_id=thread,
@@ -172,13 +179,15 @@ class Instructions:
                 source_channel_id=sender.channel_id,
                 created_at=now,
             )
+            if form_id:
+                self.storage.set_form_id(report_id, form_id)
             content, ack_button = msg.report_content(
                 label=label,
                 town=config.hq_name,
                 role=sender.role,
                 poster=sender.name,
                 created=now_dt,
-                text=msg.instruction_body(to.text, text),
+                text=msg.instruction_body(label, report_id, to.text, text),
                 postback=sign_postback(self.bot_secret, report_id),
             )
             sent_to = recipients.store(self.storage, report_id, addressed_recipients(config, to.codes, rooms))
@@ -213,11 +222,15 @@ class Instructions:
             tuple(t.name for t in sent_to.towns if t.code not in reached),
         )
 
-    def open_to(self, config: Config, code: str) -> sqlite3.Row | None:
-        """The newest instruction to the town still open for answers: its thread open and sent
-        within the reminders' give-up window (24 hours by default)."""
+    def open_to(self, config: Config, code: str, instruction_id: int | None = None) -> sqlite3.Row | None:
+        """The instruction to the town that its answer is for, among those still open for
+        answers (thread open, sent within the reminders' give-up window, 24 hours by default):
+        the one numbered `instruction_id` (None when that one is not open to the town); without
+        a number the newest the town has not yet acknowledged or answered, else the newest. So a
+        town answering an older instruction to every town is not filed under a newer one to its
+        group that it has already answered."""
         since = self.clock.now() - timedelta(hours=config.reminders.give_up_after_hours)
-        return self.storage.open_instruction_to(code, iso(since))
+        return self.storage.open_instruction_to(code, iso(since), instruction_id)
 
     def answer(
         self,
@@ -260,7 +273,9 @@ class Instructions:
                 role=role,
                 poster=member.name,
                 created=now_dt,
-                text=msg.answer_body(instruction["label"], parse_iso(instruction["created_at"]), text),
+                text=msg.answer_body(
+                    instruction["label"], instruction["id"], parse_iso(instruction["created_at"]), text
+                ),
                 postback=sign_postback(self.bot_secret, report_id),
             )
             recipients.store(self.storage, report_id, _hq_recipients(config, rooms))

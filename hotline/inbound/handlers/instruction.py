@@ -1,5 +1,6 @@
-"""A text starting with 【指示】 / 【依頼】 (an HQ member's instruction to the towns) or 【回答】 (a
-town's answer to one): sent on, or refused in Japanese with nothing sent.
+"""A text starting with 【指示】 / 【依頼】 (an HQ member's instruction to the towns, in an HQ room
+or 1:1 with the bot) or 【回答】 (a town's answer to one, which may name it: 「【回答】#7 …」):
+sent on, or refused in Japanese with nothing sent.
 
 Asked before the report handler: 「【回答】第2報の件…」 is an answer, not a report."""
 
@@ -7,11 +8,12 @@ from __future__ import annotations
 
 from hotline import messages as msg
 from hotline.config import Config, Member
-from hotline.domain.instructions import Draft, Instructions, Sender, parse, resolve
+from hotline.config.counterparts import hq_rooms
+from hotline.domain.instructions import Draft, Instructions, Sender, answer_ref, parse, resolve
 from hotline.domain.reports import Receipts
 from hotline.inbound.context import Context
 from hotline.inbound.events import Event
-from hotline.inbound.handlers.base import text_of
+from hotline.inbound.handlers.base import after_enqueue, text_of
 
 
 class InstructionHandler:
@@ -39,6 +41,12 @@ class InstructionHandler:
             ctx.record_refusal(inbox_id, event, "instruction_not_hq", event.text[:200])
             ctx.reply(inbox_id, event, msg.instruction_not_hq(draft.label), "instruction from a town refused")
             return
+        if event.channel_id is not None and event.channel_id not in {r.channel_id for r in hq_rooms(config)}:
+            # HQ's talk in a town's or a group's room is not sent on to every town
+            ctx.reply(
+                inbox_id, event, msg.instruction_wrong_room(draft.label), "instruction outside HQ rooms"
+            )
+            return
         if not draft.body:
             ctx.reply(inbox_id, event, msg.instruction_empty(draft.label), "empty instruction")
             return
@@ -52,8 +60,8 @@ class InstructionHandler:
             sent = self.instructions.send(config, sender, draft.kind, to, draft.body, inbox_id=inbox_id)
             ctx.finish(inbox_id, "done", f"{draft.kind} {sent.report_id}")
         ctx.on_enqueue()
-        # Rooms with no channelId failed at once: the receipt may already be due.
-        self.receipts.after_delivery(sent.report_id)
+        # Rooms with no channelId failed at once: the receipt may be due, the mails may go now.
+        after_enqueue(self.receipts, self.instructions.mail, sent.report_id)
 
     def _answer(self, inbox_id: int, event: Event, config: Config, draft: Draft, member: Member) -> None:
         assert event.user_id is not None
@@ -62,10 +70,19 @@ class InstructionHandler:
         if code is None:
             ctx.reply(inbox_id, event, msg.answer_not_from_town(), "answer from HQ")
             return
-        if not draft.body:
+        number, hashed, body = answer_ref(draft.body)
+        instruction = None if number is None else self.instructions.open_to(config, code, number)
+        if instruction is None and hashed:
+            assert number is not None
+            content = msg.answer_unknown_instruction(number)
+            ctx.reply(inbox_id, event, content, "answer to an unknown instruction")
+            return
+        if instruction is None:  # 「【回答】3 か所…」: a bare number that names none is text
+            body = draft.body
+            instruction = self.instructions.open_to(config, code)
+        if not body:
             ctx.reply(inbox_id, event, msg.answer_empty(), "empty answer")
             return
-        instruction = self.instructions.open_to(config, code)
         if instruction is None:
             ctx.reply(inbox_id, event, msg.answer_without_instruction(), "answer without an instruction")
             return
@@ -74,11 +91,11 @@ class InstructionHandler:
                 config,
                 member,
                 instruction,
-                draft.body,
+                body,
                 inbox_id=inbox_id,
                 user_id=event.user_id,
                 channel_id=event.channel_id,
             )
             ctx.finish(inbox_id, "done", f"answer {report_id} to {instruction['id']}")
         ctx.on_enqueue()
-        self.receipts.after_delivery(report_id)
+        after_enqueue(self.receipts, self.instructions.mail, report_id)

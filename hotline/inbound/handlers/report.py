@@ -8,7 +8,7 @@ from hotline.domain.instructions import Instructions
 from hotline.domain.reports import Receipts, Reports, parse_trigger
 from hotline.inbound.context import Context
 from hotline.inbound.events import Event
-from hotline.inbound.handlers.base import text_of
+from hotline.inbound.handlers.base import after_enqueue, text_of
 
 
 class ReportHandler:
@@ -45,5 +45,5 @@ class ReportHandler:
             self.instructions.link_report(config, member, report_id, event.user_id, event.channel_id)
             ctx.finish(inbox_id, "done", f"report {report_id}")
         ctx.on_enqueue()
-        # Rooms with no channelId failed at once: the receipt may already be due.
-        self.receipts.after_delivery(report_id)
+        # Rooms with no channelId failed at once: the receipt may be due, the mails may go now.
+        after_enqueue(self.receipts, self.reports.mail, report_id)

@@ -5,12 +5,18 @@ addressed town's state (確認済 / 未確認 / 配信中 / 未達) and the town
 Every account may look; coordinators and administrators may send (hotline/web/auth's
 `protect`, CSRF on the POST). The form sends through `domain.instructions.Instructions.send`,
 the same place as an HQ member's 【指示】 in the chat; a bad form sends nothing and says why.
+Each form shown carries a one-time id (`form_id`, a uuid4): the same form submitted twice sends
+the instruction once and leads to its page.
+
+The page shows the rooms and towns as the instruction froze them (`recipients.of_report`), so a
+later rename or removal in the configuration does not rewrite it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -18,9 +24,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from hotline import messages as msg
 from hotline.clock import jst_text
 from hotline.config import Config
-from hotline.domain import acknowledgements
+from hotline.domain import acknowledgements, recipients
 from hotline.domain.acknowledgements import ACKNOWLEDGED, PENDING, UNACKNOWLEDGED, UNDELIVERED
 from hotline.domain.instructions import ANSWER_KIND, Sender, resolve
+from hotline.domain.recipients import Recipients
 from hotline.runtime.service import Hotline
 from hotline.storage.instructions import INSTRUCTION_KINDS
 from hotline.web import auth
@@ -78,6 +85,7 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
         abort(404, "この指示・依頼は見つかりません。")
     result = acknowledgements.matrix(storage, config, instruction_id)
     assert result is not None
+    sent_to = recipients.of_report(storage, config, row)
     answers = storage.answers_to(instruction_id)
     by_town: dict[str, int] = {}
     for answer in answers:
@@ -102,7 +110,7 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
         )
     deliveries = [
         {
-            "room": _room_title(config, d["room_key"]),
+            "room": _room_title(sent_to, d["room_key"]),
             "status": {"sent": "送信済", "failed": "未達", "cancelled": "取消"}.get(d["status"], "配信中"),
             "at": _when(d["sent_at"]),
             "error": d["error"] or "",
@@ -129,7 +137,7 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
             {
                 "id": a["id"],
                 "at": _when(a["created_at"]),
-                "town": _town_name(config, a["municipality_code"]),
+                "town": _town_name(sent_to, config, a["municipality_code"]),
                 "who": f"{a['poster_role']} {a['poster_name']}",
                 "label": a["label"],
                 "text": a["text"],
@@ -142,13 +150,17 @@ def _page_view(hotline: Hotline, instruction_id: int) -> dict[str, Any]:
     }
 
 
-def _room_title(config: Config, key: str | None) -> str:
-    return next((room.title for room in config.rooms if room.key == key), key or "")
+def _room_title(sent_to: Recipients, key: str | None) -> str:
+    """The room's title when the instruction was sent."""
+    return next((room.title for room in sent_to.rooms if room.key == key), key or "")
 
 
-def _town_name(config: Config, code: str) -> str:
+def _town_name(sent_to: Recipients, config: Config, code: str) -> str:
+    """The answering town's name when the instruction was sent (an addressed town), else
+    today's (a town added since), else its code."""
+    frozen = next((town.name for town in sent_to.towns if town.code == code), None)
     town = config.municipalities.get(code)
-    return town.name if town else code
+    return frozen or (town.name if town else code)
 
 
 # -- the form ---------------------------------------------------------------------------------
@@ -165,13 +177,17 @@ def _form_choices(config: Config) -> dict[str, Any]:
 
 def _read_form(config: Config) -> tuple[dict[str, Any], str | None]:
     """The form as entered, and what is wrong with it (None: it can be sent)."""
-    form = {
+    form: dict[str, Any] = {
         "kind": request.form.get("kind", ""),
         "to": request.form.get("to", ""),
         "group": request.form.getlist("group"),
         "municipality": request.form.getlist("municipality"),
         "text": request.form.get("text", "").strip(),
+        "form_id": request.form.get("form_id", ""),
     }
+    if not _is_uuid(form["form_id"]):  # a form from before this check, or made up
+        form["form_id"] = _new_form_id()
+        return form, "フォームの有効期限が切れています。内容を確かめて、もう一度送ってください。"
     if form["kind"] not in msg.INSTRUCTION_LABELS:
         return form, "種別（指示・依頼）を選んでください。"
     if form["to"] not in ("all", "groups", "towns"):
@@ -191,6 +207,17 @@ def _read_form(config: Config) -> tuple[dict[str, Any], str | None]:
     return form, None
 
 
+def _new_form_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 @instructions.get("/")
 def index() -> str:
     return render_template("instruction_list.html", instructions=recent(current_hotline()))
@@ -199,7 +226,14 @@ def index() -> str:
 @instructions.get("/new")
 def new() -> str:
     config = current_hotline().config()
-    form = {"kind": "instruction", "to": "all", "group": [], "municipality": [], "text": ""}
+    form = {
+        "kind": "instruction",
+        "to": "all",
+        "group": [],
+        "municipality": [],
+        "text": "",
+        "form_id": _new_form_id(),  # one-time: this form sends one instruction at most
+    }
     return render_template("instruction_new.html", form=form, error=None, **_form_choices(config))
 
 
@@ -220,10 +254,15 @@ def send() -> Any:
     to = resolve(config, names)
     account = auth.current_account()
     who = account.username if account else "?"
-    sent = hotline.instructions.send(config, Sender.of_account(who), form["kind"], to, form["text"])
-    hotline.instructions.on_enqueue()
-    hotline.receipts.after_delivery(sent.report_id)  # rooms with no channel id failed at once
+    sender = Sender.of_account(who)
+    sent = hotline.instructions.send(config, sender, form["kind"], to, form["text"], form_id=form["form_id"])
     label = msg.INSTRUCTION_LABELS[form["kind"]]
+    if sent.repeated:  # the same form submitted again: sent once, its page shown
+        flash(f"この{label}はすでに送信済みです（二重に送ってはいません）。")
+        return redirect(url_for("instructions.page", instruction_id=sent.report_id))
+    hotline.instructions.on_enqueue()
+    # rooms with no channel id failed at once: the receipt, and the mails brought forward
+    hotline.after_delivery(sent.report_id)
     auth.audit_here(
         "instruction_send",
         f"{label} #{sent.report_id}",

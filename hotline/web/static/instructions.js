@@ -1,8 +1,19 @@
 /* An HQ instruction's page (instruction_page.html) kept current while it is open: each town's
  * state, the answers and the rooms, from the page's JSON (hotlinePage.poll), so HQ sees towns
- * acknowledge without reloading. Data reaches the page through textContent only. */
+ * acknowledge without reloading. Data reaches the page through textContent only.
+ * On the form (instruction_new.html), the send button is disabled once pressed: a second
+ * press sends nothing anyway (the form's one-time id), this only spares the wait. */
 (function () {
   "use strict";
+
+  var form = document.querySelector("[data-testid=instruction-form]");
+  if (form) {
+    form.addEventListener("submit", function () {
+      var button = form.querySelector("[data-testid=send-button]");
+      button.disabled = true;
+      button.textContent = "送信中…";
+    });
+  }
 
   var page = window.hotlinePage;
   var el = page.el;
