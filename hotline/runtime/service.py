@@ -32,6 +32,7 @@ from hotline.domain.reminders import Reminders
 from hotline.domain.reports import Receipts, Reports
 from hotline.domain.reports.attachments import AttachmentUploads
 from hotline.domain.reports.fallback import ReportMail
+from hotline.domain.reports.followup import follow_up
 from hotline.inbound.context import Context
 from hotline.inbound.dispatcher import Dispatcher
 from hotline.inbound.handlers import default_handlers
@@ -236,12 +237,7 @@ class Hotline:
     def after_delivery(self, report_id: int) -> None:
         """After each attempt of a report's room copy (and from the sweep): the poster's
         receipt and notices, and the mails of towns a failed room leaves without the report."""
-        self.receipts.after_delivery(report_id)
-        if self.report_mail is not None:
-            try:
-                self.report_mail.after_delivery(report_id)
-            except Exception:  # the mails still go after their wait; the sweep tries again
-                log.exception("bringing the mails of report %s forward failed", report_id)
+        follow_up(self.receipts, self.report_mail, report_id)
 
     def config(self) -> Config:
         return self._config

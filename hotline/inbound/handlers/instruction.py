@@ -11,9 +11,10 @@ from hotline.config import Config, Member
 from hotline.config.counterparts import hq_rooms
 from hotline.domain.instructions import Draft, Instructions, Sender, answer_ref, parse, resolve
 from hotline.domain.reports import Receipts
+from hotline.domain.reports.followup import follow_up
 from hotline.inbound.context import Context
 from hotline.inbound.events import Event
-from hotline.inbound.handlers.base import after_enqueue, text_of
+from hotline.inbound.handlers.base import text_of
 
 
 class InstructionHandler:
@@ -61,7 +62,7 @@ class InstructionHandler:
             ctx.finish(inbox_id, "done", f"{draft.kind} {sent.report_id}")
         ctx.on_enqueue()
         # Rooms with no channelId failed at once: the receipt may be due, the mails may go now.
-        after_enqueue(self.receipts, self.instructions.mail, sent.report_id)
+        follow_up(self.receipts, self.instructions.mail, sent.report_id)
 
     def _answer(self, inbox_id: int, event: Event, config: Config, draft: Draft, member: Member) -> None:
         assert event.user_id is not None
@@ -98,4 +99,4 @@ class InstructionHandler:
             )
             ctx.finish(inbox_id, "done", f"answer {report_id} to {instruction['id']}")
         ctx.on_enqueue()
-        after_enqueue(self.receipts, self.instructions.mail, report_id)
+        follow_up(self.receipts, self.instructions.mail, report_id)

@@ -6,9 +6,10 @@ from hotline import messages as msg
 from hotline.config import Config
 from hotline.domain.instructions import Instructions
 from hotline.domain.reports import Receipts, Reports, parse_trigger
+from hotline.domain.reports.followup import follow_up
 from hotline.inbound.context import Context
 from hotline.inbound.events import Event
-from hotline.inbound.handlers.base import after_enqueue, text_of
+from hotline.inbound.handlers.base import text_of
 
 
 class ReportHandler:
@@ -46,4 +47,4 @@ class ReportHandler:
             ctx.finish(inbox_id, "done", f"report {report_id}")
         ctx.on_enqueue()
         # Rooms with no channelId failed at once: the receipt may be due, the mails may go now.
-        after_enqueue(self.receipts, self.reports.mail, report_id)
+        follow_up(self.receipts, self.reports.mail, report_id)
