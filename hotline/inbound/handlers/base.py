@@ -8,7 +8,6 @@ from hotline.config import Config
 from hotline.inbound.events import Event
 
 
-
 class Handler(Protocol):
     """One kind of event. The dispatcher gives an event to the first handler that matches."""
 
