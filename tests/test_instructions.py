@@ -147,13 +147,16 @@ def test_the_silent_town_is_reminded_and_hq_is_told_after_the_delays(bot: Bot, l
     reminded = {t for kind, t, c in lw.sent if kind == "user" and "【確認のお願い】" in str(c)}
     assert reminded == {m.key for m in bot.config.municipalities[UWAJIMA].members}  # Seiyo acknowledged
     reminder = lw.texts_to(member(bot.config, UWAJIMA).key)[-1]
-    assert reminder.startswith("【確認のお願い】愛媛県災害対策本部の指示（03:12）がまだ確認されていません。")
+    assert reminder.startswith(
+        f"【確認のお願い】愛媛県災害対策本部の指示 #{instruction}（03:12）がまだ確認されていません。"
+    )
     bot.clock.advance(minutes=10)
     bot.hotline.reminders.run_due()
     bot.drain()
     escalation = lw.texts_to(room(bot.config, "hq"))[-1]
     assert escalation.startswith(
-        "【未確認】愛媛県災害対策本部の指示（03:12）を20分たっても確認していない市町: 宇和島市\n"
+        f"【未確認】愛媛県災害対策本部の指示 #{instruction}（03:12）を20分たっても"
+        "確認していない市町: 宇和島市\n"
     )
 
 

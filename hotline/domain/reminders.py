@@ -30,6 +30,7 @@ from hotline.domain.webhooks import escalation_data, webhook_messages
 from hotline.metrics import Metrics
 from hotline.outbound.instructions import EscalationCheck, ReminderCheck, to_json
 from hotline.storage import PRIORITY_REMINDER, NewMessage, OutboxRow, Storage
+from hotline.storage.instructions import INSTRUCTION_KINDS
 
 Row = Any  # sqlite3.Row of a report
 
@@ -109,7 +110,7 @@ class Reminders:
             if self.storage.has_message(key):
                 continue
             content = msg.reminder(
-                report["label"],
+                _label(report),
                 town,
                 parse_iso(report["created_at"]),
                 report["text"],
@@ -172,7 +173,7 @@ class Reminders:
         calls = _calls(config, silent, minutes)
         towns = config.municipalities
         return msg.escalation(
-            report["label"],
+            _label(report),
             _town_name(config, report["municipality_code"]),
             parse_iso(report["created_at"]),
             [_town_name(config, c) for c in silent],
@@ -246,6 +247,14 @@ def whom_to_call(config: Config, code: str, minutes: int) -> tuple[Member, int] 
         return town.escalation[step].member, step
     people = sorted(town.members, key=lambda m: (m.role != "deputy_mayor", m.order))
     return next((m for m in people if m.phone), people[0]), -1
+
+
+def _label(report: Row) -> str:
+    """What a reminder or an alert calls the report: 第一報, or 指示 #7 for an HQ instruction
+    (the number a town answers with: 「【回答】#7 …」)."""
+    if report["kind"] in INSTRUCTION_KINDS:
+        return f"{report['label']} #{report['id']}"
+    return str(report["label"])
 
 
 def _town_name(config: Config, code: str) -> str:
