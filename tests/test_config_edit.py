@@ -153,7 +153,14 @@ def test_reordering_members_changes_the_order_reminders_reach_them(root: Path) -
         def has_message(self, key: str) -> bool:
             return False
 
-    report = {"id": 7, "label": "第1報", "municipality_code": "384844", "created_at": iso(T0), "text": "浸水"}
+    report = {
+        "id": 7,
+        "kind": "followup",
+        "label": "第1報",
+        "municipality_code": "384844",
+        "created_at": iso(T0),
+        "text": "浸水",
+    }
     reminders = Reminders(NoMessagesYet(), lambda: config, FixedClock(T0), bot_secret="s")  # type: ignore[arg-type]
     rows = reminders._reminders(config, report, "382035")
     assert [row.user_id for row in rows] == [m.key for m in config.municipalities["382035"].members]
