@@ -18,6 +18,7 @@ from hotline import messages as msg
 from hotline.clock import Clock, iso
 from hotline.config import Config
 from hotline.domain.notices import to_hq_rooms
+from hotline.domain.recipients import HQ, place_name
 from hotline.storage import Storage
 
 
@@ -41,14 +42,7 @@ def _line(config: Config, row: sqlite3.Row) -> str:
     if row["channel"] == "webhook":
         return msg.failed_webhook_line(row["address"] or "", str(content.get("event", "")), reason)
     member = config.member_by_identity(str(content.get("member") or ""))
-    code = content.get("municipality")
-    town = (
-        config.hq_name
-        if not code
-        else config.municipalities[code].name
-        if code in config.municipalities
-        else code
-    )
+    town = place_name(config, str(content.get("municipality") or HQ))  # None: an HQ member
     return msg.failed_mail_line(
         town,
         str(content.get("name") or (member.name if member else "")),

@@ -28,6 +28,16 @@ from hotline.storage import Storage
 
 HQ = "hq"  # the key of the prefectural HQ beside the municipality codes
 
+
+def place_name(config: Config, code: str) -> str:
+    """A municipality's name (HQ's for HQ); its code once it has been removed from the
+    configuration."""
+    if code == HQ:
+        return config.hq_name
+    muni = config.municipalities.get(code)
+    return muni.name if muni else code
+
+
 RELATION_LABELS = {
     "stricken": "被災市町",
     "primary": "一次支援市",

@@ -103,7 +103,7 @@ class Reminders:
         return added
 
     def _reminders(self, config: Config, report: Row, code: str) -> list[NewMessage]:
-        town = _town_name(config, report["municipality_code"])
+        town = recipients.place_name(config, report["municipality_code"])
         out = []
         for person in config.municipalities[code].members:  # deputy mayor first: file order
             key = f"remind:{report['id']}:{code}:{person.key}"
@@ -174,9 +174,9 @@ class Reminders:
         towns = config.municipalities
         return msg.escalation(
             _label(report),
-            _town_name(config, report["municipality_code"]),
+            recipients.place_name(config, report["municipality_code"]),
             parse_iso(report["created_at"]),
-            [_town_name(config, c) for c in silent],
+            [recipients.place_name(config, c) for c in silent],
             minutes,
             [(towns[c].name, config.role_label(p), p.name, p.phone) for c, (p, _step) in calls.items() if p],
             {
@@ -255,12 +255,3 @@ def _label(report: Row) -> str:
     if report["kind"] in INSTRUCTION_KINDS:
         return f"{report['label']} #{report['id']}"
     return str(report["label"])
-
-
-def _town_name(config: Config, code: str) -> str:
-    """The town's name (HQ's for an HQ instruction); its code if it has been removed from the
-    configuration since."""
-    if code == HQ:
-        return config.hq_name
-    muni = config.municipalities.get(code)
-    return muni.name if muni else code

@@ -29,6 +29,7 @@ from typing import Any
 from hotline.clock import jst, parse_iso
 from hotline.config import Config, Member
 from hotline.config.model import WEBHOOK_EVENTS
+from hotline.domain.recipients import place_name
 from hotline.storage import PRIORITY_NOTICE, NewMessage
 
 CHANNEL = "webhook"
@@ -83,10 +84,7 @@ def stamp(moment: datetime | str) -> str:
 def town(config: Config, code: str) -> dict[str, str]:
     """A municipality as the payloads give it (its code as its name once removed from the files);
     "hq" is the prefectural HQ (the origin of an instruction)."""
-    if code == "hq":
-        return {"code": code, "name": config.hq_name}
-    muni = config.municipalities.get(code)
-    return {"code": code, "name": muni.name if muni else code}
+    return {"code": code, "name": place_name(config, code)}
 
 
 def person(config: Config, member: Member) -> dict[str, str]:

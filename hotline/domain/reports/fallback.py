@@ -95,7 +95,6 @@ class ReportMail(MailFallback):
         """The mail row's content (the contract in docs/ARCHITECTURE.md, "Mail fallback")."""
         config = self.config()
         code = report["municipality_code"]
-        poster_town = config.municipalities.get(code)
         body = report["text"]
         if code == recipients.HQ:  # an HQ instruction (domain/instructions): whom it is for
             addressed = json.loads(report["content"] or "{}").get("to", "")
@@ -103,7 +102,7 @@ class ReportMail(MailFallback):
         subject, text = msg.mail_report(
             name=name,
             label=report["label"],
-            town=config.hq_name if code == recipients.HQ else poster_town.name if poster_town else code,
+            town=recipients.place_name(config, code),
             role=report["poster_role"],
             poster=report["poster_name"],
             created=parse_iso(report["created_at"]),
