@@ -95,7 +95,8 @@ class Sender:
         candidates: list[OutboxRow] = []
         # A channel with no room this minute (mail paced at 30 a minute) is left out of the
         # query: its waiting rows would otherwise fill the window and hold back reminders.
-        full = [name for name, transport in self.transports.items() if transport.room() <= 0]
+        room.update((name, transport.room()) for name, transport in self.transports.items())
+        full = [name for name in self.transports if room[name] <= 0]
         for row in self.storage.due_messages(now, limit=free * 4, skip_channels=full):
             if len(candidates) >= free:
                 break
@@ -108,12 +109,9 @@ class Sender:
                 # queued together arrive in order. Different rooms still go in parallel.
                 waiting.add(target)
                 continue
-            if op not in room:
-                transport = self.transports.get(row.channel)
+            if op not in room:  # a LINE WORKS operation (transports were asked above)
                 if row.channel == LINEWORKS:
                     room[op] = self.client.limiter.room(op)
-                elif transport is not None:
-                    room[op] = transport.room()
                 else:  # no transport for the channel (mail switched off): fails in deliver()
                     room[op] = self.threads
             if room[op] <= 0:
