@@ -11,7 +11,7 @@ from hotline.domain.drills import Targets
 from lineworks_emulator.mailbox import Mailbox
 from tests.support.bot import Bot
 from tests.support.fake_lineworks import FakeLineWorks
-from tests.support.mail import link_in, recipients
+from tests.support.mail import choices, link_in, recipients
 from tests.support.sample import UWAJIMA, member
 
 AT = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)  # 09:00 JST
@@ -67,12 +67,6 @@ def test_a_question_still_not_delivered_after_3_minutes_goes_by_mail(
     assert "LINE WORKSで質問が3分たっても届いていません（再送中です）。" in mailbox.messages()[0].text
 
 
-def _answer_links(html: str) -> dict[str, str]:
-    """label -> the value its button posts, on the mail link's drill page."""
-    found = re.findall(r'<button type="submit" name="answer" value="([^"]+)"[^>]*>([^<]+)</button>', html)
-    return {label: value for value, label in found}
-
-
 def test_a_question_that_arrives_after_its_mail_says_so_or_is_not_sent_once_answered(
     mail_bot: Bot, lw: FakeLineWorks, mailbox: Mailbox
 ) -> None:
@@ -92,7 +86,7 @@ def test_a_question_that_arrives_after_its_mail_says_so_or_is_not_sent_once_answ
     url = re.search(r"https?://\S+(/m/\S+)", mail.text)
     assert url
     page = mail_bot.client.get(url.group(1))
-    choice = next(iter(_answer_links(page.text).values()))
+    choice = next(iter(choices(page.text).values()))
     assert "回答を記録しました" in mail_bot.client.post(url.group(1), data={"answer": choice}).text
 
     lw.fail[late.key] = []  # LINE WORKS is back

@@ -16,6 +16,7 @@ from hotline.domain.links import LINK_LIFETIME, LinkSigner
 from tests.support.bot import Bot
 from tests.support.drill_pages import fire_drill
 from tests.support.fake_lineworks import FakeLineWorks, uid
+from tests.support.mail import choices
 from tests.support.sample import REPORT, UWAJIMA, member, members, room
 
 IMABARI = "382027"  # a secondary supporter of 宇和島市
@@ -152,12 +153,6 @@ def test_the_report_text_is_shown_as_text_never_as_markup(bot: Bot, lw: FakeLine
 
 def start_drill(bot: Bot) -> int:
     return fire_drill(bot, AT)
-
-
-def choices(html: str) -> dict[str, str]:
-    """label -> the value its button posts."""
-    found = re.findall(r'<button type="submit" name="answer" value="([^"]+)"[^>]*>([^<]+)</button>', html)
-    return {label: value for value, label in found}
 
 
 def test_a_drill_answered_from_the_mail_counts_like_taps_and_shows_in_the_results(

@@ -111,3 +111,9 @@ class SlowMailbox(Mailbox):
     def _accept(self, envelope: Envelope) -> str:
         self._pause.wait(self.delay)
         return super()._accept(envelope)
+
+
+def choices(html: str) -> dict[str, str]:
+    """The answer buttons of a mail link's drill page: label -> the value its button posts."""
+    found = re.findall(r'<button type="submit" name="answer" value="([^"]+)"[^>]*>([^<]+)</button>', html)
+    return {label: value for value, label in found}
