@@ -25,6 +25,8 @@ from hotline.storage import Storage
 def tell_hq(storage: Storage, config: Config, clock: Clock) -> int:
     """One notice to every HQ room listing the mails and webhook calls that failed for good
     since the last one; returns how many failures it names (0: nothing sent)."""
+    if not storage.channel_failures_untold():  # the usual sweep: no write transaction at all
+        return 0
     with storage.transaction():
         failed = [r for r in storage.channel_failures_untold() if storage.mark_failure_notified(r["id"])]
         if not failed:
